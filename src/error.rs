@@ -1,0 +1,57 @@
+//! The crate's error type.
+
+use std::fmt;
+
+/// Why a write was refused. A refused write changes nothing: the previous
+/// value for the key is still there.
+///
+/// # Examples
+/// ```
+/// use bytes::Bytes;
+/// use strcache::{Error, StrCache};
+///
+/// let cache: StrCache = StrCache::new();
+/// let err = cache
+///     .try_insert_bytes("k".to_string(), Bytes::from_static(b"caf\xc3"))
+///     .unwrap_err();
+/// assert_eq!(err, Error::InvalidUtf8 { valid_up_to: 3, error_len: None });
+/// assert_eq!(
+///     err.to_string(),
+///     "value is not valid UTF-8: incomplete sequence at byte offset 3 (end of input)"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The value is not UTF-8.
+    InvalidUtf8 {
+        /// Bytes before this offset are valid UTF-8.
+        valid_up_to: usize,
+        /// Length of the invalid sequence at `valid_up_to`, or `None` when
+        /// the input ends in the middle of a sequence.
+        error_len: Option<usize>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::InvalidUtf8 {
+                valid_up_to,
+                error_len: Some(len),
+            } => write!(
+                f,
+                "value is not valid UTF-8: invalid sequence of {len} byte(s) at byte offset {valid_up_to}"
+            ),
+            Error::InvalidUtf8 {
+                valid_up_to,
+                error_len: None,
+            } => write!(
+                f,
+                "value is not valid UTF-8: incomplete sequence at byte offset {valid_up_to} (end of input)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,88 @@
+//! A lock-free, zero-copy concurrent cache of pre-serialized strings.
+//!
+//! Services often turn the same object into the same JSON again and again,
+//! on the request path, against a map other threads are changing. strcache
+//! moves that work to write time: a writer serializes once, outside any
+//! lock, hands the text over as a [`Utf8Bytes`] (built without copying from
+//! a `String`, `Box<str>`, `Arc<str>`, `&'static str` or checked `Bytes`), and
+//! the cache publishes it with one atomic pointer store. A reader calls
+//! [`StrCache::get_str`] and gets a `&str` into the cached buffer.
+//!
+//! ```
+//! use strcache::StrCache;
+//!
+//! let cache: StrCache = StrCache::new();
+//! let json = format!(r#"{{"id":{},"name":"{}"}}"#, 7, "Ada"); // serialize once
+//! cache.insert("user:7".to_string(), json);
+//!
+//! // Any number of threads, no lock, no allocation, no copy:
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| assert_eq!(cache.get_str("user:7").unwrap(), r#"{"id":7,"name":"Ada"}"#));
+//!     }
+//! });
+//! ```
+//!
+//! # Consistency
+//! Every read returns one complete value that was written for its key,
+//! never a torn or mixed one. Each operation on one key is linearizable:
+//! once a write has returned, every read that starts after it sees that
+//! value or a newer one, and one thread never sees an older value of a key
+//! after a newer one. [`StrCache::len`] is exact when no write is in flight;
+//! [`StrCache::iter`], [`Pinned::iter`] and [`StrCache::retain`] are weakly
+//! consistent, like Java's `ConcurrentHashMap`: they never block writers
+//! and see each key at most once.
+//!
+//! # Locks and progress
+//! `get_str`, `get_bytes`, `contains_key` and everything on [`Pinned`] are
+//! lock-free (indeed wait-free: a probe visits each slot at most once). A
+//! reader never waits for a writer, even one preempted in the middle of a
+//! write or a resize.
+//!
+//! `insert`, `try_insert_bytes`, `remove`, `retain` and `clear` search
+//! without a lock, then take their shard's mutex to check and swap a
+//! pointer. A table that fills to 3/4 is rehashed into a new one by the
+//! writer that finds it full, under that shard's lock: other writers of the
+//! same shard wait for it, readers keep reading the old table. No user code
+//! runs under a shard lock: not `Hash` or `Eq` of keys, not `Drop` of keys
+//! or values, not the `retain` predicate.
+//!
+//! # Reclamation
+//! A replaced or removed entry is retired to crossbeam-epoch and freed once
+//! every thread that was pinned when it was retired has unpinned. A
+//! [`CachedStr`] or [`Pinned`] holds such a pin: keep them short-lived, or
+//! retired memory accumulates. Entries still in the cache are freed when it
+//! is dropped; retired ones are freed by the epoch collector as threads pin,
+//! so writes need `K: 'static`.
+//!
+//! # Performance
+//! A hit reads the shard's table pointer (usually cached), one 16-byte slot
+//! holding a hash tag and the entry pointer, then the entry (key inline,
+//! beside the value's buffer header), then the key's and the value's bytes.
+//! A slot whose tag differs costs no dereference. For a `String` key that is
+//! three dependent cache misses before the value bytes when nothing is
+//! cached; for an inline key such as `u64`, two. See `BENCHMARKS.md`.
+//!
+//! # Cargo features
+//! None yet: the crate has no optional parts.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![doc(test(attr(deny(warnings))))]
+
+mod builder;
+mod cache;
+mod entry;
+mod error;
+mod iter;
+mod read;
+mod shard;
+mod sync;
+mod table;
+mod text;
+
+pub use builder::Builder;
+pub use cache::StrCache;
+pub use error::Error;
+pub use read::{CachedStr, Pinned};
+pub use shard::InsertOutcome;
+pub use text::Utf8Bytes;

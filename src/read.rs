@@ -1,0 +1,256 @@
+//! The read-side handles: `CachedStr` and `Pinned`.
+
+use std::{
+    borrow::Borrow,
+    cmp::Ordering,
+    fmt,
+    hash::{BuildHasher, Hash},
+    marker::PhantomData,
+    ops::Deref,
+};
+
+use crossbeam_epoch::Guard;
+
+use crate::{iter::Iter, StrCache};
+
+/// A cached value borrowed from a [`StrCache`]: derefs to `&str`.
+///
+/// It holds an epoch pin, which keeps the bytes alive even if the entry is
+/// replaced or removed meanwhile; memory retired while it lives is freed
+/// after it is dropped. It is neither `Send` nor `Sync` (the pin belongs
+/// to the thread).
+///
+/// # Examples
+/// ```
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("k".into(), "value");
+/// let v = cache.get_str("k").unwrap();
+/// cache.insert("k".into(), "newer");
+/// assert_eq!(v, "value"); // still the value it was read as
+/// assert_eq!(format!("<{v}>"), "<value>");
+/// ```
+pub struct CachedStr<'c> {
+    /// # Invariants
+    /// `PINNED`: points into an entry loaded under `_guard`.
+    text: *const str,
+    _guard: Guard,
+    _cache: PhantomData<&'c ()>,
+}
+
+impl<'c> CachedStr<'c> {
+    /// # Safety
+    /// `text` points into an entry loaded under `guard` from a cache that
+    /// outlives `'c`.
+    pub(crate) unsafe fn new(guard: Guard, text: *const str) -> Self {
+        CachedStr {
+            text,
+            _guard: guard,
+            _cache: PhantomData,
+        }
+    }
+
+    /// The text.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("k".into(), "v");
+    /// assert_eq!(cache.get_str("k").unwrap().as_str(), "v");
+    /// ```
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: invariant `PINNED`: the guard we own keeps the entry, and
+        // with it the text, alive while `self` is borrowed.
+        unsafe { &*self.text }
+    }
+}
+
+impl Deref for CachedStr<'_> {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for CachedStr<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for CachedStr<'_> {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for CachedStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for CachedStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for CachedStr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for CachedStr<'_> {}
+
+impl PartialOrd for CachedStr<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CachedStr<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for CachedStr<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq<str> for CachedStr<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CachedStr<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for CachedStr<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<CachedStr<'_>> for str {
+    fn eq(&self, other: &CachedStr<'_>) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<CachedStr<'_>> for &str {
+    fn eq(&self, other: &CachedStr<'_>) -> bool {
+        *self == other.as_str()
+    }
+}
+
+/// One epoch pin over many lookups; see [`StrCache::pin`].
+///
+/// Every `&str` it returns lives as long as the `Pinned` itself:
+///
+/// ```compile_fail
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("k".into(), "v");
+/// let s: &str;
+/// {
+///     let pinned = cache.pin();
+///     s = pinned.get_str("k").unwrap();
+/// }
+/// println!("{s}"); // error: `pinned` does not live long enough
+/// ```
+///
+/// while the same code that uses the string inside the pin's scope compiles:
+///
+/// ```
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("k".into(), "v");
+/// let s: &str;
+/// {
+///     let pinned = cache.pin();
+///     s = pinned.get_str("k").unwrap();
+///     println!("{s}");
+/// }
+/// ```
+pub struct Pinned<'c, K, S> {
+    cache: &'c StrCache<K, S>,
+    guard: Guard,
+}
+
+impl<'c, K, S> Pinned<'c, K, S> {
+    pub(crate) fn new(cache: &'c StrCache<K, S>, guard: Guard) -> Self {
+        Pinned { cache, guard }
+    }
+
+    /// A weakly consistent iterator over borrowed entries: it never blocks
+    /// writers and yields each live key at most once.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("a".into(), "1");
+    /// let pinned = cache.pin();
+    /// let all: Vec<(&String, &str)> = pinned.iter().collect();
+    /// assert_eq!(all, [(&"a".to_string(), "1")]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &str)> + '_ {
+        Iter::new(self.cache.shards(), &self.guard)
+    }
+}
+
+impl<K, S> Pinned<'_, K, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// The value for `key`, as a `&str` that lives as long as this pin.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("k".into(), "v");
+    /// let pinned = cache.pin();
+    /// assert_eq!(pinned.get_str("k"), Some("v"));
+    /// ```
+    #[inline]
+    pub fn get_str<Q>(&self, key: &Q) -> Option<&str>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache
+            .get_in(key, &self.guard)
+            .map(|e| e.value.as_str())
+    }
+
+    /// Whether `key` has a value.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("k".into(), "v");
+    /// assert!(cache.pin().contains_key("k"));
+    /// ```
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.cache.get_in(key, &self.guard).is_some()
+    }
+}
+
+impl<K, S> fmt::Debug for Pinned<'_, K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pinned").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,307 @@
+//! Open-addressed slot arrays and the probes over them.
+//!
+//! A table is a power-of-two array of slots probed linearly. Each slot holds
+//! a hash tag and a pointer to an [`Entry`]; a lookup whose tag does not
+//! match moves on without dereferencing the entry.
+//!
+//! # Synchronization
+//! Shared locations: `Slot::hash` and `Slot::entry` of every slot.
+//!
+//! - Writers hold their shard's lock for every store, so stores to one
+//!   table never race with each other; they race only with lock-free loads.
+//! - A slot goes `EMPTY -> LIVE` once: the writer stores the entry pointer,
+//!   then the tag with Release (`Slot::publish`). A reader loads the tag with
+//!   Acquire, pairing with that Release, so a non-zero tag implies the entry
+//!   pointer (live or tombstone) is visible. A zero tag means the slot is
+//!   empty (or being filled, which is indistinguishable from a write that
+//!   has not started) and ends the probe.
+//! - A slot's tag never changes after it is set, and a slot never holds
+//!   another key's entry: removal leaves a tombstone (null with tag 1) that
+//!   only a resize clears, by copying live slots into a new table. So the
+//!   slots a probe has passed cannot later hold the key it looks for.
+//! - Replacing or removing stores the entry pointer with Release; readers
+//!   load it with Acquire, pairing with it, so the entry's key and value
+//!   bytes written before publication are visible.
+//! - The table as a whole is published by the shard (see `shard.rs`).
+
+use std::borrow::Borrow;
+
+use crossbeam_epoch::{Atomic, Guard, Owned, Pointer, Shared};
+
+use crate::entry::Entry;
+use crate::sync::{AtomicU64, Ordering};
+
+/// Tag value of an empty slot.
+const EMPTY: u64 = 0;
+/// Pointer tag of a removed entry.
+const TOMBSTONE: usize = 1;
+
+/// The smallest table a shard allocates.
+pub(crate) const MIN_CAPACITY: usize = 8;
+
+/// Maps a hash to the tag stored in a slot: any value but `EMPTY`.
+#[inline]
+pub(crate) fn tag_of(hash: u64) -> u64 {
+    hash.max(1)
+}
+
+/// One slot: a hash tag beside the entry pointer, 16 bytes, so both lie on
+/// one cache line.
+///
+/// # Invariants
+/// `ONCE`: `hash` goes from `EMPTY` to a tag once, after `entry` was first
+/// stored, and every entry ever stored here has that tag's key.
+#[derive(Debug)]
+pub(crate) struct Slot<K> {
+    hash: AtomicU64,
+    entry: Atomic<Entry<K>>,
+}
+
+/// The result of a writer's lock-free search for a key.
+pub(crate) enum Probe<'g, K> {
+    /// The key is live in slot `index` as `current`.
+    Occupied {
+        index: usize,
+        current: Shared<'g, Entry<K>>,
+    },
+    /// The key is absent; slot `index` is the first empty one on its path.
+    Vacant { index: usize },
+}
+
+/// A power-of-two array of slots.
+///
+/// # Invariants
+/// `SPARE`: at least one slot is `EMPTY` (shards grow at 3/4 load), so every
+/// probe ends.
+/// `OWNS`: the live entries of the table the shard currently publishes are
+/// owned by it; a retired table owns none of its entries (its live ones
+/// were moved to its successor, or retired along with it by `clear`).
+#[derive(Debug)]
+pub(crate) struct Table<K> {
+    mask: usize,
+    slots: Box<[Slot<K>]>,
+}
+
+impl<K> Table<K> {
+    /// An empty table of at least `capacity` slots.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
+        let slots = (0..capacity)
+            .map(|_| Slot {
+                hash: AtomicU64::new(EMPTY),
+                entry: Atomic::null(),
+            })
+            .collect();
+        Table {
+            mask: capacity - 1,
+            slots,
+        }
+    }
+
+    /// Number of slots.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Slot indices on `tag`'s probe path, starting at its home slot. The
+    /// path visits every slot once.
+    #[inline]
+    fn path(&self, tag: u64) -> impl Iterator<Item = (usize, &Slot<K>)> {
+        let start = tag as usize & self.mask;
+        (0..=self.mask).map(move |i| {
+            let index = (start + i) & self.mask;
+            (index, &self.slots[index])
+        })
+    }
+
+    /// Finds the live entry for `key`. Lock-free; used by readers.
+    #[inline]
+    pub(crate) fn find<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        for (_, slot) in self.path(tag) {
+            // Acquire: pairs with the Release tag store in `Slot::publish`,
+            // so the slot's first entry pointer is visible.
+            let h = slot.hash.load(Ordering::Acquire);
+            if h == EMPTY {
+                return None;
+            }
+            if h != tag {
+                continue;
+            }
+            // Acquire: pairs with the Release entry stores in `publish`,
+            // `replace` and `remove`, so the entry's contents are visible.
+            let entry = slot.entry.load(Ordering::Acquire, guard);
+            // SAFETY: a non-null pointer loaded under `guard` is a live
+            // entry, or one retired after this guard pinned, which the
+            // collector keeps until the guard is dropped.
+            if let Some(entry) = unsafe { entry.as_ref() } {
+                if entry.key.borrow() == key {
+                    return Some(entry);
+                }
+            }
+        }
+        None
+    }
+
+    /// A writer's lock-free search: where `key` lives, or where it would go.
+    /// Runs the user's `Eq`, so it is called without the shard lock.
+    pub(crate) fn probe<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Probe<'g, K>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        for (index, slot) in self.path(tag) {
+            // Acquire: as in `find`.
+            let h = slot.hash.load(Ordering::Acquire);
+            if h == EMPTY {
+                return Probe::Vacant { index };
+            }
+            if h != tag {
+                continue;
+            }
+            // Acquire: as in `find`.
+            let current = slot.entry.load(Ordering::Acquire, guard);
+            // SAFETY: as in `find`.
+            if let Some(entry) = unsafe { current.as_ref() } {
+                if entry.key.borrow() == key {
+                    return Probe::Occupied { index, current };
+                }
+            }
+        }
+        unreachable!("a table always keeps an empty slot (invariant SPARE)")
+    }
+
+    /// Finds the slot that holds exactly `entry`, comparing pointers only.
+    /// Runs no user code; called under the shard lock.
+    pub(crate) fn position_of(
+        &self,
+        tag: u64,
+        entry: Shared<'_, Entry<K>>,
+        guard: &Guard,
+    ) -> Option<usize> {
+        for (index, slot) in self.path(tag) {
+            // Relaxed: the caller holds the shard lock, which orders every
+            // store to this table before this load.
+            let h = slot.hash.load(Ordering::Relaxed);
+            if h == EMPTY {
+                return None;
+            }
+            if h == tag && slot.entry.load(Ordering::Relaxed, guard) == entry {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Whether slot `index` is still empty. Called under the shard lock.
+    pub(crate) fn is_empty_slot(&self, index: usize) -> bool {
+        // Relaxed: the shard lock orders every store to this table.
+        self.slots[index].hash.load(Ordering::Relaxed) == EMPTY
+    }
+
+    /// The entry pointer in slot `index`. Called under the shard lock.
+    pub(crate) fn current<'g>(&self, index: usize, guard: &'g Guard) -> Shared<'g, Entry<K>> {
+        // Relaxed: the shard lock orders every store to this table.
+        self.slots[index].entry.load(Ordering::Relaxed, guard)
+    }
+
+    /// Fills empty slot `index` with a new key's entry. Called under the
+    /// shard lock, after `is_empty_slot(index)`.
+    pub(crate) fn publish<P: Pointer<Entry<K>>>(&self, index: usize, tag: u64, entry: P) {
+        let slot = &self.slots[index];
+        // Relaxed: made visible by the Release tag store below.
+        slot.entry.store(entry, Ordering::Relaxed);
+        // Release: pairs with the Acquire tag loads in `find` and `probe`;
+        // a reader that sees the tag sees the entry pointer (invariant ONCE).
+        slot.hash.store(tag, Ordering::Release);
+    }
+
+    /// Stores `entry` over the live entry in slot `index`. Called under the
+    /// shard lock; the caller retires the entry it replaced.
+    pub(crate) fn replace(&self, index: usize, entry: Owned<Entry<K>>) {
+        // Release: pairs with the Acquire entry loads in `find` and `probe`,
+        // so a reader that sees the new entry sees its contents.
+        self.slots[index].entry.store(entry, Ordering::Release);
+    }
+
+    /// Replaces the live entry in slot `index` with a tombstone. Called
+    /// under the shard lock; the caller retires the entry it removed.
+    pub(crate) fn remove(&self, index: usize) {
+        // Release: a tombstone carries no data; Release keeps the store
+        // ordered after the writer's earlier stores for readers that Acquire
+        // it, the same as `replace`.
+        self.slots[index]
+            .entry
+            .store(Shared::null().with_tag(TOMBSTONE), Ordering::Release);
+    }
+
+    /// Live entries with their tags, in slot order.
+    pub(crate) fn live<'g>(
+        &'g self,
+        guard: &'g Guard,
+    ) -> impl Iterator<Item = (u64, Shared<'g, Entry<K>>)> + 'g {
+        self.slots.iter().filter_map(move |slot| {
+            // Acquire: as in `find`.
+            let tag = slot.hash.load(Ordering::Acquire);
+            if tag == EMPTY {
+                return None;
+            }
+            // Acquire: as in `find`.
+            let entry = slot.entry.load(Ordering::Acquire, guard);
+            (!entry.is_null()).then_some((tag, entry))
+        })
+    }
+
+    /// The live entry in slot `index`, if any. Lock-free; used by iterators.
+    pub(crate) fn entry_at<'g>(&self, index: usize, guard: &'g Guard) -> Option<&'g Entry<K>> {
+        let slot = self.slots.get(index)?;
+        // Acquire: as in `find`.
+        if slot.hash.load(Ordering::Acquire) == EMPTY {
+            return None;
+        }
+        // Acquire: as in `find`.
+        let entry = slot.entry.load(Ordering::Acquire, guard);
+        // SAFETY: as in `find`.
+        unsafe { entry.as_ref() }
+    }
+
+    /// A new table of `capacity` slots holding this table's live entries.
+    /// Called under the shard lock; the new table is published by the
+    /// shard's Release store of the table pointer.
+    pub(crate) fn rehash(&self, capacity: usize, guard: &Guard) -> Table<K> {
+        let table = Table::with_capacity(capacity);
+        for (tag, entry) in self.live(guard) {
+            let (index, _) = table
+                .path(tag)
+                .find(|(i, _)| table.is_empty_slot(*i))
+                .expect("the new table has room for every live entry");
+            // The entry moves to the new table: the old one will own none
+            // of its entries once it is retired (invariant `OWNS`).
+            table.publish(index, tag, entry);
+        }
+        table
+    }
+
+    /// Drops every live entry.
+    ///
+    /// # Safety
+    /// The table owns its live entries (invariant `OWNS`) and no other
+    /// thread can reach them: the table is unlinked and no guard that could
+    /// have loaded it is still pinned, or the owner has `&mut` access.
+    pub(crate) unsafe fn drop_entries(&mut self) {
+        // SAFETY: no other thread can access the table (caller's contract).
+        let guard = unsafe { crossbeam_epoch::unprotected() };
+        for slot in self.slots.iter() {
+            let entry = slot.entry.load(Ordering::Relaxed, guard);
+            if !entry.is_null() {
+                // SAFETY: the table owns this entry and nothing else can
+                // reach it; each slot holds a distinct entry, dropped once.
+                drop(unsafe { entry.into_owned() });
+            }
+        }
+    }
+}
