@@ -94,7 +94,9 @@ impl<K, S> StrCache<K, S> {
         debug_assert!(shards.is_power_of_two());
         let per_shard = capacity.div_ceil(shards);
         StrCache {
-            shards: (0..shards).map(|_| Shard::with_capacity(per_shard)).collect(),
+            shards: (0..shards)
+                .map(|_| Shard::with_capacity(per_shard))
+                .collect(),
             shard_mask: shards - 1,
             hasher,
             epoch: Epoch::default(),

@@ -1,0 +1,114 @@
+//! Allocation counts: `get_str` allocates nothing, and retired memory stays
+//! bounded under endless overwrites with concurrent readers.
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    thread,
+};
+
+use strcache::{StrCache, Utf8Bytes};
+
+/// Counts live heap bytes (all threads) and allocations (this thread).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to `System` unchanged; the bookkeeping does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract for `alloc` is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+#[test]
+fn reads_allocate_nothing() {
+    let cache: StrCache = StrCache::new();
+    let keys: Vec<String> = (0..64).map(|i| format!("key:{i}")).collect();
+    for k in &keys {
+        cache.insert(k.clone(), format!("{{\"k\":\"{k}\"}}"));
+    }
+    // The first pin registers this thread with the epoch collector.
+    drop(cache.get_str("key:0"));
+    let mut total = 0;
+    let n = allocs_in(|| {
+        for _ in 0..100 {
+            for k in &keys {
+                total += cache.get_str(k.as_str()).map_or(0, |v| v.len());
+                total += usize::from(cache.get_str("missing").is_none());
+                total += usize::from(cache.contains_key(k.as_str()));
+            }
+            let pinned = cache.pin();
+            for k in &keys {
+                total += pinned.get_str(k.as_str()).unwrap().len();
+            }
+        }
+    });
+    assert!(total > 0);
+    assert_eq!(n, 0, "reads allocated {n} times");
+}
+
+#[test]
+fn retired_memory_stays_bounded_under_overwrites() {
+    let writes: usize = if cfg!(miri) { 2_000 } else { 10_000_000 };
+    let keys = 1_000;
+    let value: Utf8Bytes = "v".repeat(128).into();
+    let cache: StrCache<usize> = StrCache::builder().initial_capacity(keys).build();
+    for k in 0..keys {
+        cache.insert(k, value.clone());
+    }
+    let base = LIVE.load(Ordering::Relaxed);
+    let peak = AtomicUsize::new(base);
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut seen = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    for k in 0..keys {
+                        seen += cache.get_str(&k).map_or(0, |v| v.len());
+                    }
+                }
+                assert!(seen > 0);
+            });
+        }
+        for i in 0..writes {
+            cache.insert(i % keys, value.clone());
+            if i % 1024 == 0 {
+                peak.fetch_max(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let growth = peak.load(Ordering::Relaxed) - base;
+    // Each overwrite retires one entry; unbounded, 10M of them would hold
+    // hundreds of MiB. The collector keeps the backlog to a few thousand.
+    assert!(
+        growth < 8 << 20,
+        "retired memory grew by {growth} bytes over {writes} overwrites"
+    );
+    assert_eq!(cache.len(), keys);
+}

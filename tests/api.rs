@@ -1,0 +1,289 @@
+//! Behaviour as documented, checked like `std::collections::HashMap`.
+
+use std::{
+    hash::{Hash, Hasher},
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
+
+use bytes::Bytes;
+use strcache::{Error, InsertOutcome, StrCache, Utf8Bytes};
+
+#[test]
+fn insert_get_replace_remove() {
+    let cache: StrCache = StrCache::new();
+    assert_eq!(cache.insert("a".into(), "1"), InsertOutcome::Inserted);
+    assert_eq!(
+        cache.insert("a".into(), String::from("2")),
+        InsertOutcome::Replaced
+    );
+    assert_eq!(cache.get_str("a").unwrap(), "2");
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.remove("a").unwrap().as_str(), "2");
+    assert!(cache.get_str("a").is_none());
+    assert!(cache.remove("a").is_none());
+    assert!(cache.is_empty());
+    assert_eq!(cache.insert("a".into(), "3"), InsertOutcome::Inserted);
+    assert_eq!(cache.get_str("a").unwrap(), "3");
+}
+
+#[test]
+fn every_value_kind_is_stored_without_copying() {
+    let cache: StrCache = StrCache::new();
+    let owned = String::from("owned");
+    let ptr = owned.as_ptr();
+    cache.insert("string".into(), owned);
+    assert_eq!(cache.get_str("string").unwrap().as_ptr(), ptr);
+
+    let boxed: Box<str> = "boxed".into();
+    let ptr = boxed.as_ptr();
+    cache.insert("box".into(), boxed);
+    assert_eq!(cache.get_str("box").unwrap().as_ptr(), ptr);
+
+    let arc: Arc<str> = "arc".into();
+    let ptr = arc.as_ptr();
+    cache.insert("arc".into(), arc);
+    assert_eq!(cache.get_str("arc").unwrap().as_ptr(), ptr);
+
+    static TEXT: &str = "static";
+    cache.insert("static".into(), TEXT);
+    assert_eq!(cache.get_str("static").unwrap().as_ptr(), TEXT.as_ptr());
+
+    let bytes = Bytes::from(vec![b'x'; 64]);
+    let ptr = bytes.as_ptr();
+    cache.try_insert_bytes("bytes".into(), bytes).unwrap();
+    assert_eq!(cache.get_str("bytes").unwrap().as_ptr(), ptr);
+    assert_eq!(
+        cache.get_bytes("bytes").unwrap().as_ptr(),
+        ptr,
+        "get_bytes shares the buffer"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_rejected_and_changes_nothing() {
+    let cache: StrCache = StrCache::new();
+    cache.insert("k".into(), "previous");
+    let err = cache
+        .try_insert_bytes("k".into(), Bytes::from_static(b"abc\xffdef"))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidUtf8 {
+            valid_up_to: 3,
+            error_len: Some(1)
+        }
+    );
+    assert!(err.to_string().contains("byte offset 3"), "{err}");
+    assert_eq!(cache.get_str("k").unwrap(), "previous");
+    assert_eq!(cache.len(), 1);
+
+    let err = cache
+        .try_insert_bytes("new".into(), Bytes::from_static(b"\xe2\x82"))
+        .unwrap_err();
+    assert!(err.to_string().contains("end of input"), "{err}");
+    assert!(!cache.contains_key("new"));
+}
+
+#[test]
+fn empty_values_are_distinct_from_absence() {
+    let cache: StrCache = StrCache::new();
+    cache.insert("empty".into(), "");
+    assert_eq!(cache.get_str("empty").unwrap(), "");
+    assert!(cache.contains_key("empty"));
+    assert!(cache.get_str("absent").is_none());
+    cache.try_insert_bytes("b".into(), Bytes::new()).unwrap();
+    assert_eq!(cache.get_bytes("b").unwrap().len(), 0);
+}
+
+#[test]
+fn borrowed_lookups_like_hashmap() {
+    let cache: StrCache<Vec<u8>> = StrCache::builder().build();
+    cache.insert(b"key".to_vec(), "v");
+    assert_eq!(cache.get_str(&b"key"[..]).unwrap(), "v");
+
+    let cache: StrCache<Box<str>> = StrCache::builder().build();
+    cache.insert("key".into(), "v");
+    assert!(cache.contains_key("key"));
+}
+
+#[test]
+fn cached_str_keeps_its_value_across_replace_remove_and_clear() {
+    let cache: StrCache = StrCache::new();
+    cache.insert("k".into(), String::from("first"));
+    let first = cache.get_str("k").unwrap();
+    cache.insert("k".into(), "second");
+    let second = cache.get_str("k").unwrap();
+    cache.remove("k");
+    cache.insert("other".into(), "x");
+    cache.clear();
+    assert_eq!(first, "first");
+    assert_eq!(second, "second");
+    assert!(cache.is_empty());
+    assert!(cache.get_str("other").is_none());
+}
+
+#[test]
+fn cached_str_traits() {
+    let cache: StrCache = StrCache::new();
+    cache.insert("k".into(), "value");
+    let v = cache.get_str("k").unwrap();
+    assert_eq!(&*v, "value");
+    assert_eq!(v.as_ref() as &str, "value");
+    assert_eq!(v, "value");
+    assert!("value" == v);
+    assert_eq!(v, String::from("value"));
+    assert_eq!(v.to_string(), "value");
+    assert_eq!(format!("{v:?}"), "\"value\"");
+    assert_eq!(v, cache.get_str("k").unwrap());
+}
+
+#[test]
+fn pinned_reads_many_keys() {
+    let cache: StrCache<u32> = StrCache::builder().build();
+    for i in 0..100 {
+        cache.insert(i, i.to_string());
+    }
+    let pinned = cache.pin();
+    let total: usize = (0..100).map(|i| pinned.get_str(&i).unwrap().len()).sum();
+    assert_eq!(total, 10 + 90 * 2);
+    assert!(pinned.contains_key(&5));
+    assert_eq!(pinned.get_str(&100), None);
+}
+
+#[test]
+fn grows_across_many_resizes_and_shrinks_after_removal() {
+    let n = if cfg!(miri) { 300 } else { 20_000 };
+    let cache: StrCache<u64> = StrCache::builder().shards(2).build();
+    for i in 0..n {
+        assert_eq!(cache.insert(i, i.to_string()), InsertOutcome::Inserted);
+    }
+    assert_eq!(cache.len(), n as usize);
+    for i in 0..n {
+        assert_eq!(cache.get_str(&i).unwrap(), i.to_string());
+    }
+    for i in (0..n).filter(|i| i % 3 != 0) {
+        assert!(cache.remove(&i).is_some());
+    }
+    // Tombstones are dropped by later resizes; lookups stay correct.
+    for i in n..n + n / 2 {
+        cache.insert(i, "new");
+    }
+    for i in 0..n {
+        assert_eq!(cache.contains_key(&i), i % 3 == 0, "key {i}");
+    }
+    assert_eq!(cache.len(), (n as usize).div_ceil(3) + n as usize / 2);
+}
+
+#[test]
+fn retain_keeps_what_the_predicate_keeps_and_may_reenter() {
+    let cache: StrCache<u32> = StrCache::builder().build();
+    for i in 0..50 {
+        cache.insert(i, i.to_string());
+    }
+    cache.retain(|k, v| {
+        // The predicate runs without locks, so reading the cache is fine.
+        assert_eq!(cache.get_str(k).unwrap(), v);
+        k % 2 == 0
+    });
+    assert_eq!(cache.len(), 25);
+    assert!((0..50).all(|i| cache.contains_key(&i) == (i % 2 == 0)));
+}
+
+#[test]
+fn iter_yields_every_key_once() {
+    let cache: StrCache<u32> = StrCache::builder().build();
+    for i in 0..200 {
+        cache.insert(i, i.to_string());
+    }
+    let mut owned: Vec<(u32, String)> = cache.iter().map(|(k, v)| (k, v.to_string())).collect();
+    owned.sort();
+    assert_eq!(
+        owned,
+        (0..200).map(|i| (i, i.to_string())).collect::<Vec<_>>()
+    );
+
+    let pinned = cache.pin();
+    let mut borrowed: Vec<u32> = pinned
+        .iter()
+        .map(|(k, v)| {
+            assert_eq!(v, k.to_string());
+            *k
+        })
+        .collect();
+    borrowed.sort();
+    assert_eq!(borrowed, (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn builder_settings() {
+    let cache: StrCache<u8> = StrCache::builder().shards(0).build();
+    assert_eq!(cache.shard_count(), 1);
+    let cache: StrCache<u8> = StrCache::builder().shards(usize::MAX).build();
+    assert_eq!(cache.shard_count(), 1 << 16);
+    let cache: StrCache<u8> = StrCache::builder().build();
+    assert!(cache.shard_count().is_power_of_two());
+    assert!(format!("{cache:?}").contains("StrCache"));
+    let _ = StrCache::default().len();
+}
+
+#[test]
+fn is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<StrCache>();
+    check::<StrCache<u64>>();
+    check::<Utf8Bytes>();
+}
+
+/// Keys that all collide, so every write runs `Eq`; `Hash` panics for key
+/// 999 and `Eq` panics on any call while the matching flag is set.
+#[derive(Debug)]
+struct Fragile(u32);
+
+static HASH_ARMED: AtomicBool = AtomicBool::new(false);
+static EQ_ARMED: AtomicBool = AtomicBool::new(false);
+
+impl Hash for Fragile {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        assert!(
+            !(HASH_ARMED.load(Ordering::Relaxed) && self.0 == 999),
+            "hash panicked"
+        );
+        0u32.hash(state);
+    }
+}
+
+impl PartialEq for Fragile {
+    fn eq(&self, other: &Self) -> bool {
+        assert!(!EQ_ARMED.load(Ordering::Relaxed), "eq panicked");
+        self.0 == other.0
+    }
+}
+
+impl Eq for Fragile {}
+
+#[test]
+fn panicking_hash_or_eq_leaves_the_cache_usable() {
+    let cache: StrCache<Fragile> = StrCache::builder().shards(1).build();
+    cache.insert(Fragile(1), "one");
+
+    HASH_ARMED.store(true, Ordering::Relaxed);
+    let r = catch_unwind(AssertUnwindSafe(|| cache.insert(Fragile(999), "x")));
+    HASH_ARMED.store(false, Ordering::Relaxed);
+    assert!(r.is_err());
+
+    EQ_ARMED.store(true, Ordering::Relaxed);
+    let r = catch_unwind(AssertUnwindSafe(|| cache.insert(Fragile(2), "two")));
+    EQ_ARMED.store(false, Ordering::Relaxed);
+    assert!(r.is_err());
+
+    // Nothing stayed locked and nothing changed.
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.get_str(&Fragile(1)).unwrap(), "one");
+    assert_eq!(cache.insert(Fragile(2), "two"), InsertOutcome::Inserted);
+    assert!(cache.remove(&Fragile(1)).is_some());
+    assert_eq!(cache.get_str(&Fragile(2)).unwrap(), "two");
+}

@@ -1,0 +1,123 @@
+//! Model checks of the publish / read / retire protocol under loom.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg strcache_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2
+//!  CARGO_TARGET_DIR=target/loom cargo test --release --test loom`
+#![cfg(strcache_loom)]
+
+use std::{collections::hash_map::DefaultHasher, hash::BuildHasherDefault, sync::Arc};
+
+use loom::thread;
+use strcache::{InsertOutcome, StrCache};
+
+/// A fixed hasher: loom replays executions, so hashing must not be random.
+type Fixed = BuildHasherDefault<DefaultHasher>;
+
+fn cache() -> Arc<StrCache<u32, Fixed>> {
+    Arc::new(
+        StrCache::builder()
+            .shards(1)
+            .hasher(Fixed::default())
+            .build(),
+    )
+}
+
+/// A reader racing a replacement sees the old or the new value, whole.
+#[test]
+fn read_races_replace() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "old");
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || assert_eq!(cache.insert(1, "new"), InsertOutcome::Replaced))
+        };
+        let seen = cache.get_str(&1).map(|v| v.to_string());
+        assert!(matches!(seen.as_deref(), Some("old" | "new")), "{seen:?}");
+        writer.join().unwrap();
+        assert_eq!(cache.get_str(&1).unwrap(), "new");
+    });
+}
+
+/// A reader racing a resize still finds an existing key; a reader of the
+/// new key sees it whole or not at all.
+#[test]
+fn read_races_resize() {
+    loom::model(|| {
+        let cache = cache();
+        // The table starts with 8 slots and resizes on the 7th entry.
+        for k in 0..6 {
+            cache.insert(k, "v");
+        }
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.insert(6, "six"))
+        };
+        assert_eq!(cache.get_str(&0).unwrap(), "v");
+        if let Some(v) = cache.get_str(&6) {
+            assert_eq!(v, "six");
+        }
+        assert_eq!(writer.join().unwrap(), InsertOutcome::Inserted);
+        assert_eq!(cache.len(), 7);
+        assert_eq!(cache.get_str(&6).unwrap(), "six");
+    });
+}
+
+/// Two writers inserting the same new key: one inserts, one replaces, and
+/// exactly one entry results.
+#[test]
+fn writers_race_on_one_key() {
+    loom::model(|| {
+        let cache = cache();
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.insert(1, "a"))
+        };
+        let mine = cache.insert(1, "b");
+        let theirs = other.join().unwrap();
+        let mut outcomes = [mine, theirs];
+        outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
+        assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Replaced]);
+        assert_eq!(cache.len(), 1);
+        let v = cache.get_str(&1).unwrap();
+        assert!(v == "a" || v == "b");
+    });
+}
+
+/// A reader racing a remove sees the whole value or nothing.
+#[test]
+fn remove_races_read() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "one");
+        let remover = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.remove(&1).map(|v| v.to_string()))
+        };
+        if let Some(v) = cache.get_str(&1) {
+            assert_eq!(v, "one");
+        }
+        assert_eq!(remover.join().unwrap().as_deref(), Some("one"));
+        assert!(cache.get_str(&1).is_none());
+        assert!(cache.is_empty());
+    });
+}
+
+/// A remove racing an insert of another key in the same table: both take
+/// effect and the count stays exact.
+#[test]
+fn remove_races_insert() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "one");
+        let remover = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.remove(&1).is_some())
+        };
+        assert_eq!(cache.insert(2, "two"), InsertOutcome::Inserted);
+        assert!(remover.join().unwrap());
+        assert!(cache.get_str(&1).is_none());
+        assert_eq!(cache.get_str(&2).unwrap(), "two");
+        assert_eq!(cache.len(), 1);
+    });
+}
