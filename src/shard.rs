@@ -145,6 +145,8 @@ impl<K> Shard<K> {
                     }
                     if (state.len + state.tombstones + 1) * 4 > table.capacity() * 3 {
                         self.resize(&mut state, table_ptr, guard);
+                        drop(state);
+                        flush_large(guard);
                         continue;
                     }
                     table.publish(index, tag, entry);
@@ -236,6 +238,7 @@ impl<K> Shard<K> {
                 table.drop_entries();
             });
         }
+        flush_large(guard);
     }
 
     /// Tombstones live slot `index` and updates the counts.
@@ -280,6 +283,14 @@ impl<K> Drop for Shard<K> {
         // SAFETY: as above.
         unsafe { table.drop_entries() };
     }
+}
+
+/// Hands a just-retired table to the global collector at once. A thread's
+/// deferred objects otherwise wait in its local bag until 64 of them fill
+/// it, which a table retired among few overwrites would not. Never called
+/// under the shard lock: flushing may run deferred `Drop`s (user code).
+fn flush_large(guard: &Guard) {
+    guard.flush();
 }
 
 /// Slots for `entries` live entries at load 1/2 or less.

@@ -222,8 +222,11 @@ fn iter_yields_every_key_once() {
 fn builder_settings() {
     let cache: StrCache<u8> = StrCache::builder().shards(0).build();
     assert_eq!(cache.shard_count(), 1);
-    let cache: StrCache<u8> = StrCache::builder().shards(usize::MAX).build();
-    assert_eq!(cache.shard_count(), 1 << 16);
+    if !cfg!(miri) {
+        // 65,536 shards: too slow to build under Miri.
+        let cache: StrCache<u8> = StrCache::builder().shards(usize::MAX).build();
+        assert_eq!(cache.shard_count(), 1 << 16);
+    }
     let cache: StrCache<u8> = StrCache::builder().build();
     assert!(cache.shard_count().is_power_of_two());
     assert!(format!("{cache:?}").contains("StrCache"));

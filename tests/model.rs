@@ -94,7 +94,7 @@ fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
             );
         }
         Op::Retain(m) => {
-            let keep = |v: &str| v.len() % m as usize != 0;
+            let keep = |v: &str| !v.len().is_multiple_of(usize::from(m));
             cache.retain(|_, v| keep(v));
             model.retain(|_, v| keep(v));
         }
