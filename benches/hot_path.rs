@@ -35,6 +35,10 @@ use rand::{rngs::SmallRng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use strcache::{StrCache, Utf8Bytes};
 
+#[path = "support/workload.rs"]
+mod workload;
+use workload::{key, touch, value_for};
+
 /// The hasher every map uses.
 type Hasher = ahash::RandomState;
 
@@ -43,9 +47,6 @@ const KEYS: usize = 100_000;
 
 /// Operations per iteration.
 const OPS: usize = 1_000_000;
-
-/// Size of every value, in bytes.
-const VALUE_LEN: usize = 128;
 
 /// Keys, values and the pre-drawn key sequence.
 struct Data {
@@ -119,26 +120,6 @@ impl Maps {
             papaya,
         }
     }
-}
-
-/// The `i`th key: 10 to 22 bytes, with a few realistic prefixes.
-fn key(i: usize) -> String {
-    const PREFIXES: [&str; 4] = ["key", "user:id", "session:tok", "tenant:0042:obj"];
-    format!("{}:{i:06}", PREFIXES[i % PREFIXES.len()])
-}
-
-/// A 128-byte JSON object naming `key`.
-fn value_for(key: &str) -> String {
-    let mut text = format!(r#"{{"key":"{key}","data":""#);
-    text.extend(std::iter::repeat_n('x', VALUE_LEN - 2 - text.len()));
-    text.push_str(r#""}"#);
-    text
-}
-
-/// Reads what a reader of a cached value would: its length and first byte.
-#[inline]
-fn touch(value: &[u8]) -> usize {
-    value.len() + value.first().map_or(0, |&b| usize::from(b))
 }
 
 /// Runs `op` on every index of `sequence`, summing what it returns.

@@ -8,33 +8,11 @@
 //!
 //! Run with `cargo run --release --example memory [-- ENTRIES]`.
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    cell::RefCell,
-    collections::HashMap,
-    hint::black_box,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use std::{cell::RefCell, collections::HashMap, hint::black_box, sync::atomic::Ordering};
 
-/// Counts live requested heap bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to `System` unchanged; the bookkeeping does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "../tests/support/counting.rs"]
+mod counting;
+use counting::{Counting, LIVE};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;

@@ -61,6 +61,10 @@ use rand::{rngs::SmallRng, RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use strcache::{StrCache, Utf8Bytes};
 
+#[path = "../benches/support/workload.rs"]
+mod workload;
+use workload::{key, touch, value_for, VALUE_LEN};
+
 /// The hasher every contender uses.
 type Hasher = ahash::RandomState;
 
@@ -76,9 +80,6 @@ type Scc = scc::HashMap<String, Arc<str>, Hasher>;
 type Moka = moka::sync::Cache<String, Arc<str>, Hasher>;
 /// quick_cache: an S3-FIFO cache, `RwLock`ed shards.
 type Quick = quick_cache::sync::Cache<String, Arc<str>, quick_cache::UnitWeighter, Hasher>;
-
-/// Size of every value, in bytes.
-const VALUE_LEN: usize = 128;
 
 /// Ops a worker runs between two looks at the stop flag.
 const CHECK_EVERY: usize = 256;
@@ -249,27 +250,6 @@ impl Workload {
     }
 }
 
-/// The `i`th key: 10 to 22 bytes, with a few realistic prefixes.
-fn key(i: usize) -> String {
-    const PREFIXES: [&str; 4] = ["key", "user:id", "session:tok", "tenant:0042:obj"];
-    format!("{}:{i:06}", PREFIXES[i % PREFIXES.len()])
-}
-
-/// A 128-byte JSON object naming `key`.
-fn value_for(key: &str) -> String {
-    let mut text = format!(r#"{{"key":"{key}","data":""#);
-    text.extend(std::iter::repeat_n('x', VALUE_LEN - 2 - text.len()));
-    text.push_str(r#""}"#);
-    debug_assert_eq!(text.len(), VALUE_LEN);
-    text
-}
-
-/// Reads what a reader of a cached value would: its length and first byte.
-#[inline]
-fn touch(value: &str) -> usize {
-    value.len() + value.as_bytes().first().map_or(0, |&b| usize::from(b))
-}
-
 /// A concurrent map under test, from `String` keys to 128-byte values.
 trait Contender: Sync + Sized {
     /// The row label in the report.
@@ -288,7 +268,7 @@ impl Contender for StrCache {
         StrCache::builder().initial_capacity(keys).build()
     }
     fn get(&self, key: &str) -> usize {
-        self.get_str(key).map_or(0, |v| touch(&v))
+        self.get_str(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         self.insert(key.to_owned(), value.bytes.clone());
@@ -304,7 +284,7 @@ impl Contender for Locked {
         self.read()
             .expect("not poisoned")
             .get(key)
-            .map_or(0, |v| touch(v))
+            .map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         let mut map = self.write().expect("not poisoned");
@@ -318,7 +298,7 @@ impl Contender for Dash {
         dashmap::DashMap::with_capacity_and_hasher(keys, Hasher::new())
     }
     fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(&v))
+        self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         self.insert(key.to_owned(), value.shared.clone());
@@ -331,7 +311,7 @@ impl Contender for Papaya {
         papaya::HashMap::with_capacity_and_hasher(keys, Hasher::new())
     }
     fn get(&self, key: &str) -> usize {
-        self.pin().get(key).map_or(0, |v| touch(v))
+        self.pin().get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         self.pin().insert(key.to_owned(), value.shared.clone());
@@ -344,7 +324,7 @@ impl Contender for Scc {
         scc::HashMap::with_capacity_and_hasher(keys, Hasher::new())
     }
     fn get(&self, key: &str) -> usize {
-        self.read_sync(key, |_, v| touch(v)).unwrap_or(0)
+        self.read_sync(key, |_, v| touch(v.as_bytes())).unwrap_or(0)
     }
     fn insert(&self, key: &str, value: &Value) {
         self.upsert_sync(key.to_owned(), value.shared.clone());
@@ -360,7 +340,7 @@ impl Contender for Moka {
             .build_with_hasher(Hasher::new())
     }
     fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(&v))
+        self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         self.insert(key.to_owned(), value.shared.clone());
@@ -381,7 +361,7 @@ impl Contender for Quick {
         )
     }
     fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(&v))
+        self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
         self.insert(key.to_owned(), value.shared.clone());
@@ -532,7 +512,7 @@ fn measure_floor(workload: &Workload, config: &Config) -> (f64, f64) {
     let (mut floor_runs, mut cache_runs) = (Vec::new(), Vec::new());
     for _ in 0..config.repeats {
         floor_runs.push(run_cell(reads, config.duration, |op| {
-            floor.get(key(op)).map_or(0, |v| touch(v))
+            floor.get(key(op)).map_or(0, |v| touch(v.as_bytes()))
         }));
         cache_runs.push(run_cell(reads, config.duration, |op| cache.get(key(op))));
     }

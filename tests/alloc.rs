@@ -2,7 +2,6 @@
 //! bounded under endless overwrites with concurrent readers.
 
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
     cell::Cell,
     sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     thread,
@@ -10,30 +9,9 @@ use std::{
 
 use strcache::{StrCache, Utf8Bytes};
 
-/// Counts live heap bytes (all threads) and allocations (this thread).
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to `System` unchanged; the bookkeeping does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's contract for `alloc` is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
+use counting::{Counting, ALLOCS, LIVE};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
