@@ -23,8 +23,8 @@ use crate::{
 ///
 /// Reads ([`get_str`](Self::get_str), [`get_bytes`](Self::get_bytes),
 /// [`contains_key`](Self::contains_key), [`pin`](Self::pin)) are lock-free
-/// and allocation-free. Writes search lock-free, then take one per-shard
-/// lock for the pointer swap; no user code (`Hash`, `Eq`, `Drop` of keys or
+/// and do not allocate (see the crate docs, *Allocation*). Writes search
+/// lock-free, then take one per-shard lock for the pointer swap; no user code (`Hash`, `Eq`, `Drop` of keys or
 /// values, the `retain` predicate) runs while it is held.
 ///
 /// Writes need `K: 'static` because retired entries are dropped by crossbeam-epoch's
@@ -213,7 +213,7 @@ where
     }
 
     /// The value for `key`, borrowed from the cache: no copy, no lock, no
-    /// allocation.
+    /// allocation of its own (see the crate docs, *Allocation*).
     ///
     /// The returned [`CachedStr`] holds an epoch pin; drop it promptly, as
     /// memory retired meanwhile is freed only after it is gone.

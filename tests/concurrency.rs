@@ -1,137 +1,19 @@
 //! Readers racing writers: every value a reader sees belongs to its key, is
 //! complete, and per key never goes back in version.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Barrier,
-    },
-    thread,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use strcache::StrCache;
-
-const KEYS: u64 = if cfg!(miri) { 8 } else { 256 };
-const WRITERS: u64 = 2;
-const READERS: usize = 3;
-
-/// `key|version|padding|END`, with padding of a length that depends on the
-/// version, so a torn or mixed read shows up as a wrong length or marker.
-fn value(key: u64, version: u64) -> String {
-    let pad = "x".repeat((version % 97) as usize);
-    format!("{key}|{version}|{pad}|END")
-}
-
-/// Checks a value read for `key` and returns its version.
-fn check(key: u64, text: &str) -> u64 {
-    let parts: Vec<&str> = text.split('|').collect();
-    assert_eq!(parts.len(), 4, "torn value {text:?}");
-    assert_eq!(
-        parts[0].parse::<u64>().unwrap(),
-        key,
-        "value of another key: {text:?}"
-    );
-    let version: u64 = parts[1].parse().unwrap();
-    assert_eq!(parts[2].len() as u64, version % 97, "torn value {text:?}");
-    assert_eq!(parts[3], "END", "torn value {text:?}");
-    version
-}
-
-fn run(duration: Duration, shards: usize) {
-    let cache: StrCache<u64> = StrCache::builder().shards(shards).build();
-    for key in 0..KEYS {
-        cache.insert(key, value(key, 0));
-    }
-    let stop = AtomicBool::new(false);
-    let start = Barrier::new(WRITERS as usize + READERS + 1);
-    thread::scope(|s| {
-        // Each key has one writer, so its versions rise with time.
-        for w in 0..WRITERS {
-            let (cache, stop, start) = (&cache, &stop, &start);
-            s.spawn(move || {
-                start.wait();
-                let mut version = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    version += 1;
-                    for key in (w..KEYS).step_by(WRITERS as usize) {
-                        if (key + version) % 11 == 0 {
-                            cache.remove(&key);
-                        } else {
-                            cache.insert(key, value(key, version));
-                        }
-                    }
-                }
-            });
-        }
-        for r in 0..READERS {
-            let (cache, stop, start) = (&cache, &stop, &start);
-            s.spawn(move || {
-                start.wait();
-                let mut last: HashMap<u64, u64> = HashMap::new();
-                let mut hits = 0u64;
-                // At least one full pass, even if the run ends first.
-                loop {
-                    for key in 0..KEYS {
-                        let version = if r == 0 {
-                            let pinned = cache.pin();
-                            pinned.get_str(&key).map(|t| check(key, t))
-                        } else {
-                            cache.get_str(&key).map(|t| check(key, &t))
-                        };
-                        if let Some(version) = version {
-                            hits += 1;
-                            let prev = last.insert(key, version).unwrap_or(0);
-                            assert!(version >= prev, "key {key}: saw {version} after {prev}");
-                        }
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
-                assert!(hits > 0, "reader {r} saw no value at all");
-            });
-        }
-        // A churner inserts and removes other keys, forcing resizes of the
-        // shards the readers are probing.
-        let (cache, stop_flag) = (&cache, &stop);
-        start.wait();
-        let deadline = Instant::now() + duration;
-        let mut extra = KEYS;
-        while Instant::now() < deadline {
-            for k in extra..extra + 64 {
-                cache.insert(k, value(k, 1));
-            }
-            for k in extra..extra + 64 {
-                assert!(cache.remove(&k).is_some());
-            }
-            extra += 64;
-        }
-        stop_flag.store(true, Ordering::Relaxed);
-    });
-    assert!(cache.len() as u64 <= KEYS);
-}
+#[path = "support/workers.rs"]
+mod workers;
 
 #[test]
 fn readers_see_whole_values_of_their_key_in_order() {
-    run(
-        Duration::from_millis(if cfg!(miri) { 50 } else { 2_000 }),
-        4,
-    );
+    let ms = if cfg!(miri) { 50 } else { 2_000 };
+    assert!(workers::run(Duration::from_millis(ms), 4, 3) > 0);
 }
 
 #[test]
 fn single_shard_under_contention() {
-    run(
-        Duration::from_millis(if cfg!(miri) { 50 } else { 1_000 }),
-        1,
-    );
-}
-
-#[test]
-#[ignore = "soak: run with --ignored"]
-fn soak() {
-    let secs = std::env::var("STRCACHE_SOAK_SECS").map_or(60, |s| s.parse().unwrap());
-    run(Duration::from_secs(secs), 8);
+    let ms = if cfg!(miri) { 50 } else { 1_000 };
+    assert!(workers::run(Duration::from_millis(ms), 1, 3) > 0);
 }
