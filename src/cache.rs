@@ -24,8 +24,9 @@ use crate::{
 /// Reads ([`get_str`](Self::get_str), [`get_bytes`](Self::get_bytes),
 /// [`contains_key`](Self::contains_key), [`pin`](Self::pin)) are lock-free
 /// and do not allocate (see the crate docs, *Allocation*). Writes search
-/// lock-free, then take one per-shard lock for the pointer swap; no user code (`Hash`, `Eq`, `Drop` of keys or
-/// values, the `retain` predicate) runs while it is held.
+/// lock-free, then take one per-shard lock for the pointer swap; no user
+/// code (`Hash`, `Eq`, `Drop` of keys or values, the `retain` predicate)
+/// runs while it is held.
 ///
 /// Writes need `K: 'static` because retired entries are dropped by crossbeam-epoch's
 /// global collector, possibly after the cache itself is gone.
