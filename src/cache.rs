@@ -285,6 +285,23 @@ where
         shard.get(tag, key, &guard).is_some()
     }
 
+    /// Walks every shard and panics if an internal invariant is broken:
+    /// counts against slots, slot states, load, probe paths, and each
+    /// key's hash tag, shard and uniqueness. Compiled only for tests and
+    /// fuzz targets (`cfg(fuzzing)`); `strcache::check` calls it after
+    /// every step.
+    ///
+    /// # Panics
+    /// On the first broken invariant, naming it.
+    #[cfg(any(test, fuzzing))]
+    #[doc(hidden)]
+    pub fn validate(&self) {
+        let guard = self.epoch.pin();
+        for (index, shard) in self.shards.iter().enumerate() {
+            crate::validate::shard(index, shard, &guard, |key| self.locate(key));
+        }
+    }
+
     pub(crate) fn get_in<'g, Q>(
         &self,
         key: &Q,

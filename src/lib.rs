@@ -85,6 +85,8 @@ mod shard;
 mod sync;
 mod table;
 mod text;
+#[cfg(any(test, fuzzing))]
+mod validate;
 
 pub use builder::Builder;
 pub use cache::StrCache;

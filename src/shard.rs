@@ -272,6 +272,41 @@ impl<K> Shard<K> {
     }
 }
 
+/// A shard's counts, as `StrCache::validate` reads them under the lock.
+#[cfg(any(test, fuzzing))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Counts {
+    /// `WriterState::len`.
+    pub(crate) len: usize,
+    /// `WriterState::tombstones`.
+    pub(crate) tombstones: usize,
+    /// `Shard::len`, the lock-free mirror of `WriterState::len`.
+    pub(crate) len_mirror: usize,
+}
+
+/// Read-only access for the invariant walk.
+#[cfg(any(test, fuzzing))]
+impl<K> Shard<K> {
+    /// Runs `inspect` on the published table and the counts while holding
+    /// the shard lock, so no write is half done. `inspect` must run no user
+    /// code (DESIGN.md, invariant 5).
+    pub(crate) fn inspect_locked<R>(
+        &self,
+        guard: &Guard,
+        inspect: impl FnOnce(&Table<K>, Counts) -> R,
+    ) -> R {
+        let state = lock(&self.state);
+        let counts = Counts {
+            len: state.len,
+            tombstones: state.tombstones,
+            len_mirror: self.len(),
+        };
+        let result = inspect(self.table(guard), counts);
+        drop(state);
+        result
+    }
+}
+
 impl<K> Drop for Shard<K> {
     fn drop(&mut self) {
         // SAFETY: `&mut self`: no other thread can reach this shard.

@@ -305,3 +305,62 @@ impl<K> Table<K> {
         }
     }
 }
+
+/// One slot as the invariant walk (`StrCache::validate`) classifies it.
+#[cfg(any(test, fuzzing))]
+#[derive(Debug)]
+pub(crate) enum SlotView<'g, K> {
+    /// Tag `EMPTY` and a null, untagged pointer.
+    Empty,
+    /// A tag and a live entry.
+    Live { tag: u64, entry: &'g Entry<K> },
+    /// A tag and a tombstone: a null pointer with pointer tag `TOMBSTONE`.
+    Tombstone,
+    /// Any other combination, which no writer ever stores.
+    Corrupt {
+        tag: u64,
+        null: bool,
+        pointer_tag: usize,
+    },
+}
+
+/// Read-only views for the invariant walk.
+#[cfg(any(test, fuzzing))]
+impl<K> Table<K> {
+    /// Slot `index`, classified. Called under the shard lock.
+    pub(crate) fn view<'g>(&self, index: usize, guard: &'g Guard) -> SlotView<'g, K> {
+        let slot = &self.slots[index];
+        // Relaxed: the shard lock orders every store to this table, and
+        // every entry's construction, before this load.
+        let tag = slot.hash.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let entry = slot.entry.load(Ordering::Relaxed, guard);
+        match (tag, entry.is_null(), entry.tag()) {
+            (EMPTY, true, 0) => SlotView::Empty,
+            (EMPTY, ..) => SlotView::Corrupt {
+                tag,
+                null: entry.is_null(),
+                pointer_tag: entry.tag(),
+            },
+            (_, true, TOMBSTONE) => SlotView::Tombstone,
+            (tag, false, 0) => SlotView::Live {
+                tag,
+                // SAFETY: a non-null pointer loaded under `guard` from the
+                // published table under the shard lock is a live entry,
+                // which the collector keeps while `guard` is pinned.
+                entry: unsafe { entry.deref() },
+            },
+            (tag, null, pointer_tag) => SlotView::Corrupt {
+                tag,
+                null,
+                pointer_tag,
+            },
+        }
+    }
+
+    /// The slot indices on `tag`'s probe path, from its home slot on, in
+    /// the order `find` and `probe` visit them.
+    pub(crate) fn probe_path(&self, tag: u64) -> impl Iterator<Item = usize> + '_ {
+        self.path(tag).map(|(index, _)| index)
+    }
+}

@@ -1,0 +1,182 @@
+//! The invariant walk behind `StrCache::validate`, compiled for tests and
+//! fuzz targets only.
+//!
+//! The structural checks (counts, slot states, probe paths) run under each
+//! shard's lock, so they never see a half-done write. The checks that hash
+//! or compare keys run user code (`Hash`, `Eq`), which must not run under a
+//! shard lock (DESIGN.md, invariant 5), so they run after it is released,
+//! on the entries collected under it: entries are immutable and the guard
+//! keeps them alive, so that snapshot stays exact.
+
+use std::{collections::HashSet, hash::Hash, ptr};
+
+use crossbeam_epoch::Guard;
+
+use crate::{
+    entry::Entry,
+    shard::{Counts, Shard},
+    table::{SlotView, Table, MIN_CAPACITY},
+};
+
+/// Checks the published table of shard `index` against its counts and its
+/// keys' placement; panics naming the first broken invariant.
+///
+/// `locate` is the cache's placement of a key: the shard its hash chooses
+/// and the tag its slot must carry.
+pub(crate) fn shard<'c, K: Hash + Eq>(
+    index: usize,
+    shard: &'c Shard<K>,
+    guard: &Guard,
+    locate: impl Fn(&K) -> (&'c Shard<K>, u64),
+) {
+    let live = shard.inspect_locked(guard, |table, counts| {
+        structure(index, table, counts, guard)
+    });
+    let mut keys = HashSet::with_capacity(live.len());
+    for (slot, tag, entry) in live {
+        let (home, expected) = locate(&entry.key);
+        assert_eq!(
+            tag, expected,
+            "shard {index}, slot {slot}: tag {tag:#x} is not the key's hash tag {expected:#x}"
+        );
+        assert!(
+            ptr::eq(home, shard),
+            "shard {index}, slot {slot}: the key's hash chooses another shard"
+        );
+        assert!(
+            keys.insert(&entry.key),
+            "shard {index}, slot {slot}: the key is live in another slot of the same table"
+        );
+    }
+}
+
+/// The checks made under the shard lock. Returns the live entries with
+/// their slot indices and tags.
+fn structure<'g, K>(
+    index: usize,
+    table: &Table<K>,
+    counts: Counts,
+    guard: &'g Guard,
+) -> Vec<(usize, u64, &'g Entry<K>)> {
+    let capacity = table.capacity();
+    assert!(
+        capacity.is_power_of_two() && capacity >= MIN_CAPACITY,
+        "shard {index}: capacity {capacity} is not a power of two of at least {MIN_CAPACITY}"
+    );
+    let mut live = Vec::with_capacity(counts.len);
+    let (mut empty, mut tombstones) = (0, 0);
+    for slot in 0..capacity {
+        match table.view(slot, guard) {
+            SlotView::Empty => empty += 1,
+            SlotView::Tombstone => tombstones += 1,
+            SlotView::Live { tag, entry } => {
+                // A probe stops at the first empty slot, so one before the
+                // entry on its path would hide it from every lookup.
+                let mut path = table.probe_path(tag).peekable();
+                let home = path.peek().copied();
+                for on_path in path.take_while(|&i| i != slot) {
+                    assert!(
+                        !matches!(table.view(on_path, guard), SlotView::Empty),
+                        "shard {index}, slot {slot}: empty slot {on_path} lies between \
+                         the entry and its home slot {home:?}, so lookups cannot reach it"
+                    );
+                }
+                live.push((slot, tag, entry));
+            }
+            SlotView::Corrupt {
+                tag,
+                null,
+                pointer_tag,
+            } => panic!(
+                "shard {index}, slot {slot}: tag {tag:#x} with a {} pointer of pointer tag \
+                 {pointer_tag} is neither empty, live nor a tombstone",
+                if null { "null" } else { "non-null" }
+            ),
+        }
+    }
+    assert_eq!(
+        live.len(),
+        counts.len,
+        "shard {index}: {} live slots, but the writer state counts {}",
+        live.len(),
+        counts.len
+    );
+    assert_eq!(
+        counts.len_mirror, counts.len,
+        "shard {index}: the lock-free len mirror disagrees with the writer state"
+    );
+    assert_eq!(
+        tombstones, counts.tombstones,
+        "shard {index}: {tombstones} tombstone slots, but the writer state counts {}",
+        counts.tombstones
+    );
+    assert!(
+        (counts.len + counts.tombstones) * 4 <= capacity * 3,
+        "shard {index}: invariant LOAD broken: {} live + {} tombstones in {capacity} slots",
+        counts.len,
+        counts.tombstones
+    );
+    assert!(
+        empty > 0,
+        "shard {index}: invariant SPARE broken: no empty slot"
+    );
+    live
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::hash_map::DefaultHasher,
+        hash::{BuildHasher, Hasher},
+        sync::{
+            atomic::{AtomicU64, Ordering},
+            Arc,
+        },
+    };
+
+    use crate::StrCache;
+
+    /// A hasher whose salt can change after keys were placed, leaving them
+    /// where no lookup finds them, as a placement bug would.
+    #[derive(Clone, Default)]
+    struct Salted(Arc<AtomicU64>);
+
+    impl BuildHasher for Salted {
+        type Hasher = DefaultHasher;
+
+        fn build_hasher(&self) -> DefaultHasher {
+            let mut hasher = DefaultHasher::new();
+            hasher.write_u64(self.0.load(Ordering::Relaxed));
+            hasher
+        }
+    }
+
+    fn filled(salt: &Salted) -> StrCache<u32, Salted> {
+        let cache = StrCache::builder().shards(2).hasher(salt.clone()).build();
+        for key in 0..40 {
+            cache.insert(key, "value");
+        }
+        for key in (0..40).step_by(3) {
+            cache.remove(&key);
+        }
+        cache
+    }
+
+    #[test]
+    fn a_sound_cache_passes() {
+        let salt = Salted::default();
+        let cache = filled(&salt);
+        cache.validate();
+        cache.clear();
+        cache.validate();
+    }
+
+    #[test]
+    #[should_panic(expected = "is not the key's hash tag")]
+    fn misplaced_keys_are_caught() {
+        let salt = Salted::default();
+        let cache = filled(&salt);
+        salt.0.store(1, Ordering::Relaxed);
+        cache.validate();
+    }
+}
