@@ -88,6 +88,10 @@ mod text;
 #[cfg(any(test, fuzzing))]
 mod validate;
 
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod check;
+
 pub use builder::Builder;
 pub use cache::StrCache;
 pub use error::Error;
