@@ -837,10 +837,9 @@ mod tests {
         generated(utf8_ingress);
     }
 
-    /// Fails now and then: long generated inputs often iterate while
-    /// another thread removes and re-inserts a key.
+    /// Long generated inputs often iterate while another thread removes
+    /// and re-inserts a key.
     #[test]
-    #[ignore = "bug: iter() and Pinned::iter() yield a key twice when it is removed and re-inserted during the iteration"]
     fn threads_on_generated_input() {
         generated(threads);
     }
@@ -849,7 +848,6 @@ mod tests {
     /// `iteration_yields_a_reinserted_key_at_most_once` in
     /// `tests/regressions.rs`.
     #[test]
-    #[ignore = "bug: iter() and Pinned::iter() yield a key twice when it is removed and re-inserted during the iteration"]
     fn ops_reinsert_during_iteration() {
         const INPUT: [u8; 48] = [
             0x00, 0x00, 0x00, 0x43, 0x43, 0x43, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd7, 0x1e,

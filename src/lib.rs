@@ -31,7 +31,9 @@
 //! after a newer one. [`StrCache::len`] is exact when no write is in flight;
 //! [`StrCache::iter`], [`Pinned::iter`] and [`StrCache::retain`] are weakly
 //! consistent, like Java's `ConcurrentHashMap`: they never block writers
-//! and see each key at most once.
+//! and see each key at most once, also a key removed and re-inserted while
+//! they run. (The one exception needs two keys with equal 64-bit hashes,
+//! both removed and re-inserted in the opposite order during the walk.)
 //!
 //! # Locks and progress
 //! `get_str`, `get_bytes`, `contains_key` and everything on [`Pinned`] are

@@ -21,6 +21,11 @@
 //!   and an entry replaced later is retired only after it was unlinked from
 //!   the published table while the old table was already unreachable for
 //!   new pins, so the epoch collector frees it after every reader of either.
+//! - An insert may revive a tombstone with its key's tag instead of
+//!   filling an empty slot, possibly one that another writer's search
+//!   already passed. `revivals` counts these: a writer loads it with
+//!   Acquire before searching and again under the lock, and repeats its
+//!   search if it changed; the increment is a Release after the slot store.
 //! - `len` is written under the lock with Relaxed and read with Relaxed: it
 //!   is a count, not a guard for any data.
 
@@ -73,6 +78,10 @@ pub(crate) struct Shard<K> {
     table: CachePadded<Atomic<Table<K>>>,
     state: Mutex<WriterState>,
     len: AtomicUsize,
+    /// Tombstones revived so far. A writer reads it before its unlocked
+    /// search and again under the lock: a revival in between may have put
+    /// its key into a slot the search had already passed.
+    revivals: AtomicUsize,
 }
 
 impl<K> Shard<K> {
@@ -83,6 +92,7 @@ impl<K> Shard<K> {
             )))),
             state: Mutex::new(WriterState::default()),
             len: AtomicUsize::new(0),
+            revivals: AtomicUsize::new(0),
         }
     }
 
@@ -119,11 +129,18 @@ impl<K> Shard<K> {
         K: Eq,
     {
         loop {
+            // Acquire: pairs with the Release increment after a revival
+            // below, so the search sees every revived slot this count
+            // includes.
+            let revivals = self.revivals.load(Ordering::Acquire);
             let table_ptr = self.table.load(Ordering::Acquire, guard);
             let table = self.table(guard);
             let probe = table.probe(tag, &entry.key, guard);
             let mut state = lock(&self.state);
-            if self.table.load(Ordering::Relaxed, guard) != table_ptr {
+            // Relaxed: under the lock, which orders every store to these.
+            if self.table.load(Ordering::Relaxed, guard) != table_ptr
+                || self.revivals.load(Ordering::Relaxed) != revivals
+            {
                 continue;
             }
             match probe {
@@ -138,6 +155,16 @@ impl<K> Shard<K> {
                     // that makes this writer its only retirer.
                     unsafe { retire(guard, current) };
                     return InsertOutcome::Replaced;
+                }
+                Probe::Vacant { index } if table.is_tombstone(index, tag, guard) => {
+                    table.replace(index, entry);
+                    state.tombstones -= 1;
+                    state.len += 1;
+                    self.len.store(state.len, Ordering::Relaxed);
+                    // Release: pairs with the Acquire load at the top of this
+                    // loop in other writers.
+                    self.revivals.fetch_add(1, Ordering::Release);
+                    return InsertOutcome::Inserted;
                 }
                 Probe::Vacant { index } => {
                     if !table.is_empty_slot(index) {

@@ -15,10 +15,13 @@
 //!   pointer (live or tombstone) is visible. A zero tag means the slot is
 //!   empty (or being filled, which is indistinguishable from a write that
 //!   has not started) and ends the probe.
-//! - A slot's tag never changes after it is set, and a slot never holds
-//!   another key's entry: removal leaves a tombstone (null with tag 1) that
-//!   only a resize clears, by copying live slots into a new table. So the
-//!   slots a probe has passed cannot later hold the key it looks for.
+//! - A slot's tag never changes after it is set. Removal leaves a
+//!   tombstone (null with tag 1); a resize drops tombstones by copying live
+//!   slots into a new table, and an insert may revive a tombstone with its
+//!   key's tag (the first on its path), which puts a removed and re-inserted
+//!   key back in its old slot. So a slot a probe has passed can later hold
+//!   the key it looks for only through a revival, which writers detect (see
+//!   `shard.rs`); readers are unaffected, since they compare keys.
 //! - Replacing or removing stores the entry pointer with Release; readers
 //!   load it with Acquire, pairing with it, so the entry's key and value
 //!   bytes written before publication are visible.
@@ -50,7 +53,7 @@ pub(crate) fn tag_of(hash: u64) -> u64 {
 ///
 /// # Invariants
 /// `ONCE`: `hash` goes from `EMPTY` to a tag once, after `entry` was first
-/// stored, and every entry ever stored here has that tag's key.
+/// stored, and every entry ever stored here has a key with that tag.
 #[derive(Debug)]
 pub(crate) struct Slot<K> {
     hash: AtomicU64,
@@ -64,7 +67,8 @@ pub(crate) enum Probe<'g, K> {
         index: usize,
         current: Shared<'g, Entry<K>>,
     },
-    /// The key is absent; slot `index` is the first empty one on its path.
+    /// The key is absent; slot `index` is where it goes: the first slot on
+    /// its path that is empty or a tombstone with the key's tag.
     Vacant { index: usize },
 }
 
@@ -166,10 +170,15 @@ impl<K> Table<K> {
             // Acquire: as in `find`.
             let current = slot.entry.load(Ordering::Acquire, guard);
             // SAFETY: as in `find`.
-            if let Some(entry) = unsafe { current.as_ref() } {
-                if entry.key.borrow() == key {
+            match unsafe { current.as_ref() } {
+                Some(entry) if entry.key.borrow() == key => {
                     return Probe::Occupied { index, current };
                 }
+                Some(_) => {}
+                // Most likely this key's own earlier slot: reviving it puts
+                // a removed and re-inserted key back where it was, so an
+                // iterator walking this table cannot meet it twice.
+                None => return Probe::Vacant { index },
             }
         }
         unreachable!("a table always keeps an empty slot (invariant SPARE)")
@@ -195,6 +204,15 @@ impl<K> Table<K> {
             }
         }
         None
+    }
+
+    /// Whether slot `index` holds a tombstone with tag `tag`. Called under
+    /// the shard lock.
+    pub(crate) fn is_tombstone(&self, index: usize, tag: u64, guard: &Guard) -> bool {
+        let slot = &self.slots[index];
+        // Relaxed: the shard lock orders every store to this table.
+        slot.hash.load(Ordering::Relaxed) == tag
+            && slot.entry.load(Ordering::Relaxed, guard).is_null()
     }
 
     /// Whether slot `index` is still empty. Called under the shard lock.

@@ -121,3 +121,25 @@ fn remove_races_insert() {
         assert_eq!(cache.len(), 1);
     });
 }
+
+/// Two writers re-inserting a removed key race to revive its tombstone:
+/// one inserts, one replaces, and the key lives in one slot.
+#[test]
+fn writers_race_to_revive_a_tombstone() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "old");
+        cache.remove(&1);
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.insert(1, "a"))
+        };
+        let mine = cache.insert(1, "b");
+        let theirs = other.join().unwrap();
+        let mut outcomes = [mine, theirs];
+        outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
+        assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Replaced]);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.pin().iter().count(), 1);
+    });
+}

@@ -9,15 +9,13 @@ use strcache::StrCache;
 type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// Found by the `threads` target ("iteration yielded key 0 twice"): a key
-/// removed and re-inserted while an iteration is under way is yielded twice.
-/// Removal leaves a tombstone that only a resize clears, so the re-insert
-/// lands in the next empty slot on the key's probe path; when that slot lies
-/// after the tombstone, the cursor, still walking the same table, meets the
-/// key again. The documented contract is "each key at most once". The
-/// `ops` target reproduces it deterministically; its input is kept as the
-/// ignored unit test `check::tests::ops_reinsert_during_iteration`.
+/// removed and re-inserted while an iteration was under way was yielded
+/// twice, because the re-insert skipped the key's tombstone and landed in a
+/// later empty slot that the cursor had yet to reach. Inserts now revive the
+/// first tombstone with the key's tag, which puts the key back in its old
+/// slot. The `ops` input that found it is the unit test
+/// `check::tests::ops_reinsert_during_iteration`.
 #[test]
-#[ignore = "bug: iter() and Pinned::iter() yield a key twice when it is removed and re-inserted during the iteration"]
 fn iteration_yields_a_reinserted_key_at_most_once() {
     // One key per fresh cache, so at least one of them has a home slot
     // before the table's last, where the re-insert moves it forward.
