@@ -60,8 +60,9 @@
 //! # Allocation
 //! Reads allocate nothing themselves. One pin in 128 on each thread also
 //! runs crossbeam-epoch's collector, which frees memory that writers
-//! retired; while doing so it may allocate a node of its global queue. With
-//! no concurrent writer, reads allocate nothing at all (`tests/alloc.rs`).
+//! retired; while doing so it may allocate a node of its global queue. When
+//! no retired memory is waiting to be freed, reads allocate nothing at all
+//! (`tests/alloc.rs`).
 //!
 //! # Performance
 //! A hit reads the shard's table pointer (usually cached), one 16-byte slot
