@@ -11,7 +11,7 @@
 //!   not run under it, DESIGN.md invariant 5), then take the lock and
 //!   validate what they saw by pointer comparison alone: the table is still
 //!   the published one, and the slot still holds the same entry (or is still
-//!   empty). If either changed, another writer got there first and the
+//!   empty, or still a tombstone with the key's tag). If either changed, another writer got there first and the
 //!   search is repeated. Every store to the table pointer and to slots
 //!   happens under the lock, so validation under it sees the latest state.
 //! - A resize copies the live entry pointers into a new table under the

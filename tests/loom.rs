@@ -63,22 +63,28 @@ fn read_races_resize() {
     });
 }
 
+/// Inserts key 1 from two threads at once and checks that one insert
+/// added it and the other replaced it, leaving one entry.
+fn race_two_inserts(cache: &Arc<StrCache<u32, Fixed>>) {
+    let other = {
+        let cache = cache.clone();
+        thread::spawn(move || cache.insert(1, "a"))
+    };
+    let mine = cache.insert(1, "b");
+    let theirs = other.join().unwrap();
+    let mut outcomes = [mine, theirs];
+    outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
+    assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Replaced]);
+    assert_eq!(cache.len(), 1);
+}
+
 /// Two writers inserting the same new key: one inserts, one replaces, and
 /// exactly one entry results.
 #[test]
 fn writers_race_on_one_key() {
     loom::model(|| {
         let cache = cache();
-        let other = {
-            let cache = cache.clone();
-            thread::spawn(move || cache.insert(1, "a"))
-        };
-        let mine = cache.insert(1, "b");
-        let theirs = other.join().unwrap();
-        let mut outcomes = [mine, theirs];
-        outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
-        assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Replaced]);
-        assert_eq!(cache.len(), 1);
+        race_two_inserts(&cache);
         let v = cache.get_str(&1).unwrap();
         assert!(v == "a" || v == "b");
     });
@@ -130,16 +136,7 @@ fn writers_race_to_revive_a_tombstone() {
         let cache = cache();
         cache.insert(1, "old");
         cache.remove(&1);
-        let other = {
-            let cache = cache.clone();
-            thread::spawn(move || cache.insert(1, "a"))
-        };
-        let mine = cache.insert(1, "b");
-        let theirs = other.join().unwrap();
-        let mut outcomes = [mine, theirs];
-        outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
-        assert_eq!(outcomes, [InsertOutcome::Inserted, InsertOutcome::Replaced]);
-        assert_eq!(cache.len(), 1);
+        race_two_inserts(&cache);
         assert_eq!(cache.pin().iter().count(), 1);
     });
 }
