@@ -103,7 +103,7 @@ impl Maps {
         };
         let strcache = StrCache::builder().initial_capacity(KEYS).build();
         for (k, (bytes, _)) in data.hits.iter().zip(&data.values) {
-            strcache.insert(k.clone(), bytes.clone());
+            strcache.insert(k.clone(), bytes.clone()).unwrap();
         }
         let papaya = papaya::HashMap::with_capacity_and_hasher(KEYS, Hasher::new());
         {
@@ -228,7 +228,9 @@ fn insert_overwrite(c: &mut Criterion, maps: &Maps, data: &Data) {
     g.bench_function("strcache", |b| {
         b.iter(|| {
             sweep(sequence, |i| {
-                maps.strcache.insert(keys[i].clone(), values[i].0.clone());
+                maps.strcache
+                    .insert(keys[i].clone(), values[i].0.clone())
+                    .unwrap();
                 0
             })
         })

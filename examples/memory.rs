@@ -72,8 +72,18 @@ fn main() {
     row(
         "strcache",
         measure(n, strcache::StrCache::new, |m, k, v| {
-            m.insert(k, v);
+            m.insert(k, v).unwrap();
         }),
+    );
+    row(
+        "strcache (bounded, max_entries = entries)",
+        measure(
+            n,
+            || strcache::StrCache::builder().max_entries(n as u64).build(),
+            |m, k, v| {
+                m.insert(k, v).unwrap();
+            },
+        ),
     );
     row(
         "std HashMap (unsynchronized)",

@@ -271,7 +271,30 @@ impl Contender for StrCache {
         self.get_str(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.bytes.clone());
+        self.insert(key.to_owned(), value.bytes.clone()).unwrap();
+    }
+}
+
+/// strcache with a bound (twice the key count, so nothing is evicted
+/// while measuring): what readers pay for the policy's use marks, and
+/// writers for its lock.
+struct Bounded(StrCache);
+
+impl Contender for Bounded {
+    const NAME: &'static str = "strcache (bounded)";
+    fn with_capacity(keys: usize) -> Self {
+        Bounded(
+            StrCache::builder()
+                .initial_capacity(keys)
+                .max_entries(2 * keys as u64)
+                .build(),
+        )
+    }
+    fn get(&self, key: &str) -> usize {
+        self.0.get(key)
+    }
+    fn insert(&self, key: &str, value: &Value) {
+        Contender::insert(&self.0, key, value);
     }
 }
 
@@ -485,6 +508,7 @@ fn median(runs: &[f64]) -> f64 {
 fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
     vec![
         measure::<StrCache>(workload, config),
+        measure::<Bounded>(workload, config),
         measure::<Locked>(workload, config),
         measure::<Dash>(workload, config),
         measure::<Papaya>(workload, config),
@@ -528,7 +552,8 @@ fn print_table(title: &str, columns: &[String], rows: &[Row]) {
         let cells: Vec<String> = row.cells.iter().map(|m| format!("{m:.2}")).collect();
         println!("| {} | {} |", row.name, cells.join(" | "));
     }
-    let (ours, peers) = rows.split_first().expect("strcache comes first");
+    let (ours, rest) = rows.split_first().expect("strcache comes first");
+    let (bounded, peers) = rest.split_first().expect("then strcache (bounded)");
     let papaya = peers.iter().find(|r| r.name == "papaya").expect("papaya");
     let vs_best: Vec<String> = (0..columns.len())
         .map(|c| {
@@ -542,7 +567,14 @@ fn print_table(title: &str, columns: &[String], rows: &[Row]) {
     let vs_papaya: Vec<String> = (0..columns.len())
         .map(|c| format!("{:.2}x", ours.cells[c] / papaya.cells[c]))
         .collect();
+    let vs_unbounded: Vec<String> = (0..columns.len())
+        .map(|c| format!("{:.2}x", bounded.cells[c] / ours.cells[c]))
+        .collect();
     println!("| strcache / best peer | {} |", vs_best.join(" | "));
+    println!(
+        "| bounded / unbounded strcache | {} |",
+        vs_unbounded.join(" | ")
+    );
     println!("| strcache / papaya | {} |", vs_papaya.join(" | "));
 }
 

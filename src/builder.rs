@@ -1,8 +1,14 @@
 //! `Builder`: settings for a new cache.
 
-use std::{fmt, hash::BuildHasher, marker::PhantomData};
+use std::{fmt, hash::BuildHasher, marker::PhantomData, time::Duration};
 
-use crate::StrCache;
+use crate::{
+    bound::{Bound, KeyBytes, Weigher},
+    cache::Settings,
+    expire::{Clock, Expiry},
+    notify::Listener,
+    EvictionCause, StrCache, Utf8Bytes,
+};
 
 /// The most shards a cache may have (the shard is chosen by 16 hash bits).
 const MAX_SHARDS: usize = 1 << 16;
@@ -24,6 +30,10 @@ pub struct Builder<K, S> {
     capacity: usize,
     shards: Option<usize>,
     hasher: S,
+    bound: Option<(u64, Weigher<K>)>,
+    ttl: Option<Duration>,
+    clock: Option<Box<dyn Clock>>,
+    listener: Option<Listener<K>>,
     _key: PhantomData<fn(K)>,
 }
 
@@ -33,6 +43,10 @@ impl<K> Builder<K, ahash::RandomState> {
             capacity: 0,
             shards: None,
             hasher: ahash::RandomState::new(),
+            bound: None,
+            ttl: None,
+            clock: None,
+            listener: None,
             _key: PhantomData,
         }
     }
@@ -74,7 +88,7 @@ impl<K, S> Builder<K, S> {
     /// let cache = strcache::StrCache::<u32>::builder()
     ///     .hasher(std::hash::RandomState::new())
     ///     .build();
-    /// cache.insert(1, "one");
+    /// cache.insert(1, "one").unwrap();
     /// assert!(cache.contains_key(&1));
     /// ```
     pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> Builder<K, S2> {
@@ -82,8 +96,147 @@ impl<K, S> Builder<K, S> {
             capacity: self.capacity,
             shards: self.shards,
             hasher,
+            bound: self.bound,
+            ttl: self.ttl,
+            clock: self.clock,
+            listener: self.listener,
             _key: PhantomData,
         }
+    }
+
+    /// Bounds the cache to `max` entries. Inserts beyond it evict entries
+    /// the policy judges least likely to be read again (see the crate docs,
+    /// *Eviction*). Replaces any earlier bound.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache = strcache::StrCache::<u32>::builder().max_entries(100).build();
+    /// for i in 0..1_000 {
+    ///     cache.insert(i, "v").unwrap();
+    /// }
+    /// assert!(cache.len() <= 100);
+    /// ```
+    pub fn max_entries(mut self, max: u64) -> Self {
+        self.bound = Some((max, Weigher::Entries));
+        self
+    }
+
+    /// Bounds the heap memory of the cache's entries to about `max` bytes:
+    /// each entry weighs its key's bytes, its value's bytes and a fixed
+    /// overhead, [`entry_overhead`](crate::entry_overhead). Replaces any
+    /// earlier bound.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache = strcache::StrCache::<String>::builder().max_bytes(64 * 1024).build();
+    /// for i in 0..1_000 {
+    ///     cache.insert(format!("key:{i}"), "x".repeat(100)).unwrap();
+    /// }
+    /// let per_entry = 5 + 100 + strcache::entry_overhead::<String>();
+    /// assert!(cache.len() * per_entry <= 64 * 1024);
+    /// ```
+    pub fn max_bytes(mut self, max: u64) -> Self
+    where
+        K: KeyBytes,
+    {
+        self.bound = Some((max, Weigher::Bytes(K::key_bytes)));
+        self
+    }
+
+    /// Bounds the total weight of the entries to `max`, each weighed by
+    /// `weigher`. The weigher runs on the inserting thread before any lock
+    /// is taken; if it panics, the insert panics and changes nothing.
+    /// Replaces any earlier bound.
+    ///
+    /// # Examples
+    /// ```
+    /// // Weigh by value length only.
+    /// let cache = strcache::StrCache::<u32>::builder()
+    ///     .max_weight(10, |_key: &u32, value: &str| value.len() as u64)
+    ///     .build();
+    /// cache.insert(1, "12345").unwrap();
+    /// cache.insert(2, "12345").unwrap();
+    /// cache.insert(3, "1").unwrap();
+    /// assert!(cache.len() <= 2);
+    /// assert!(cache.insert(4, "x".repeat(11)).is_err());
+    /// ```
+    pub fn max_weight(
+        mut self,
+        max: u64,
+        weigher: impl Fn(&K, &str) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.bound = Some((max, Weigher::Custom(Box::new(weigher))));
+        self
+    }
+
+    /// A time to live for every entry inserted without one of its own
+    /// ([`insert_with_ttl`](StrCache::insert_with_ttl) overrides it). An
+    /// expired entry is never returned; its memory is reclaimed by later
+    /// writes to its shard, by eviction, or by
+    /// [`purge_expired`](StrCache::purge_expired).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cache = strcache::StrCache::<String>::builder()
+    ///     .time_to_live(Duration::from_secs(300))
+    ///     .build();
+    /// cache.insert("k".into(), "v").unwrap();
+    /// assert!(cache.contains_key("k"));
+    /// ```
+    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The time source for expiry. Default: monotonic time
+    /// ([`std::time::Instant`]).
+    ///
+    /// # Examples
+    /// ```
+    /// let clock = strcache::ManualClock::new();
+    /// let cache = strcache::StrCache::<String>::builder().clock(clock).build();
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Box::new(clock));
+        self
+    }
+
+    /// Calls `listener` with each entry that leaves the cache and why:
+    /// evicted for size, expired, replaced or removed. It runs on the
+    /// thread whose call removed the entry, after that call has released
+    /// every lock, so it may use the cache. If it panics, the panic reaches
+    /// that call's caller and the cache stays consistent; the remaining
+    /// entries of that call are not reported.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let evicted = Arc::new(AtomicUsize::new(0));
+    /// let count = Arc::clone(&evicted);
+    /// let cache = strcache::StrCache::<u32>::builder()
+    ///     .max_entries(10)
+    ///     .on_evict(move |_, _, cause| {
+    ///         if cause == strcache::EvictionCause::Size {
+    ///             count.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .build();
+    /// for i in 0..100 {
+    ///     cache.insert(i, "v").unwrap();
+    /// }
+    /// assert_eq!(evicted.load(Ordering::Relaxed) + cache.len(), 100);
+    /// ```
+    pub fn on_evict(
+        mut self,
+        listener: impl Fn(&K, &Utf8Bytes, EvictionCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
     }
 
     /// Builds the cache.
@@ -99,7 +252,12 @@ impl<K, S> Builder<K, S> {
             .unwrap_or_else(default_shards)
             .clamp(1, MAX_SHARDS)
             .next_power_of_two();
-        StrCache::from_parts(shards, self.capacity, self.hasher)
+        let settings = Settings {
+            bound: self.bound.map(|(max, weigher)| Bound::new(max, weigher)),
+            expiry: Expiry::new(self.clock, self.ttl),
+            listener: self.listener,
+        };
+        StrCache::from_parts(shards, self.capacity, self.hasher, settings)
     }
 }
 
@@ -112,6 +270,9 @@ impl<K, S> fmt::Debug for Builder<K, S> {
         f.debug_struct("Builder")
             .field("capacity", &self.capacity)
             .field("shards", &self.shards)
+            .field("bound", &self.bound)
+            .field("ttl", &self.ttl)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }

@@ -4,16 +4,21 @@ use std::{
     borrow::Borrow,
     fmt,
     hash::{BuildHasher, Hash},
+    time::Duration,
 };
 
 use bytes::Bytes;
-use crossbeam_epoch::Owned;
+use crossbeam_epoch::{Guard, Owned, Shared};
 
 use crate::{
+    bound::{Bound, EntryRef},
     entry::Entry,
+    evict::policy::Policy,
+    expire::Expiry,
     iter::OwnedIter,
+    notify::{EvictionCause, Listener, Unlinked},
     read::{CachedStr, Pinned},
-    shard::Shard,
+    shard::{retire_table, Ctx, Shard},
     sync::Epoch,
     table::tag_of,
     Builder, Error, InsertOutcome, Utf8Bytes,
@@ -36,7 +41,7 @@ use crate::{
 /// use strcache::StrCache;
 ///
 /// let cache: StrCache = StrCache::new();
-/// cache.insert("user:1".to_string(), r#"{"name":"Ada"}"#);
+/// cache.insert("user:1".to_string(), r#"{"name":"Ada"}"#).unwrap();
 /// assert_eq!(cache.get_str("user:1").unwrap(), r#"{"name":"Ada"}"#);
 /// assert!(cache.get_str("user:2").is_none());
 /// ```
@@ -47,6 +52,16 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     shard_mask: usize,
     hasher: S,
     epoch: Epoch,
+    bound: Option<Bound<K>>,
+    expiry: Expiry,
+    listener: Option<Listener<K>>,
+}
+
+/// What a built cache is besides its shards and hasher.
+pub(crate) struct Settings<K> {
+    pub(crate) bound: Option<Bound<K>>,
+    pub(crate) expiry: Expiry,
+    pub(crate) listener: Option<Listener<K>>,
 }
 
 // The cache is `Send`/`Sync` through its fields: `Shard` holds
@@ -82,7 +97,7 @@ impl<K> StrCache<K, ahash::RandomState> {
     ///     .initial_capacity(1_000)
     ///     .shards(4)
     ///     .build();
-    /// cache.insert(7, "seven");
+    /// cache.insert(7, "seven").unwrap();
     /// assert_eq!(cache.get_str(&7).unwrap(), "seven");
     /// ```
     pub fn builder() -> Builder<K, ahash::RandomState> {
@@ -91,7 +106,12 @@ impl<K> StrCache<K, ahash::RandomState> {
 }
 
 impl<K, S> StrCache<K, S> {
-    pub(crate) fn from_parts(shards: usize, capacity: usize, hasher: S) -> Self {
+    pub(crate) fn from_parts(
+        shards: usize,
+        capacity: usize,
+        hasher: S,
+        settings: Settings<K>,
+    ) -> Self {
         debug_assert!(shards.is_power_of_two());
         let per_shard = capacity.div_ceil(shards);
         StrCache {
@@ -101,7 +121,40 @@ impl<K, S> StrCache<K, S> {
             shard_mask: shards - 1,
             hasher,
             epoch: Epoch::default(),
+            bound: settings.bound,
+            expiry: settings.expiry,
+            listener: settings.listener,
         }
+    }
+
+    fn ctx(&self) -> Ctx<'_, K> {
+        Ctx {
+            bound: self.bound.as_ref(),
+            expiry: &self.expiry,
+        }
+    }
+
+    /// `entry` if it has not expired; a read that returns it also marks it
+    /// for the eviction policy of a bounded cache. Entries without a
+    /// deadline cost no clock read.
+    #[inline]
+    pub(crate) fn visible<'g>(&self, entry: &'g Entry<K>) -> Option<&'g Entry<K>> {
+        if entry.expired_at_clock(&self.expiry) {
+            return None;
+        }
+        if self.bound.is_some() {
+            entry.mark();
+        }
+        Some(entry)
+    }
+
+    /// Whether `entry` has expired; for walks, which do not mark.
+    pub(crate) fn expired(&self, entry: &Entry<K>) -> bool {
+        entry.expired_at_clock(&self.expiry)
+    }
+
+    pub(crate) fn expiry(&self) -> &Expiry {
+        &self.expiry
     }
 
     /// Number of live entries. Exact when no write is in flight.
@@ -109,7 +162,7 @@ impl<K, S> StrCache<K, S> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "1");
+    /// cache.insert("a".into(), "1").unwrap();
     /// assert_eq!(cache.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
@@ -147,8 +200,8 @@ impl<K, S> StrCache<K, S> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "1");
-    /// cache.insert("b".into(), "2");
+    /// cache.insert("a".into(), "1").unwrap();
+    /// cache.insert("b".into(), "2").unwrap();
     /// let pinned = cache.pin();
     /// let both = [pinned.get_str("a").unwrap(), pinned.get_str("b").unwrap()];
     /// assert_eq!(both.concat(), "12");
@@ -163,15 +216,65 @@ impl<K, S> StrCache<K, S> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "1");
+    /// cache.insert("a".into(), "1").unwrap();
     /// cache.clear();
     /// assert!(cache.get_str("a").is_none());
     /// ```
     pub fn clear(&self) {
         let guard = self.epoch.pin();
-        for shard in self.shards.iter() {
-            shard.clear(&guard);
+        let mut policy = self.ctx().lock_policy();
+        let old: Vec<_> = self.shards.iter().filter_map(|s| s.clear(&guard)).collect();
+        if let Some(policy) = policy.as_deref_mut() {
+            policy.clear();
         }
+        drop(policy);
+        for table in old {
+            // SAFETY: each was unlinked by `Shard::clear` just above, and
+            // is retired once, here.
+            unsafe { retire_table(table, &guard) };
+            if let Some(listener) = &self.listener {
+                // SAFETY: retired under `guard`, still pinned: not freed.
+                for (_, entry) in unsafe { table.deref() }.live(&guard) {
+                    // SAFETY: as above; the table owns its entries.
+                    let entry = unsafe { entry.deref() };
+                    listener(&entry.key, &entry.value, EvictionCause::Removed);
+                }
+            }
+        }
+    }
+
+    /// Unlinks every expired entry now, instead of leaving them for later
+    /// writes to the same shards (expired entries are never returned either
+    /// way; this frees their memory and their weight in a bounded cache).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{ManualClock, StrCache};
+    ///
+    /// let clock = ManualClock::new();
+    /// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
+    /// cache.insert_with_ttl("k".into(), "v", Duration::from_secs(1)).unwrap();
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(cache.len(), 1); // expired, not yet reclaimed
+    /// cache.purge_expired();
+    /// assert_eq!(cache.len(), 0);
+    /// ```
+    pub fn purge_expired(&self) {
+        let guard = self.epoch.pin();
+        let mut out = Unlinked::new();
+        let mut policy = self.ctx().lock_policy();
+        for shard in self.shards.iter() {
+            shard.purge(
+                &self.expiry,
+                usize::MAX,
+                policy.as_deref_mut(),
+                &mut out,
+                &guard,
+            );
+        }
+        drop(policy);
+        out.finish(self.listener.as_ref(), &guard);
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -183,8 +286,8 @@ impl<K, S> StrCache<K, S> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "short");
-    /// cache.insert("b".into(), "much longer");
+    /// cache.insert("a".into(), "short").unwrap();
+    /// cache.insert("b".into(), "much longer").unwrap();
     /// cache.retain(|_, v| v.len() > 5);
     /// assert_eq!(cache.len(), 1);
     /// assert!(cache.contains_key("b"));
@@ -192,7 +295,20 @@ impl<K, S> StrCache<K, S> {
     pub fn retain(&self, mut keep: impl FnMut(&K, &str) -> bool) {
         let guard = self.epoch.pin();
         for shard in self.shards.iter() {
-            shard.retain(&mut keep, &guard);
+            let mut out = Unlinked::new();
+            shard.retain(
+                |e| {
+                    if self.expired(e) {
+                        Some(EvictionCause::Expired)
+                    } else {
+                        (!keep(&e.key, &e.value)).then_some(EvictionCause::Removed)
+                    }
+                },
+                self.ctx(),
+                &mut out,
+                &guard,
+            );
+            out.finish(self.listener.as_ref(), &guard);
         }
     }
 
@@ -222,7 +338,7 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "v");
+    /// cache.insert("k".into(), "v").unwrap();
     /// let v = cache.get_str("k").unwrap();
     /// assert_eq!(v, "v");
     /// assert_eq!(v.len(), 1);
@@ -235,7 +351,8 @@ where
     {
         let (shard, tag) = self.locate(key);
         let guard = self.epoch.pin();
-        let text: *const str = shard.get(tag, key, &guard)?.value.as_str();
+        let entry = self.visible(shard.get(tag, key, &guard)?)?;
+        let text: *const str = entry.value.as_str();
         // SAFETY: `text` points into an entry loaded under `guard`, which
         // moves into the `CachedStr` and keeps the entry from being freed;
         // the entry cannot be dropped by the cache's own `Drop` either,
@@ -250,7 +367,7 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), String::from("body"));
+    /// cache.insert("k".into(), String::from("body")).unwrap();
     /// let body: bytes::Bytes = cache.get_bytes("k").unwrap();
     /// assert_eq!(&body[..], b"body");
     /// ```
@@ -263,6 +380,7 @@ where
         let guard = self.epoch.pin();
         shard
             .get(tag, key, &guard)
+            .and_then(|e| self.visible(e))
             .map(|e| e.value.as_bytes().clone())
     }
 
@@ -271,7 +389,7 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "");
+    /// cache.insert("k".into(), "").unwrap();
     /// assert!(cache.contains_key("k"));
     /// assert!(!cache.contains_key("other"));
     /// ```
@@ -282,12 +400,15 @@ where
     {
         let (shard, tag) = self.locate(key);
         let guard = self.epoch.pin();
-        shard.get(tag, key, &guard).is_some()
+        shard
+            .get(tag, key, &guard)
+            .is_some_and(|e| !self.expired(e))
     }
 
     /// Walks every shard and panics if an internal invariant is broken:
-    /// counts against slots, slot states, load, probe paths, and each
-    /// key's hash tag, shard and uniqueness. Compiled only for tests and
+    /// counts against slots, slot states, load, probe paths, deadlines,
+    /// each key's hash tag, shard and uniqueness, and in a bounded cache
+    /// the policy against the tables and the weights. Compiled only for tests and
     /// fuzz targets (`cfg(fuzzing)`); `strcache::check` calls it after
     /// every step.
     ///
@@ -299,6 +420,9 @@ where
         let guard = self.epoch.pin();
         for (index, shard) in self.shards.iter().enumerate() {
             crate::validate::shard(index, shard, &guard, |key| self.locate(key));
+        }
+        if let Some(bound) = &self.bound {
+            crate::validate::bound(bound, &self.shards, &guard);
         }
     }
 
@@ -312,40 +436,72 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let (shard, tag) = self.locate(key);
-        shard.get(tag, key, guard)
+        shard.get(tag, key, guard).and_then(|e| self.visible(e))
     }
 
     /// Publishes `value` for `key`, taking ownership of the text without
     /// copying it. The value it replaces is freed once no reader holds it.
+    /// The entry expires after the cache's default time to live, if one is
+    /// set. In a bounded cache, the insert evicts entries until the total
+    /// weight is within the bound again before it returns.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if the entry alone weighs more than the bound of
+    /// a bounded cache; nothing changes.
     ///
     /// # Examples
     /// ```
     /// use strcache::{InsertOutcome, StrCache};
     ///
     /// let cache: StrCache = StrCache::new();
-    /// assert_eq!(cache.insert("k".into(), "static"), InsertOutcome::Inserted);
-    /// assert_eq!(cache.insert("k".into(), String::from("owned")), InsertOutcome::Replaced);
+    /// assert_eq!(cache.insert("k".into(), "static"), Ok(InsertOutcome::Inserted));
+    /// assert_eq!(cache.insert("k".into(), String::from("owned")), Ok(InsertOutcome::Replaced));
     /// assert_eq!(cache.get_str("k").unwrap(), "owned");
     /// ```
-    pub fn insert(&self, key: K, value: impl Into<Utf8Bytes>) -> InsertOutcome
+    pub fn insert(&self, key: K, value: impl Into<Utf8Bytes>) -> Result<InsertOutcome, Error>
     where
         K: 'static,
     {
-        let (shard, tag) = self.locate(&key);
-        let entry = Owned::new(Entry {
-            key,
-            value: value.into(),
-        });
-        let guard = self.epoch.pin();
-        shard.insert(tag, entry, &guard)
+        self.write(key, value.into(), None)
+    }
+
+    /// Publishes `value` for `key` to expire after `ttl`, which overrides
+    /// the cache's default time to live. Otherwise as [`insert`](Self::insert).
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{ManualClock, StrCache};
+    ///
+    /// let clock = ManualClock::new();
+    /// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
+    /// cache.insert_with_ttl("session".into(), "{}", Duration::from_secs(30)).unwrap();
+    /// assert!(cache.get_str("session").is_some());
+    /// clock.advance(Duration::from_secs(30));
+    /// assert!(cache.get_str("session").is_none());
+    /// ```
+    pub fn insert_with_ttl(
+        &self,
+        key: K,
+        value: impl Into<Utf8Bytes>,
+        ttl: Duration,
+    ) -> Result<InsertOutcome, Error>
+    where
+        K: 'static,
+    {
+        self.write(key, value.into(), Some(ttl))
     }
 
     /// Publishes `value` for `key` after checking that it is UTF-8. The
     /// buffer is kept, not copied.
     ///
     /// # Errors
-    /// [`Error::InvalidUtf8`] with the offset of the first invalid byte; the
-    /// previous value for `key`, if any, is left in place.
+    /// [`Error::InvalidUtf8`] with the offset of the first invalid byte, or
+    /// as [`insert`](Self::insert); the previous value for `key`, if any, is
+    /// left in place.
     ///
     /// # Examples
     /// ```
@@ -362,15 +518,80 @@ where
         K: 'static,
     {
         let value = Utf8Bytes::try_from(value)?;
-        Ok(self.insert(key, value))
+        self.write(key, value, None)
     }
 
-    /// Removes `key`, returning its value.
+    fn write(&self, key: K, value: Utf8Bytes, ttl: Option<Duration>) -> Result<InsertOutcome, Error>
+    where
+        K: 'static,
+    {
+        let weight = match &self.bound {
+            Some(bound) => {
+                // User code (the weigher): before any lock.
+                let weight = bound.weigher.weigh(&key, &value);
+                let max = bound.capacity;
+                if weight > max {
+                    return Err(Error::TooLarge { weight, max });
+                }
+                weight
+            }
+            None => 0,
+        };
+        let (shard, tag) = self.locate(&key);
+        let entry = Owned::new(Entry::new(key, value, self.expiry.deadline(ttl)));
+        let guard = self.epoch.pin();
+        let mut out = Unlinked::new();
+        let (outcome, policy) = shard.insert(tag, entry, weight, self.ctx(), &mut out, &guard);
+        if let Some(mut policy) = policy {
+            self.evict(&mut policy, &mut out, &guard);
+        }
+        out.finish(self.listener.as_ref(), &guard);
+        Ok(outcome)
+    }
+
+    /// Evicts the policy's victims until the total weight is within the
+    /// bound. Called with the policy locked.
+    fn evict<'g>(
+        &self,
+        policy: &mut Policy<EntryRef<K>>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) {
+        let mut now = None;
+        while policy.weight() > policy.capacity() {
+            let Some((_, victim)) = policy.evict() else {
+                break;
+            };
+            let entry = Shared::from(victim.entry.as_ptr().cast_const());
+            let shard = &self.shards[(victim.tag >> 48) as usize & self.shard_mask];
+            let unlinked = shard.evict(victim.tag, entry, guard);
+            debug_assert!(unlinked, "a tracked entry is live (invariant TRACKED)");
+            if !unlinked {
+                continue;
+            }
+            // SAFETY: live until the unlink just above (invariant
+            // `TRACKED`), and retired only through `out`.
+            let e = unsafe { entry.deref() };
+            let expired =
+                e.deadline != 0 && e.expired_at(*now.get_or_insert_with(|| self.expiry.now()));
+            let cause = if expired {
+                EvictionCause::Expired
+            } else {
+                EvictionCause::Size
+            };
+            // SAFETY: unlinked just above, under its shard lock, once: the
+            // policy hands each victim out once.
+            unsafe { out.push(entry, cause) };
+        }
+    }
+
+    /// Removes `key`, returning its value (`None` if it had none, or had
+    /// expired).
     ///
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "v");
+    /// cache.insert("k".into(), "v").unwrap();
     /// assert_eq!(cache.remove("k").unwrap().as_str(), "v");
     /// assert!(cache.remove("k").is_none());
     /// ```
@@ -381,7 +602,21 @@ where
     {
         let (shard, tag) = self.locate(key);
         let guard = self.epoch.pin();
-        shard.remove(tag, key, &guard).map(|e| e.value.clone())
+        let removed = shard.remove(tag, key, self.ctx(), &guard)?;
+        // SAFETY: unlinked by `Shard::remove`, retired only below.
+        let entry = unsafe { removed.deref() };
+        let expired = self.expired(entry);
+        let value = (!expired).then(|| entry.value.clone());
+        let mut out = Unlinked::new();
+        let cause = if expired {
+            EvictionCause::Expired
+        } else {
+            EvictionCause::Removed
+        };
+        // SAFETY: `Shard::remove` unlinked it under its lock, once.
+        unsafe { out.push(removed, cause) };
+        out.finish(self.listener.as_ref(), &guard);
+        value
     }
 
     /// A weakly consistent iterator over owned copies of the entries (keys
@@ -395,8 +630,8 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "1");
-    /// cache.insert("b".into(), "2");
+    /// cache.insert("a".into(), "1").unwrap();
+    /// cache.insert("b".into(), "2").unwrap();
     /// let mut all: Vec<(String, String)> =
     ///     cache.iter().map(|(k, v)| (k, v.to_string())).collect();
     /// all.sort();

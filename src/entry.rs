@@ -2,10 +2,17 @@
 
 use crossbeam_epoch::{Guard, Shared};
 
-use crate::Utf8Bytes;
+use crate::{
+    expire::Expiry,
+    sync::{AtomicU8, Ordering},
+    Utf8Bytes,
+};
 
-/// One published key/value pair. Never mutated after publication: a write
-/// replaces the whole entry.
+/// The most marks an entry holds; readers store nothing once it is reached.
+const MAX_MARKS: u8 = 3;
+
+/// One published key/value pair. Never mutated after publication, except
+/// for the readers' use marks: a write replaces the whole entry.
 ///
 /// The key is stored inline beside the value's buffer header, so a lookup
 /// that matches the slot's hash tag reads one entry cache line before it
@@ -14,10 +21,69 @@ use crate::Utf8Bytes;
 pub(crate) struct Entry<K> {
     pub(crate) key: K,
     pub(crate) value: Utf8Bytes,
+    /// When the entry expires, in the cache clock's nanoseconds; 0 for never.
+    pub(crate) deadline: u64,
+    /// The eviction policy's node for this key (bounded caches only). Set
+    /// before publication, under the policy lock.
+    pub(crate) node: u32,
+    /// Reads since the policy last looked, saturating at `MAX_MARKS`
+    /// (bounded caches only).
+    marks: AtomicU8,
 }
 
 // A tombstone is a null pointer with tag 1, so entries need a spare low bit.
 const _: () = assert!(std::mem::align_of::<Entry<u8>>() >= 2);
+
+impl<K> Entry<K> {
+    pub(crate) fn new(key: K, value: Utf8Bytes, deadline: u64) -> Self {
+        Entry {
+            key,
+            value,
+            deadline,
+            node: 0,
+            marks: AtomicU8::new(0),
+        }
+    }
+
+    /// Whether the entry has expired at `now` (clock nanoseconds).
+    #[inline]
+    pub(crate) fn expired_at(&self, now: u64) -> bool {
+        self.deadline != 0 && now >= self.deadline
+    }
+
+    /// Whether the entry has expired by `expiry`'s clock, which is read
+    /// only if the entry has a deadline.
+    #[inline]
+    pub(crate) fn expired_at_clock(&self, expiry: &Expiry) -> bool {
+        self.deadline != 0 && expiry.now() >= self.deadline
+    }
+
+    /// Records a read for the eviction policy. Once the count is saturated
+    /// this only loads, so readers of a hot entry do not write its line.
+    #[inline]
+    pub(crate) fn mark(&self) {
+        // Relaxed: the marks are a hint for the policy; a lost increment
+        // between the load and the store only makes the hint smaller.
+        let marks = self.marks.load(Ordering::Relaxed);
+        if marks < MAX_MARKS {
+            self.marks.store(marks + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Returns the reads marked since the last call and clears them.
+    pub(crate) fn take_marks(&self) -> u8 {
+        // Relaxed: as in `mark`; the count orders no other memory.
+        self.marks.swap(0, Ordering::Relaxed)
+    }
+
+    /// Starts this (unpublished) entry with the marks of the one it
+    /// replaces, so a rewrite keeps the key's standing with the policy.
+    pub(crate) fn inherit_marks(&self, from: &Entry<K>) {
+        // Relaxed: as in `mark`; publication of this entry orders the store.
+        let marks = from.marks.load(Ordering::Relaxed);
+        self.marks.store(marks, Ordering::Relaxed);
+    }
+}
 
 /// Hands an unlinked entry to the epoch collector, which drops it once every
 /// thread that was pinned at this moment has unpinned.

@@ -31,6 +31,13 @@ pub enum Error {
         /// the input ends in the middle of a sequence.
         error_len: Option<usize>,
     },
+    /// The entry alone weighs more than the whole bound of the cache.
+    TooLarge {
+        /// The entry's weight.
+        weight: u64,
+        /// The cache's bound.
+        max: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -49,6 +56,10 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "value is not valid UTF-8: incomplete sequence at byte offset {valid_up_to} (end of input)"
+            ),
+            Error::TooLarge { weight, max } => write!(
+                f,
+                "entry weighs {weight}, more than the cache's whole bound of {max}"
             ),
         }
     }

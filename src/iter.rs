@@ -9,11 +9,13 @@ use std::ptr::NonNull;
 
 use crossbeam_epoch::Guard;
 
-use crate::{entry::Entry, shard::Shard, table::Table, StrCache, Utf8Bytes};
+use crate::{entry::Entry, expire::Expiry, shard::Shard, table::Table, StrCache, Utf8Bytes};
 
 /// Position of a walk over all shards.
 struct Cursor<'c, K> {
     shards: &'c [Shard<K>],
+    /// Expired entries are skipped.
+    expiry: &'c Expiry,
     shard: usize,
     index: usize,
     /// # Invariants
@@ -22,9 +24,10 @@ struct Cursor<'c, K> {
 }
 
 impl<'c, K> Cursor<'c, K> {
-    fn new(shards: &'c [Shard<K>]) -> Self {
+    fn new<S>(cache: &'c StrCache<K, S>) -> Self {
         Cursor {
-            shards,
+            shards: cache.shards(),
+            expiry: cache.expiry(),
             shard: 0,
             index: 0,
             table: None,
@@ -51,8 +54,9 @@ impl<'c, K> Cursor<'c, K> {
             while self.index < table.capacity() {
                 let index = self.index;
                 self.index += 1;
-                if let Some(entry) = table.entry_at(index, guard) {
-                    return Some(entry);
+                match table.entry_at(index, guard) {
+                    Some(entry) if !entry.expired_at_clock(self.expiry) => return Some(entry),
+                    _ => {}
                 }
             }
             self.table = None;
@@ -68,9 +72,9 @@ pub(crate) struct Iter<'g, K> {
 }
 
 impl<'g, K> Iter<'g, K> {
-    pub(crate) fn new(shards: &'g [Shard<K>], guard: &'g Guard) -> Self {
+    pub(crate) fn new<S>(cache: &'g StrCache<K, S>, guard: &'g Guard) -> Self {
         Iter {
-            cursor: Cursor::new(shards),
+            cursor: Cursor::new(cache),
             guard,
         }
     }
@@ -95,7 +99,7 @@ pub(crate) struct OwnedIter<'c, K> {
 impl<'c, K> OwnedIter<'c, K> {
     pub(crate) fn new<S>(cache: &'c StrCache<K, S>, guard: Guard) -> Self {
         OwnedIter {
-            cursor: Cursor::new(cache.shards()),
+            cursor: Cursor::new(cache),
             guard,
         }
     }

@@ -13,7 +13,7 @@
 //!
 //! let cache: StrCache = StrCache::new();
 //! let json = format!(r#"{{"id":{},"name":"{}"}}"#, 7, "Ada"); // serialize once
-//! cache.insert("user:7".to_string(), json);
+//! cache.insert("user:7".to_string(), json).unwrap();
 //!
 //! // Any number of threads, no lock, no copy:
 //! std::thread::scope(|s| {
@@ -47,7 +47,37 @@
 //! writer that finds it full, under that shard's lock: other writers of the
 //! same shard wait for it, readers keep reading the old table. No user code
 //! runs under a shard lock: not `Hash` or `Eq` of keys, not `Drop` of keys
-//! or values, not the `retain` predicate.
+//! or values, not the `retain` predicate, not the weigher or the eviction
+//! listener.
+//!
+//! A bounded cache adds one lock for its eviction policy, shared by all
+//! shards so that the hit ratio does not depend on the shard count: its
+//! writes take it before the shard lock and keep it until their evictions
+//! are done. Its readers take no lock; see *Eviction*.
+//!
+//! # Eviction
+//! [`Builder::max_entries`], [`Builder::max_bytes`] and
+//! [`Builder::max_weight`] bound a cache. After an insert returns, the total
+//! weight of the entries is within the bound; while a write is in progress
+//! it may exceed it by that write's own entry, and readers may see that
+//! entry and the ones it evicts side by side. Retired entries that readers
+//! still hold are not counted (see *Reclamation*). An entry heavier than the
+//! whole bound is refused with [`Error::TooLarge`].
+//!
+//! The policy is decided on the write side. A reader only marks the entry
+//! it reads, in a two-bit counter inside the entry, and stores nothing once
+//! the counter is saturated, so hot keys are read without writes to shared
+//! memory. Writers fold the marks into the policy when they look at an
+//! entry.
+//!
+//! # Expiry
+//! [`Builder::time_to_live`] and [`StrCache::insert_with_ttl`] give entries
+//! a deadline. An expired entry is never returned. Entries without a
+//! deadline cost readers no clock read. No thread runs in the background:
+//! writes to a shard unlink a few of its expired entries, eviction reports
+//! expired victims as [`EvictionCause::Expired`], and
+//! [`StrCache::purge_expired`] unlinks them all. Until then an expired entry
+//! still counts in [`StrCache::len`] and in the weight of a bounded cache.
 //!
 //! # Reclamation
 //! A replaced or removed entry is retired to crossbeam-epoch and freed once
@@ -78,11 +108,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
+mod bound;
 mod builder;
 mod cache;
 mod entry;
 mod error;
+mod evict;
+mod expire;
 mod iter;
+mod notify;
 mod read;
 mod shard;
 mod sync;
@@ -95,9 +129,12 @@ mod validate;
 #[doc(hidden)]
 pub mod check;
 
+pub use bound::{entry_overhead, KeyBytes};
 pub use builder::Builder;
 pub use cache::StrCache;
 pub use error::Error;
+pub use expire::{Clock, ManualClock};
+pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;
 pub use text::Utf8Bytes;

@@ -23,9 +23,9 @@ use crate::{iter::Iter, StrCache};
 /// # Examples
 /// ```
 /// let cache: strcache::StrCache = strcache::StrCache::new();
-/// cache.insert("k".into(), "value");
+/// cache.insert("k".into(), "value").unwrap();
 /// let v = cache.get_str("k").unwrap();
-/// cache.insert("k".into(), "newer");
+/// cache.insert("k".into(), "newer").unwrap();
 /// assert_eq!(v, "value"); // still the value it was read as
 /// assert_eq!(format!("<{v}>"), "<value>");
 /// ```
@@ -54,7 +54,7 @@ impl<'c> CachedStr<'c> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "v");
+    /// cache.insert("k".into(), "v").unwrap();
     /// assert_eq!(cache.get_str("k").unwrap().as_str(), "v");
     /// ```
     #[inline]
@@ -160,7 +160,7 @@ impl PartialEq<CachedStr<'_>> for &str {
 ///
 /// ```compile_fail
 /// let cache: strcache::StrCache = strcache::StrCache::new();
-/// cache.insert("k".into(), "v");
+/// cache.insert("k".into(), "v").unwrap();
 /// let s: &str;
 /// {
 ///     let pinned = cache.pin();
@@ -173,7 +173,7 @@ impl PartialEq<CachedStr<'_>> for &str {
 ///
 /// ```
 /// let cache: strcache::StrCache = strcache::StrCache::new();
-/// cache.insert("k".into(), "v");
+/// cache.insert("k".into(), "v").unwrap();
 /// let s: &str;
 /// {
 ///     let pinned = cache.pin();
@@ -197,13 +197,13 @@ impl<'c, K, S> Pinned<'c, K, S> {
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("a".into(), "1");
+    /// cache.insert("a".into(), "1").unwrap();
     /// let pinned = cache.pin();
     /// let all: Vec<(&String, &str)> = pinned.iter().collect();
     /// assert_eq!(all, [(&"a".to_string(), "1")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&K, &str)> + '_ {
-        Iter::new(self.cache.shards(), &self.guard)
+        Iter::new(self.cache, &self.guard)
     }
 }
 
@@ -217,7 +217,7 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "v");
+    /// cache.insert("k".into(), "v").unwrap();
     /// let pinned = cache.pin();
     /// assert_eq!(pinned.get_str("k"), Some("v"));
     /// ```
@@ -237,7 +237,7 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert("k".into(), "v");
+    /// cache.insert("k".into(), "v").unwrap();
     /// assert!(cache.pin().contains_key("k"));
     /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool

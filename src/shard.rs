@@ -11,9 +11,14 @@
 //!   not run under it, DESIGN.md invariant 5), then take the lock and
 //!   validate what they saw by pointer comparison alone: the table is still
 //!   the published one, and the slot still holds the same entry (or is still
-//!   empty, or still a tombstone with the key's tag). If either changed, another writer got there first and the
-//!   search is repeated. Every store to the table pointer and to slots
-//!   happens under the lock, so validation under it sees the latest state.
+//!   empty, or still a tombstone with the key's tag). If either changed,
+//!   another writer got there first and the search is repeated. Every store
+//!   to the table pointer and to slots happens under the lock, so
+//!   validation under it sees the latest state.
+//! - In a bounded cache a writer takes the policy lock (`bound.rs`) just
+//!   before the shard lock, and an eviction takes the victim's shard lock
+//!   while holding the policy lock: the order is always policy, then one
+//!   shard, so no two writers wait on each other in a cycle.
 //! - A resize copies the live entry pointers into a new table under the
 //!   lock and publishes it with one Release store. Readers on the old table
 //!   keep reading it (it is frozen: no writer stores to it after the swap)
@@ -27,26 +32,33 @@
 //!   Acquire before searching and again under the lock, and repeats its
 //!   search if it changed; the increment is a Release after the slot store.
 //! - `len` is written under the lock with Relaxed and read with Relaxed: it
-//!   is a count, not a guard for any data.
+//!   is a count, not a guard for any data. The deadlines index (`Timers`)
+//!   is plain data under the lock.
 
-use std::borrow::Borrow;
+use std::{borrow::Borrow, ptr::NonNull};
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use crossbeam_utils::CachePadded;
 
-use crate::entry::{retire, Entry};
-use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
-use crate::table::{Probe, Table};
+use crate::{
+    bound::{Bound, EntryRef},
+    entry::Entry,
+    evict::policy::Policy,
+    expire::{Expiry, Timer, Timers},
+    notify::{EvictionCause, Unlinked},
+    sync::{lock, AtomicUsize, Mutex, MutexGuard, Ordering},
+    table::{Probe, Table},
+};
 
-/// What a write did.
+/// What a write does.
 ///
 /// # Examples
 /// ```
 /// use strcache::{InsertOutcome, StrCache};
 ///
 /// let cache: StrCache = StrCache::new();
-/// assert_eq!(cache.insert("k".into(), "v1"), InsertOutcome::Inserted);
-/// assert_eq!(cache.insert("k".into(), "v2"), InsertOutcome::Replaced);
+/// assert_eq!(cache.insert("k".into(), "v1"), Ok(InsertOutcome::Inserted));
+/// assert_eq!(cache.insert("k".into(), "v2"), Ok(InsertOutcome::Replaced));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InsertOutcome {
@@ -56,6 +68,36 @@ pub enum InsertOutcome {
     Replaced,
 }
 
+/// Expired entries a write unlinks, at most, besides its own work: enough
+/// to outpace the inserts that create them, small enough to keep a write's
+/// time bounded. `purge_expired` has no limit.
+const EXPIRE_PER_WRITE: usize = 4;
+
+/// The policy of a bounded cache, locked.
+pub(crate) type PolicyGuard<'a, K> = MutexGuard<'a, Policy<EntryRef<K>>>;
+
+/// What a write needs besides its key: the cache's bound, if any, and its
+/// expiry settings.
+pub(crate) struct Ctx<'a, K> {
+    pub(crate) bound: Option<&'a Bound<K>>,
+    pub(crate) expiry: &'a Expiry,
+}
+
+impl<K> Clone for Ctx<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Ctx<'_, K> {}
+
+impl<'a, K> Ctx<'a, K> {
+    /// Locks the policy of a bounded cache. Always before a shard lock.
+    pub(crate) fn lock_policy(&self) -> Option<PolicyGuard<'a, K>> {
+        self.bound.map(|b| lock(&b.policy))
+    }
+}
+
 /// The writer side's bookkeeping, guarded by the shard lock.
 #[derive(Debug, Default)]
 struct WriterState {
@@ -63,6 +105,8 @@ struct WriterState {
     len: usize,
     /// Tombstones in the published table.
     tombstones: usize,
+    /// Deadlines of the live entries that have one.
+    timers: Timers,
 }
 
 /// One shard of a cache.
@@ -123,8 +167,18 @@ impl<K> Shard<K> {
         self.table(guard).find(tag, key, guard)
     }
 
-    /// Publishes `entry` under its key.
-    pub(crate) fn insert(&self, tag: u64, entry: Owned<Entry<K>>, guard: &Guard) -> InsertOutcome
+    /// Publishes `entry` (of weight `weight`) under its key, and unlinks a
+    /// few expired entries of this shard. Returns the policy of a bounded
+    /// cache still locked, for the caller to evict down to the bound.
+    pub(crate) fn insert<'a, 'g>(
+        &self,
+        tag: u64,
+        entry: Owned<Entry<K>>,
+        weight: u64,
+        ctx: Ctx<'a, K>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) -> (InsertOutcome, Option<PolicyGuard<'a, K>>)
     where
         K: Eq,
     {
@@ -136,6 +190,7 @@ impl<K> Shard<K> {
             let table_ptr = self.table.load(Ordering::Acquire, guard);
             let table = self.table(guard);
             let probe = table.probe(tag, &entry.key, guard);
+            let mut policy = ctx.lock_policy();
             let mut state = lock(&self.state);
             // Relaxed: under the lock, which orders every store to these.
             if self.table.load(Ordering::Relaxed, guard) != table_ptr
@@ -143,51 +198,116 @@ impl<K> Shard<K> {
             {
                 continue;
             }
-            match probe {
+            let outcome = match probe {
                 Probe::Occupied { index, current } => {
                     if table.current(index, guard) != current {
                         continue;
                     }
-                    table.replace(index, entry);
-                    drop(state);
+                    // SAFETY: live in the published table, under the lock.
+                    let old = unsafe { current.deref() };
+                    let mut entry = entry;
+                    entry.node = old.node;
+                    entry.inherit_marks(old);
+                    if old.deadline != 0 {
+                        state.timers.unlinked();
+                    }
+                    let new = self.track(&mut state, tag, entry, weight, policy.as_deref_mut());
+                    table.replace(index, new);
                     // SAFETY: `current` was just unlinked from the published
-                    // table, the only reachable one holding it, under the lock
-                    // that makes this writer its only retirer.
-                    unsafe { retire(guard, current) };
-                    return InsertOutcome::Replaced;
-                }
-                Probe::Vacant { index } if table.is_tombstone(index, tag, guard) => {
-                    table.replace(index, entry);
-                    state.tombstones -= 1;
-                    state.len += 1;
-                    self.len.store(state.len, Ordering::Relaxed);
-                    // Release: pairs with the Acquire load at the top of this
-                    // loop in other writers.
-                    self.revivals.fetch_add(1, Ordering::Release);
-                    return InsertOutcome::Inserted;
+                    // table, the only reachable one holding it, under the
+                    // lock that makes this writer its only retirer.
+                    unsafe { out.push(current, EvictionCause::Replaced) };
+                    InsertOutcome::Replaced
                 }
                 Probe::Vacant { index } => {
-                    if !table.is_empty_slot(index) {
+                    let revive = table.is_tombstone(index, tag, guard);
+                    if !revive && !table.is_empty_slot(index) {
                         continue;
                     }
-                    if (state.len + state.tombstones + 1) * 4 > table.capacity() * 3 {
+                    if !revive && (state.len + state.tombstones + 1) * 4 > table.capacity() * 3 {
                         self.resize(&mut state, table_ptr, guard);
                         drop(state);
+                        drop(policy);
                         flush_large(guard);
                         continue;
                     }
-                    table.publish(index, tag, entry);
+                    let mut entry = entry;
+                    if let Some(policy) = policy.as_deref_mut() {
+                        let handle = EntryRef {
+                            tag,
+                            entry: NonNull::from(&*entry),
+                        };
+                        entry.node = policy.insert(tag, weight, handle);
+                    }
+                    let new = self.track(&mut state, tag, entry, weight, None);
+                    if revive {
+                        table.replace(index, new);
+                        state.tombstones -= 1;
+                    } else {
+                        table.publish(index, tag, new);
+                    }
                     state.len += 1;
                     self.len.store(state.len, Ordering::Relaxed);
-                    return InsertOutcome::Inserted;
+                    if revive {
+                        // Release: pairs with the Acquire load at the top of
+                        // this loop in other writers.
+                        self.revivals.fetch_add(1, Ordering::Release);
+                    }
+                    InsertOutcome::Inserted
                 }
-            }
+            };
+            self.expire(
+                &mut state,
+                ctx.expiry,
+                EXPIRE_PER_WRITE,
+                policy.as_deref_mut(),
+                out,
+                guard,
+            );
+            drop(state);
+            return (outcome, policy);
         }
     }
 
-    /// Removes `key`, returning the removed entry (readable while `guard`
-    /// lives).
-    pub(crate) fn remove<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
+    /// Turns a new entry into a pointer to publish, recording its deadline
+    /// and, when it replaces the key's entry in a bounded cache (`policy`
+    /// given), handing it to the policy in the old one's place.
+    fn track(
+        &self,
+        state: &mut WriterState,
+        tag: u64,
+        entry: Owned<Entry<K>>,
+        weight: u64,
+        policy: Option<&mut Policy<EntryRef<K>>>,
+    ) -> Owned<Entry<K>> {
+        if let Some(policy) = policy {
+            let handle = EntryRef {
+                tag,
+                entry: NonNull::from(&*entry),
+            };
+            policy.update(entry.node, weight, handle);
+        }
+        if entry.deadline != 0 {
+            let addr = &*entry as *const Entry<K> as usize;
+            state.timers.linked(Timer {
+                deadline: entry.deadline,
+                tag,
+                addr,
+            });
+        }
+        entry
+    }
+
+    /// Unlinks `key`'s entry and returns it. It is not retired: the caller
+    /// retires it, once (it is readable until then, and after that while
+    /// `guard` lives).
+    pub(crate) fn remove<'g, Q>(
+        &self,
+        tag: u64,
+        key: &Q,
+        ctx: Ctx<'_, K>,
+        guard: &'g Guard,
+    ) -> Option<Shared<'g, Entry<K>>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -198,78 +318,155 @@ impl<K> Shard<K> {
             let Probe::Occupied { index, current } = table.probe(tag, key, guard) else {
                 return None;
             };
+            let mut policy = ctx.lock_policy();
             let mut state = lock(&self.state);
             if self.table.load(Ordering::Relaxed, guard) != table_ptr
                 || table.current(index, guard) != current
             {
                 continue;
             }
-            self.unlink(&mut state, table, index);
-            drop(state);
-            // SAFETY: unlinked above under the lock, as in `insert`.
-            unsafe { retire(guard, current) };
-            // SAFETY: retired entries live until `guard` unpins.
-            return Some(unsafe { current.deref() });
+            self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
+            return Some(current);
         }
     }
 
-    /// Removes every entry for which `keep` returns false. `keep` runs
-    /// without the lock; an entry replaced after `keep` saw it is kept.
-    pub(crate) fn retain(&self, mut keep: impl FnMut(&K, &str) -> bool, guard: &Guard) {
+    /// Unlinks exactly `entry` if it is live here: the victim the policy
+    /// chose. Called with the policy locked, which has already forgotten it.
+    pub(crate) fn evict<'g>(
+        &self,
+        tag: u64,
+        entry: Shared<'g, Entry<K>>,
+        guard: &'g Guard,
+    ) -> bool {
+        let mut state = lock(&self.state);
+        let table = self.table(guard);
+        let Some(index) = table.position_of(tag, entry, guard) else {
+            return false;
+        };
+        self.unlink(&mut state, table, index, None, guard);
+        true
+    }
+
+    /// Unlinks every entry for which `judge` names a cause. `judge` runs
+    /// without the lock; an entry replaced after `judge` saw it is kept.
+    pub(crate) fn retain<'g>(
+        &self,
+        mut judge: impl FnMut(&Entry<K>) -> Option<EvictionCause>,
+        ctx: Ctx<'_, K>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) {
         let mut victims = Vec::new();
         for (tag, entry) in self.table(guard).live(guard) {
             // SAFETY: a live pointer loaded under `guard` (see `Table::find`).
-            let e = unsafe { entry.deref() };
-            if !keep(&e.key, e.value.as_str()) {
-                victims.push((tag, entry));
+            if let Some(cause) = judge(unsafe { entry.deref() }) {
+                victims.push((tag, entry, cause));
             }
         }
         if victims.is_empty() {
             return;
         }
+        let mut policy = ctx.lock_policy();
         let mut state = lock(&self.state);
         let table = self.table(guard);
-        let mut removed = Vec::with_capacity(victims.len());
-        for (tag, entry) in victims {
+        for (tag, entry, cause) in victims {
             if let Some(index) = table.position_of(tag, entry, guard) {
-                self.unlink(&mut state, table, index);
-                removed.push(entry);
+                self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
+                // SAFETY: unlinked above under the lock, once: `position_of`
+                // found it live in the published table.
+                unsafe { out.push(entry, cause) };
             }
-        }
-        drop(state);
-        for entry in removed {
-            // SAFETY: unlinked above under the lock, once each: `position_of`
-            // found it live in the published table.
-            unsafe { retire(guard, entry) };
         }
     }
 
-    /// Replaces the table with an empty one and retires the old table with
-    /// its entries.
-    pub(crate) fn clear(&self, guard: &Guard) {
+    /// Unlinks up to `limit` expired entries. The caller holds the policy
+    /// lock of a bounded cache and passes the policy.
+    pub(crate) fn purge<'g>(
+        &self,
+        expiry: &Expiry,
+        limit: usize,
+        policy: Option<&mut Policy<EntryRef<K>>>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) {
+        let mut state = lock(&self.state);
+        self.expire(&mut state, expiry, limit, policy, out, guard);
+    }
+
+    /// Unlinks up to `limit` expired entries, under the lock.
+    fn expire<'g>(
+        &self,
+        state: &mut WriterState,
+        expiry: &Expiry,
+        limit: usize,
+        mut policy: Option<&mut Policy<EntryRef<K>>>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) {
+        if state.timers.is_empty() {
+            return;
+        }
+        let now = expiry.now();
+        let table = self.table(guard);
+        let mut unlinked = 0;
+        while unlinked < limit {
+            let Some(timer) = state.timers.pop_due(now) else {
+                break;
+            };
+            let entry = Shared::from(timer.addr as *const Entry<K>);
+            let Some(index) = table.position_of(timer.tag, entry, guard) else {
+                continue;
+            };
+            // SAFETY: live in the published table, under the lock.
+            if unsafe { entry.deref() }.deadline != timer.deadline {
+                continue;
+            }
+            self.unlink(state, table, index, policy.as_deref_mut(), guard);
+            // SAFETY: unlinked above under the lock, once: it was live.
+            unsafe { out.push(entry, EvictionCause::Expired) };
+            unlinked += 1;
+        }
+        state.timers.compact(|t| {
+            let entry = Shared::from(t.addr as *const Entry<K>);
+            table.position_of(t.tag, entry, guard).is_some()
+                // SAFETY: live in the published table, under the lock.
+                && unsafe { entry.deref() }.deadline == t.deadline
+        });
+    }
+
+    /// Replaces the table with an empty one and returns the old one, which
+    /// the caller passes to `retire_table`. `None` if there was nothing to
+    /// clear.
+    pub(crate) fn clear<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, Table<K>>> {
         let mut state = lock(&self.state);
         if state.len == 0 && state.tombstones == 0 {
-            return;
+            return None;
         }
         let old = self.swap_table(Table::with_capacity(0), guard);
         *state = WriterState::default();
         self.len.store(0, Ordering::Relaxed);
-        drop(state);
-        // SAFETY: `old` was unlinked by the swap above; it owns its live
-        // entries (invariant `PUBLISHED`), which no other table holds, and no
-        // thread pinned after the swap can reach it. The closure runs once,
-        // after every guard that could have loaded it is gone.
-        unsafe {
-            guard.defer_unchecked(move || {
-                let mut table = old.into_owned();
-                table.drop_entries();
-            });
-        }
-        flush_large(guard);
+        Some(old)
     }
 
-    /// Tombstones live slot `index` and updates the counts.
-    fn unlink(&self, state: &mut WriterState, table: &Table<K>, index: usize) {
+    /// Tombstones live slot `index` and updates the counts, the timers and,
+    /// when given, the policy.
+    fn unlink(
+        &self,
+        state: &mut WriterState,
+        table: &Table<K>,
+        index: usize,
+        policy: Option<&mut Policy<EntryRef<K>>>,
+        guard: &Guard,
+    ) {
+        // SAFETY: slot `index` is live in the published table, under the
+        // lock, so its entry is not retired.
+        let entry = unsafe { table.current(index, guard).deref() };
+        if entry.deadline != 0 {
+            state.timers.unlinked();
+        }
+        if let Some(policy) = policy {
+            policy.remove(entry.node);
+        }
         table.remove(index);
         state.len -= 1;
         state.tombstones += 1;
@@ -309,6 +506,8 @@ pub(crate) struct Counts {
     pub(crate) tombstones: usize,
     /// `Shard::len`, the lock-free mirror of `WriterState::len`.
     pub(crate) len_mirror: usize,
+    /// Live entries with a deadline, as the timers count them.
+    pub(crate) timed: usize,
 }
 
 /// Read-only access for the invariant walk.
@@ -327,6 +526,7 @@ impl<K> Shard<K> {
             len: state.len,
             tombstones: state.tombstones,
             len_mirror: self.len(),
+            timed: state.timers.live(),
         };
         let result = inspect(self.table(guard), counts);
         drop(state);
@@ -345,6 +545,25 @@ impl<K> Drop for Shard<K> {
         // SAFETY: as above.
         unsafe { table.drop_entries() };
     }
+}
+
+/// Retires a table that `Shard::clear` unlinked, with its entries.
+///
+/// # Safety
+/// `old` came from `Shard::clear` and is retired once. Call it with no
+/// lock held: flushing may run deferred `Drop`s (user code).
+pub(crate) unsafe fn retire_table<K>(old: Shared<'_, Table<K>>, guard: &Guard) {
+    // SAFETY: `old` was unlinked by the swap in `clear`; it owns its live
+    // entries (invariant `PUBLISHED`), which no other table holds, and no
+    // thread pinned after the swap can reach it. The closure runs once,
+    // after every guard that could have loaded it is gone.
+    unsafe {
+        guard.defer_unchecked(move || {
+            let mut table = old.into_owned();
+            table.drop_entries();
+        });
+    }
+    flush_large(guard);
 }
 
 /// Hands a just-retired table to the global collector at once. A thread's

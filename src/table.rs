@@ -29,7 +29,7 @@
 
 use std::borrow::Borrow;
 
-use crossbeam_epoch::{Atomic, Guard, Owned, Pointer, Shared};
+use crossbeam_epoch::{Atomic, Guard, Pointer, Shared};
 
 use crate::entry::Entry;
 use crate::sync::{AtomicU64, Ordering};
@@ -240,7 +240,7 @@ impl<K> Table<K> {
 
     /// Stores `entry` over the live entry in slot `index`. Called under the
     /// shard lock; the caller retires the entry it replaced.
-    pub(crate) fn replace(&self, index: usize, entry: Owned<Entry<K>>) {
+    pub(crate) fn replace<P: Pointer<Entry<K>>>(&self, index: usize, entry: P) {
         // Release: pairs with the Acquire entry loads in `find` and `probe`,
         // so a reader that sees the new entry sees its contents.
         self.slots[index].entry.store(entry, Ordering::Release);

@@ -13,8 +13,10 @@ use std::{collections::HashSet, hash::Hash, ptr};
 use crossbeam_epoch::Guard;
 
 use crate::{
+    bound::Bound,
     entry::Entry,
     shard::{Counts, Shard},
+    sync::lock,
     table::{SlotView, Table, MIN_CAPACITY},
 };
 
@@ -120,7 +122,59 @@ fn structure<'g, K>(
         empty > 0,
         "shard {index}: invariant SPARE broken: no empty slot"
     );
+    let timed = live.iter().filter(|(_, _, e)| e.deadline != 0).count();
+    assert_eq!(
+        timed, counts.timed,
+        "shard {index}: {timed} live entries have deadlines, but the timers count {}",
+        counts.timed
+    );
     live
+}
+
+/// Checks a bounded cache's policy against its tables (invariant
+/// `TRACKED`): one node per live entry, each node's handle pointing to the
+/// entry that names it, the total weight within the bound and equal to the
+/// sum of the entries' weights. The weigher is user code, so it runs after
+/// every lock is released, on entries the guard keeps alive.
+pub(crate) fn bound<K>(bound: &Bound<K>, shards: &[Shard<K>], guard: &Guard) {
+    let policy = lock(&bound.policy);
+    let mut entries = Vec::with_capacity(policy.len());
+    for shard in shards {
+        shard.inspect_locked(guard, |table, _| {
+            entries.extend(table.live(guard).map(|(_, e)| e.as_raw()));
+        });
+    }
+    assert_eq!(
+        policy.len(),
+        entries.len(),
+        "the policy tracks {} entries, the tables hold {}",
+        policy.len(),
+        entries.len()
+    );
+    for &entry in &entries {
+        // SAFETY: live, loaded under `guard`, which is still pinned.
+        let node = unsafe { &*entry }.node;
+        assert!(
+            ptr::eq(policy.handle(node).entry.as_ptr(), entry),
+            "policy node {node} does not point to the entry that names it"
+        );
+    }
+    let (weight, capacity) = (policy.weight(), policy.capacity());
+    drop(policy);
+    assert!(
+        weight <= capacity,
+        "total weight {weight} is over the bound {capacity}"
+    );
+    let sum: u64 = entries
+        .iter()
+        // SAFETY: as above; `guard` is still pinned.
+        .map(|&e| unsafe { &*e })
+        .map(|e| bound.weigher.weigh(&e.key, &e.value))
+        .sum();
+    assert_eq!(
+        sum, weight,
+        "the policy's total weight {weight} drifted from the entries' sum {sum}"
+    );
 }
 
 #[cfg(test)]
@@ -154,7 +208,7 @@ mod tests {
     fn filled(salt: &Salted) -> StrCache<u32, Salted> {
         let cache = StrCache::builder().shards(2).hasher(salt.clone()).build();
         for key in 0..40 {
-            cache.insert(key, "value");
+            cache.insert(key, "value").unwrap();
         }
         for key in (0..40).step_by(3) {
             cache.remove(&key);

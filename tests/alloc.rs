@@ -42,7 +42,9 @@ fn reads_allocate_nothing() {
         .map(|i| format!("key:{i}"))
         .collect();
     for k in &keys {
-        cache.insert(k.clone(), format!("{{\"k\":\"{k}\"}}"));
+        cache
+            .insert(k.clone(), format!("{{\"k\":\"{k}\"}}"))
+            .unwrap();
     }
     // The first pin registers this thread with the epoch collector.
     drop(cache.get_str("key:0"));
@@ -81,7 +83,7 @@ fn retired_memory_stays_bounded_under_overwrites() {
     let value: Utf8Bytes = "v".repeat(128).into();
     let cache: StrCache<usize> = StrCache::builder().initial_capacity(keys).build();
     for k in 0..keys {
-        cache.insert(k, value.clone());
+        cache.insert(k, value.clone()).unwrap();
     }
     let base = LIVE.load(Ordering::Relaxed);
     let peak = AtomicUsize::new(base);
@@ -99,7 +101,7 @@ fn retired_memory_stays_bounded_under_overwrites() {
             });
         }
         for i in 0..writes {
-            cache.insert(i % keys, value.clone());
+            cache.insert(i % keys, value.clone()).unwrap();
             if i % 1024 == 0 {
                 peak.fetch_max(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
             }

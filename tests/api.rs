@@ -15,10 +15,10 @@ use strcache::{Error, InsertOutcome, StrCache, Utf8Bytes};
 #[test]
 fn insert_get_replace_remove() {
     let cache: StrCache = StrCache::new();
-    assert_eq!(cache.insert("a".into(), "1"), InsertOutcome::Inserted);
+    assert_eq!(cache.insert("a".into(), "1"), Ok(InsertOutcome::Inserted));
     assert_eq!(
         cache.insert("a".into(), String::from("2")),
-        InsertOutcome::Replaced
+        Ok(InsertOutcome::Replaced)
     );
     assert_eq!(cache.get_str("a").unwrap(), "2");
     assert_eq!(cache.len(), 1);
@@ -26,7 +26,7 @@ fn insert_get_replace_remove() {
     assert!(cache.get_str("a").is_none());
     assert!(cache.remove("a").is_none());
     assert!(cache.is_empty());
-    assert_eq!(cache.insert("a".into(), "3"), InsertOutcome::Inserted);
+    assert_eq!(cache.insert("a".into(), "3"), Ok(InsertOutcome::Inserted));
     assert_eq!(cache.get_str("a").unwrap(), "3");
 }
 
@@ -35,21 +35,21 @@ fn every_value_kind_is_stored_without_copying() {
     let cache: StrCache = StrCache::new();
     let owned = String::from("owned");
     let ptr = owned.as_ptr();
-    cache.insert("string".into(), owned);
+    cache.insert("string".into(), owned).unwrap();
     assert_eq!(cache.get_str("string").unwrap().as_ptr(), ptr);
 
     let boxed: Box<str> = "boxed".into();
     let ptr = boxed.as_ptr();
-    cache.insert("box".into(), boxed);
+    cache.insert("box".into(), boxed).unwrap();
     assert_eq!(cache.get_str("box").unwrap().as_ptr(), ptr);
 
     let arc: Arc<str> = "arc".into();
     let ptr = arc.as_ptr();
-    cache.insert("arc".into(), arc);
+    cache.insert("arc".into(), arc).unwrap();
     assert_eq!(cache.get_str("arc").unwrap().as_ptr(), ptr);
 
     static TEXT: &str = "static";
-    cache.insert("static".into(), TEXT);
+    cache.insert("static".into(), TEXT).unwrap();
     assert_eq!(cache.get_str("static").unwrap().as_ptr(), TEXT.as_ptr());
 
     let bytes = Bytes::from(vec![b'x'; 64]);
@@ -66,7 +66,7 @@ fn every_value_kind_is_stored_without_copying() {
 #[test]
 fn invalid_utf8_is_rejected_and_changes_nothing() {
     let cache: StrCache = StrCache::new();
-    cache.insert("k".into(), "previous");
+    cache.insert("k".into(), "previous").unwrap();
     let err = cache
         .try_insert_bytes("k".into(), Bytes::from_static(b"abc\xffdef"))
         .unwrap_err();
@@ -91,7 +91,7 @@ fn invalid_utf8_is_rejected_and_changes_nothing() {
 #[test]
 fn empty_values_are_distinct_from_absence() {
     let cache: StrCache = StrCache::new();
-    cache.insert("empty".into(), "");
+    cache.insert("empty".into(), "").unwrap();
     assert_eq!(cache.get_str("empty").unwrap(), "");
     assert!(cache.contains_key("empty"));
     assert!(cache.get_str("absent").is_none());
@@ -102,23 +102,23 @@ fn empty_values_are_distinct_from_absence() {
 #[test]
 fn borrowed_lookups_like_hashmap() {
     let cache: StrCache<Vec<u8>> = StrCache::builder().build();
-    cache.insert(b"key".to_vec(), "v");
+    cache.insert(b"key".to_vec(), "v").unwrap();
     assert_eq!(cache.get_str(&b"key"[..]).unwrap(), "v");
 
     let cache: StrCache<Box<str>> = StrCache::builder().build();
-    cache.insert("key".into(), "v");
+    cache.insert("key".into(), "v").unwrap();
     assert!(cache.contains_key("key"));
 }
 
 #[test]
 fn cached_str_keeps_its_value_across_replace_remove_and_clear() {
     let cache: StrCache = StrCache::new();
-    cache.insert("k".into(), String::from("first"));
+    cache.insert("k".into(), String::from("first")).unwrap();
     let first = cache.get_str("k").unwrap();
-    cache.insert("k".into(), "second");
+    cache.insert("k".into(), "second").unwrap();
     let second = cache.get_str("k").unwrap();
     cache.remove("k");
-    cache.insert("other".into(), "x");
+    cache.insert("other".into(), "x").unwrap();
     cache.clear();
     assert_eq!(first, "first");
     assert_eq!(second, "second");
@@ -129,7 +129,7 @@ fn cached_str_keeps_its_value_across_replace_remove_and_clear() {
 #[test]
 fn cached_str_traits() {
     let cache: StrCache = StrCache::new();
-    cache.insert("k".into(), "value");
+    cache.insert("k".into(), "value").unwrap();
     let v = cache.get_str("k").unwrap();
     assert_eq!(&*v, "value");
     assert_eq!(v.as_ref() as &str, "value");
@@ -145,7 +145,7 @@ fn cached_str_traits() {
 fn pinned_reads_many_keys() {
     let cache: StrCache<u32> = StrCache::builder().build();
     for i in 0..100 {
-        cache.insert(i, i.to_string());
+        cache.insert(i, i.to_string()).unwrap();
     }
     let pinned = cache.pin();
     let total: usize = (0..100).map(|i| pinned.get_str(&i).unwrap().len()).sum();
@@ -159,7 +159,7 @@ fn grows_across_many_resizes_and_shrinks_after_removal() {
     let n = if cfg!(miri) { 300 } else { 20_000 };
     let cache: StrCache<u64> = StrCache::builder().shards(2).build();
     for i in 0..n {
-        assert_eq!(cache.insert(i, i.to_string()), InsertOutcome::Inserted);
+        assert_eq!(cache.insert(i, i.to_string()), Ok(InsertOutcome::Inserted));
     }
     assert_eq!(cache.len(), n as usize);
     for i in 0..n {
@@ -170,7 +170,7 @@ fn grows_across_many_resizes_and_shrinks_after_removal() {
     }
     // Tombstones are dropped by later resizes; lookups stay correct.
     for i in n..n + n / 2 {
-        cache.insert(i, "new");
+        cache.insert(i, "new").unwrap();
     }
     for i in 0..n {
         assert_eq!(cache.contains_key(&i), i % 3 == 0, "key {i}");
@@ -182,7 +182,7 @@ fn grows_across_many_resizes_and_shrinks_after_removal() {
 fn retain_keeps_what_the_predicate_keeps_and_may_reenter() {
     let cache: StrCache<u32> = StrCache::builder().build();
     for i in 0..50 {
-        cache.insert(i, i.to_string());
+        cache.insert(i, i.to_string()).unwrap();
     }
     cache.retain(|k, v| {
         // The predicate runs without locks, so reading the cache is fine.
@@ -197,7 +197,7 @@ fn retain_keeps_what_the_predicate_keeps_and_may_reenter() {
 fn iter_yields_every_key_once() {
     let cache: StrCache<u32> = StrCache::builder().build();
     for i in 0..200 {
-        cache.insert(i, i.to_string());
+        cache.insert(i, i.to_string()).unwrap();
     }
     let mut owned: Vec<(u32, String)> = cache.iter().map(|(k, v)| (k, v.to_string())).collect();
     owned.sort();
@@ -271,7 +271,7 @@ impl Eq for Fragile {}
 #[test]
 fn panicking_hash_or_eq_leaves_the_cache_usable() {
     let cache: StrCache<Fragile> = StrCache::builder().shards(1).build();
-    cache.insert(Fragile(1), "one");
+    cache.insert(Fragile(1), "one").unwrap();
 
     HASH_ARMED.store(true, Ordering::Relaxed);
     let r = catch_unwind(AssertUnwindSafe(|| cache.insert(Fragile(999), "x")));
@@ -286,7 +286,7 @@ fn panicking_hash_or_eq_leaves_the_cache_usable() {
     // Nothing stayed locked and nothing changed.
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.get_str(&Fragile(1)).unwrap(), "one");
-    assert_eq!(cache.insert(Fragile(2), "two"), InsertOutcome::Inserted);
+    assert_eq!(cache.insert(Fragile(2), "two"), Ok(InsertOutcome::Inserted));
     assert!(cache.remove(&Fragile(1)).is_some());
     assert_eq!(cache.get_str(&Fragile(2)).unwrap(), "two");
 }

@@ -1,13 +1,16 @@
 //! Every key and value is dropped exactly once: replaced, removed, cleared,
 //! retained away, or still in the cache when it is dropped.
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc, Mutex,
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
 };
 
 use bytes::Bytes;
-use strcache::{StrCache, Utf8Bytes};
+use strcache::{ManualClock, StrCache, Utf8Bytes};
 
 /// Drop counts, one slot per value id.
 #[derive(Clone)]
@@ -72,6 +75,18 @@ fn collect_until(done: impl Fn() -> bool) {
     assert!(done(), "retired entries were never freed");
 }
 
+/// Checks that value 0, unlinked from the cache, stays alive while `held`
+/// reads it, and is freed once it is dropped.
+fn freed_only_after(held: strcache::CachedStr<'_>, counts: &Counts) {
+    for _ in 0..1_000 {
+        crossbeam_epoch::pin().flush();
+    }
+    assert_eq!(counts.get()[0], 0, "freed while a reader held it");
+    assert_eq!(held, "value 0");
+    drop(held);
+    collect_until(|| counts.get()[0] == 1);
+}
+
 #[test]
 fn every_value_is_dropped_exactly_once() {
     let n = if cfg!(miri) { 40 } else { 2_000 };
@@ -123,10 +138,12 @@ fn values_still_in_the_cache_are_freed_when_it_drops() {
     let counts = Counts::new(3);
     let cache: StrCache = StrCache::new();
     for id in 0..3 {
-        cache.insert(
-            id.to_string(),
-            Utf8Bytes::try_from(tracked(id, &counts)).unwrap(),
-        );
+        cache
+            .insert(
+                id.to_string(),
+                Utf8Bytes::try_from(tracked(id, &counts)).unwrap(),
+            )
+            .unwrap();
     }
     assert_eq!(counts.get(), [0, 0, 0]);
     drop(cache);
@@ -145,11 +162,50 @@ fn a_reader_keeps_a_replaced_value_alive() {
     cache
         .try_insert_bytes("k".into(), tracked(1, &counts))
         .unwrap();
-    for _ in 0..1_000 {
-        crossbeam_epoch::pin().flush();
+    freed_only_after(held, &counts);
+}
+
+#[test]
+fn evicted_and_expired_values_are_dropped_exactly_once() {
+    let n = if cfg!(miri) { 60 } else { 3_000 };
+    let counts = Counts::new(n);
+    let clock = ManualClock::new();
+    let cache: StrCache<u32> = StrCache::builder()
+        .shards(2)
+        .max_entries(n as u64 / 10)
+        .clock(clock.clone())
+        .build();
+    let keys = n as u32 / 4;
+    for id in 0..n {
+        let key = id as u32 % keys;
+        let value = Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
+        if id % 3 == 0 {
+            cache
+                .insert_with_ttl(key, value, Duration::from_secs(1))
+                .unwrap();
+        } else {
+            cache.insert(key, value).unwrap();
+        }
+        if id == n / 2 {
+            clock.advance(Duration::from_secs(1));
+            cache.purge_expired();
+        }
     }
-    assert_eq!(counts.get()[0], 0, "freed while a reader held it");
-    assert_eq!(held, "value 0");
-    drop(held);
-    collect_until(|| counts.get()[0] == 1);
+    drop(cache);
+    collect_until(|| counts.get().iter().all(|&c| c == 1));
+}
+
+#[test]
+fn a_reader_keeps_an_evicted_value_alive() {
+    let counts = Counts::new(1);
+    let cache: StrCache<u32> = StrCache::builder().max_entries(1).build();
+    cache.try_insert_bytes(0, tracked(0, &counts)).unwrap();
+    let held = cache.get_str(&0).unwrap();
+    let mut next = 1;
+    while cache.contains_key(&0) {
+        assert!(next < 10_000, "key 0 was never evicted");
+        cache.insert(next, "newer").unwrap();
+        next += 1;
+    }
+    freed_only_after(held, &counts);
 }

@@ -27,10 +27,10 @@ fn cache() -> Arc<StrCache<u32, Fixed>> {
 fn read_races_replace() {
     loom::model(|| {
         let cache = cache();
-        cache.insert(1, "old");
+        cache.insert(1, "old").unwrap();
         let writer = {
             let cache = cache.clone();
-            thread::spawn(move || assert_eq!(cache.insert(1, "new"), InsertOutcome::Replaced))
+            thread::spawn(move || assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Replaced)))
         };
         let seen = cache.get_str(&1).map(|v| v.to_string());
         assert!(matches!(seen.as_deref(), Some("old" | "new")), "{seen:?}");
@@ -47,11 +47,11 @@ fn read_races_resize() {
         let cache = cache();
         // The table starts with 8 slots and resizes on the 7th entry.
         for k in 0..6 {
-            cache.insert(k, "v");
+            cache.insert(k, "v").unwrap();
         }
         let writer = {
             let cache = cache.clone();
-            thread::spawn(move || cache.insert(6, "six"))
+            thread::spawn(move || cache.insert(6, "six").unwrap())
         };
         assert_eq!(cache.get_str(&0).unwrap(), "v");
         if let Some(v) = cache.get_str(&6) {
@@ -68,9 +68,9 @@ fn read_races_resize() {
 fn race_two_inserts(cache: &Arc<StrCache<u32, Fixed>>) {
     let other = {
         let cache = cache.clone();
-        thread::spawn(move || cache.insert(1, "a"))
+        thread::spawn(move || cache.insert(1, "a").unwrap())
     };
-    let mine = cache.insert(1, "b");
+    let mine = cache.insert(1, "b").unwrap();
     let theirs = other.join().unwrap();
     let mut outcomes = [mine, theirs];
     outcomes.sort_by_key(|o| *o == InsertOutcome::Replaced);
@@ -95,7 +95,7 @@ fn writers_race_on_one_key() {
 fn remove_races_read() {
     loom::model(|| {
         let cache = cache();
-        cache.insert(1, "one");
+        cache.insert(1, "one").unwrap();
         let remover = {
             let cache = cache.clone();
             thread::spawn(move || cache.remove(&1).map(|v| v.to_string()))
@@ -115,12 +115,12 @@ fn remove_races_read() {
 fn remove_races_insert() {
     loom::model(|| {
         let cache = cache();
-        cache.insert(1, "one");
+        cache.insert(1, "one").unwrap();
         let remover = {
             let cache = cache.clone();
             thread::spawn(move || cache.remove(&1).is_some())
         };
-        assert_eq!(cache.insert(2, "two"), InsertOutcome::Inserted);
+        assert_eq!(cache.insert(2, "two"), Ok(InsertOutcome::Inserted));
         assert!(remover.join().unwrap());
         assert!(cache.get_str(&1).is_none());
         assert_eq!(cache.get_str(&2).unwrap(), "two");
@@ -134,7 +134,7 @@ fn remove_races_insert() {
 fn writers_race_to_revive_a_tombstone() {
     loom::model(|| {
         let cache = cache();
-        cache.insert(1, "old");
+        cache.insert(1, "old").unwrap();
         cache.remove(&1);
         race_two_inserts(&cache);
         assert_eq!(cache.pin().iter().count(), 1);

@@ -50,7 +50,7 @@ fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
             } else {
                 InsertOutcome::Inserted
             };
-            assert_eq!(cache.insert(key(k), v), expected);
+            assert_eq!(cache.insert(key(k), v), Ok(expected));
         }
         Op::TryInsertBytes(k, bytes) => {
             let result = cache.try_insert_bytes(key(k), Bytes::from(bytes.clone()));

@@ -24,13 +24,13 @@ fn iteration_yields_a_reinserted_key_at_most_once() {
             .shards(1)
             .hasher(Fixed::default())
             .build();
-        cache.insert(key, "first");
+        cache.insert(key, "first").unwrap();
         let pinned = cache.pin();
         let mut iter = pinned.iter();
         let (&first, _) = iter.next().expect("the key");
         assert_eq!(first, key);
         cache.remove(&key);
-        cache.insert(key, "second");
+        cache.insert(key, "second").unwrap();
         let mut seen = HashSet::from([first]);
         for (k, v) in iter {
             assert!(
@@ -44,7 +44,7 @@ fn iteration_yields_a_reinserted_key_at_most_once() {
         let mut iter = cache.iter();
         let (first, _) = iter.next().expect("the key");
         cache.remove(&first);
-        cache.insert(first, "third");
+        cache.insert(first, "third").unwrap();
         let mut seen = HashSet::from([first]);
         for (k, v) in iter {
             assert!(

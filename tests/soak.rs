@@ -36,7 +36,7 @@ fn soak() {
                 thread::sleep(Duration::from_millis(10));
             }
         });
-        let ops = workers::run(Duration::from_secs(secs), 8, readers);
+        let ops = workers::run(Duration::from_secs(secs), 8, readers, None);
         done.store(true, Ordering::Relaxed);
         ops
     });

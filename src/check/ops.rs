@@ -56,7 +56,7 @@ impl Value {
     }
 
     /// Inserts the value as its own type, through `insert`'s `Into` bound.
-    fn insert_into(self, cache: &StrCache, key: String) -> InsertOutcome {
+    fn insert_into(self, cache: &StrCache, key: String) -> Result<InsertOutcome, Error> {
         match self {
             Value::Static(i) => {
                 cache.insert(key, STATIC_TEXTS[usize::from(i) % STATIC_TEXTS.len()])
@@ -149,7 +149,7 @@ fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
     match op {
         Op::Insert(key, value) => {
             let expected = outcome(model.insert(key.name(), value.text().to_owned()));
-            assert_eq!(value.insert_into(cache, key.name()), expected, "insert");
+            assert_eq!(value.insert_into(cache, key.name()), Ok(expected), "insert");
         }
         Op::TryInsertBytes(key, bytes) => {
             let result = cache.try_insert_bytes(key.name(), Bytes::from(bytes.clone()));

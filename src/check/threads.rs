@@ -69,7 +69,9 @@ fn versioned(key: u64, version: u64) -> String {
 /// Every value any thread reads must be one its owner wrote for that key,
 /// whole; per key and thread, versions never go back; an owner reads its
 /// own latest write; after the threads join, the cache holds each key's
-/// last write and passes [`StrCache::validate`].
+/// last write and passes [`StrCache::validate`]. A third of the inputs
+/// bound the cache to fewer entries than keys, so keys may also vanish by
+/// eviction, and `validate` checks the policy's weight after the join.
 ///
 /// # Panics
 /// When any of those properties fails.
@@ -95,14 +97,20 @@ pub fn threads(data: &[u8]) -> usize {
             script.push(op);
         }
     }
+    // A third of the inputs bound the cache below its key count, so every
+    // thread's writes may evict any key: destructive, like `clear`.
+    let bound = (seed % 3 == 0).then(|| 4 + (seed >> 8) % 8);
     let destructive: Vec<bool> = scripts
         .iter()
-        .map(|s| s.iter().any(ThreadOp::is_destructive))
+        .map(|s| bound.is_some() || s.iter().any(ThreadOp::is_destructive))
         .collect();
-    let cache: StrCache<u64> = StrCache::builder()
+    let builder = StrCache::builder()
         .shards(if two_shards { 2 } else { 1 })
-        .hasher(seeded(seed))
-        .build();
+        .hasher(seeded(seed));
+    let cache: StrCache<u64> = match bound {
+        Some(max) => builder.max_entries(max).build(),
+        None => builder.build(),
+    };
     let announced: Vec<AtomicU64> = (0..THREAD_KEYS).map(|_| AtomicU64::new(0)).collect();
     let start = Barrier::new(threads);
     let finals: Vec<Vec<(u64, Option<u64>)>> = thread::scope(|s| {
@@ -291,11 +299,9 @@ impl Worker<'_> {
             0 => self.cache.insert(key, text),
             1 => self.cache.insert(key, text.into_boxed_str()),
             2 => self.cache.insert(key, Arc::<str>::from(text)),
-            _ => self
-                .cache
-                .try_insert_bytes(key, Bytes::from(text))
-                .expect("a String is UTF-8"),
-        };
+            _ => self.cache.try_insert_bytes(key, Bytes::from(text)),
+        }
+        .expect("every value weighs 1, within any bound used here");
         let had = self.current[key as usize].is_some();
         match outcome {
             InsertOutcome::Replaced => {

@@ -43,10 +43,20 @@ fn check(key: u64, text: &str) -> u64 {
 
 /// Runs 2 writers, `readers` readers and a churner on one cache for
 /// `duration`, checking every value read; returns the operations done.
-pub(crate) fn run(duration: Duration, shards: usize, readers: usize) -> u64 {
-    let cache: StrCache<u64> = StrCache::builder().shards(shards).build();
+/// With `max_entries`, the cache is bounded and writes also evict.
+pub(crate) fn run(
+    duration: Duration,
+    shards: usize,
+    readers: usize,
+    max_entries: Option<u64>,
+) -> u64 {
+    let builder = StrCache::builder().shards(shards);
+    let cache: StrCache<u64> = match max_entries {
+        Some(max) => builder.max_entries(max).build(),
+        None => builder.build(),
+    };
     for key in 0..KEYS {
-        cache.insert(key, value(key, 0));
+        cache.insert(key, value(key, 0)).unwrap();
     }
     let stop = AtomicBool::new(false);
     let start = Barrier::new(WRITERS as usize + readers + 1);
@@ -64,7 +74,7 @@ pub(crate) fn run(duration: Duration, shards: usize, readers: usize) -> u64 {
                         if (key + version) % 11 == 0 {
                             cache.remove(&key);
                         } else {
-                            cache.insert(key, value(key, version));
+                            cache.insert(key, value(key, version)).unwrap();
                         }
                     }
                 }
@@ -109,16 +119,17 @@ pub(crate) fn run(duration: Duration, shards: usize, readers: usize) -> u64 {
         let mut extra = KEYS;
         while Instant::now() < deadline {
             for k in extra..extra + 64 {
-                cache.insert(k, value(k, 1));
+                cache.insert(k, value(k, 1)).unwrap();
             }
             for k in extra..extra + 64 {
-                assert!(cache.remove(&k).is_some());
+                // A bounded cache may have evicted it.
+                assert!(cache.remove(&k).is_some() || max_entries.is_some());
             }
             extra += 64;
         }
         stop_flag.store(true, Ordering::Relaxed);
         ops.fetch_add((extra - KEYS) * 2, Ordering::Relaxed);
     });
-    assert!(cache.len() as u64 <= KEYS);
+    assert!(cache.len() as u64 <= max_entries.unwrap_or(KEYS).min(KEYS));
     ops.into_inner()
 }

@@ -1,0 +1,730 @@
+//! The eviction policy: W-TinyLFU over clock queues, fed by readers' marks,
+//! with the window's share of the capacity adapted by ghost hits.
+//!
+//! # Algorithm
+//! A new entry enters the *window*, a small FIFO queue. When the window is
+//! over its share of the capacity, its oldest entry (a marked one goes
+//! round again, its marks counted) is a *candidate* for the *main* queue,
+//! a segmented queue (*probation*, then *protected* for entries requested
+//! while in main). If main is full, the candidate duels with main's victim,
+//! the oldest unmarked entry of probation: the frequency sketch decides,
+//! and the one requested more often recently stays (TinyLFU admission;
+//! ties go to the incumbent, which makes the policy scan resistant).
+//!
+//! No single split of the capacity fits every workload: recency-heavy
+//! traces want a large window, frequency-heavy ones a small one. The
+//! policy keeps ghosts of the most recent exits of each part, the window
+//! (rejected candidates) and main (evicted victims). A miss on a young
+//! ghost of one part (age below 2% of the tracked entries) shows that the
+//! part, slightly larger, would have served a hit, so the window target
+//! moves toward it by three times the entry's weight. In equilibrium both
+//! parts gain equally from the margin, which is where the hit ratio peaks
+//! (the same gradient signal Caffeine's hill climber samples, but read
+//! per miss, with no need to see hits).
+//!
+//! Readers' marks are the only signal of hits: the policy reads them when a
+//! clock hand reaches an entry, folds them into the sketch, and gives the
+//! entry another round (in the window), or a promotion (probation to
+//! protected), or another round in protected. Every hand step clears what
+//! it read, and a sweep gives up after [`MAX_SCAN`] steps, so eviction
+//! terminates even while readers mark everything.
+
+use std::fmt;
+
+use super::{
+    ghost::Ghosts,
+    list::{Arena, List},
+    sketch::Sketch,
+};
+
+/// Index of a tracked entry; reused after the entry leaves.
+pub(crate) type NodeId = u32;
+
+/// What the policy needs from the cache's handle of an entry.
+pub(crate) trait Marks {
+    /// Returns how many times readers marked the entry since the last call
+    /// (0..=3: readers increment a 2-bit saturating counter and store nothing
+    /// once it is saturated) and resets it to 0.
+    fn take_marks(&self) -> u8;
+}
+
+/// `meta` bits: the queue a node is on.
+const QUEUE: u8 = 0b11;
+/// Queue of new entries.
+const WINDOW: u8 = 1;
+/// Main queue, segment of entries not requested since admission.
+const PROBATION: u8 = 2;
+/// Main queue, segment of entries requested while in main.
+const PROTECTED: u8 = 3;
+/// `meta` bit: the entry was updated since the policy last looked at it.
+const TOUCHED: u8 = 0b100;
+
+/// Most clock steps one sweep takes before it stops looking for an
+/// unmarked node and takes the one under the hand.
+const MAX_SCAN: u32 = 64;
+/// The window's share of the capacity at the start.
+const WINDOW_START: f64 = 0.10;
+/// Least share of the window.
+const WINDOW_MIN: f64 = 0.01;
+/// Greatest share of the window.
+const WINDOW_MAX: f64 = 0.80;
+/// Share of main that protected may hold.
+const PROTECTED_SHARE: f64 = 0.80;
+/// Ghosts younger than this many tracked entries (as a divisor: 1/50) count.
+const GHOST_HORIZON: usize = 50;
+/// Weight units the window target moves per unit of weight of a ghost hit.
+const STEP: f64 = 3.0;
+
+/// An eviction policy for a cache of weighted entries: adaptive W-TinyLFU.
+///
+/// Memory: 24 bytes per tracked entry plus its handle (32 bytes with a
+/// pointer-sized handle; see [`Node`](super::list::Node)), plus per unit of
+/// tracked entries about 8 to 16 bytes of sketch and 0.7 bytes of ghosts.
+pub(crate) struct Policy<H> {
+    /// Every tracked node.
+    arena: Arena<H>,
+    /// New entries, oldest first; a clock: marked nodes go round again.
+    window: List,
+    /// Admitted entries not requested since, oldest first; victims come
+    /// from its head.
+    probation: List,
+    /// Admitted entries requested since admission, oldest first; a clock.
+    protected: List,
+    /// Bound on the total weight.
+    capacity: u64,
+    /// Weight the window may hold before its oldest entries move on.
+    window_target: f64,
+    /// Recent request frequencies, for admission.
+    sketch: Sketch,
+    /// The latest exits of the window (rejected candidates).
+    window_ghosts: Ghosts,
+    /// The latest exits of main (victims).
+    main_ghosts: Ghosts,
+}
+
+impl<H: Marks> Policy<H> {
+    /// A policy that keeps total weight <= capacity (weights are u64: 1 per
+    /// entry for max_entries, bytes for max_bytes).
+    pub(crate) fn new(capacity: u64) -> Self {
+        Self {
+            arena: Arena::new(),
+            window: List::new(),
+            probation: List::new(),
+            protected: List::new(),
+            capacity,
+            window_target: capacity as f64 * WINDOW_START,
+            sketch: Sketch::new(),
+            window_ghosts: Ghosts::new(),
+            main_ghosts: Ghosts::new(),
+        }
+    }
+
+    /// The bound on the total weight.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Sum of the weights of the tracked entries.
+    pub(crate) fn weight(&self) -> u64 {
+        self.window.weight() + self.probation.weight() + self.protected.weight()
+    }
+
+    /// Number of tracked entries.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn len(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Tracks a newly inserted key (it was absent). `hash` is the key's full
+    /// 64-bit hash. Never evicts by itself.
+    ///
+    /// # Panics
+    /// If `u32::MAX - 1` entries are tracked already.
+    pub(crate) fn insert(&mut self, hash: u64, weight: u64, handle: H) -> NodeId {
+        let fp = (hash ^ (hash >> 32)) as u32;
+        self.sketch.ensure_capacity(self.arena.len() + 1);
+        self.sketch.increment(fp, 1);
+        self.adapt(fp, weight);
+        let id = self.arena.alloc(handle, weight, fp, WINDOW);
+        self.arena.push_back(&mut self.window, id);
+        id
+    }
+
+    /// The key of `node` got a new value: new weight and handle; returns the
+    /// old handle. Counts as an access.
+    ///
+    /// # Panics
+    /// If `node` is not tracked.
+    pub(crate) fn update(&mut self, node: NodeId, weight: u64, handle: H) -> H {
+        assert!(self.arena.is_tracked(node), "evict: node is not tracked");
+        let meta = self.arena.get(node).meta;
+        let mut list = *self.list(meta);
+        self.arena.reweigh(&mut list, node, weight);
+        *self.list_mut(meta) = list;
+        let n = self.arena.get_mut(node);
+        n.meta |= TOUCHED;
+        let fp = n.fp;
+        let old = n.handle.replace(handle);
+        self.sketch.increment(fp, 1);
+        old.expect("evict: node is not tracked")
+    }
+
+    /// The entry was removed by the user (or expired): forget it, return its
+    /// handle.
+    ///
+    /// # Panics
+    /// If `node` is not tracked.
+    pub(crate) fn remove(&mut self, node: NodeId) -> H {
+        assert!(self.arena.is_tracked(node), "evict: node is not tracked");
+        self.detach(node);
+        self.arena.release(node)
+    }
+
+    /// The handle of `node`.
+    ///
+    /// # Panics
+    /// If `node` is not tracked.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn handle(&self, node: NodeId) -> &H {
+        let handle = self.arena.get(node).handle.as_ref();
+        handle.expect("evict: node is not tracked")
+    }
+
+    /// Picks and forgets one victim; the cache calls this while `weight() >
+    /// capacity()`. May return the node just inserted (admission rejection).
+    /// Returns `None` only when empty.
+    pub(crate) fn evict(&mut self) -> Option<(NodeId, H)> {
+        if self.arena.len() == 0 {
+            return None;
+        }
+        let window_target = self.window_target as u64;
+        let main_target = self.capacity.saturating_sub(window_target);
+        // Each round moves a candidate from the window to main, so this
+        // ends after at most the window's length of rounds.
+        loop {
+            let main = self.probation.weight() + self.protected.weight();
+            if self.window.len() == 0 || (self.window.weight() <= window_target && main > 0) {
+                let victim = self.main_victim()?;
+                return Some(self.evict_from_main(victim));
+            }
+            let candidate = self.window_candidate();
+            self.arena.unlink(&mut self.window, candidate);
+            if main + self.arena.get(candidate).weight <= main_target {
+                self.window_ghosts.pass();
+                self.enter_main(candidate);
+                continue;
+            }
+            return Some(match self.main_victim() {
+                Some(victim) if self.admit(candidate, victim) => {
+                    self.window_ghosts.pass();
+                    self.enter_main(candidate);
+                    self.evict_from_main(victim)
+                }
+                _ => self.reject(candidate),
+            });
+        }
+    }
+
+    /// Forgets every tracked entry and returns their handles. The frequency
+    /// sketch, the ghosts and the window's share are kept: they describe the
+    /// workload, which a clear does not change.
+    pub(crate) fn clear(&mut self) -> Vec<H> {
+        self.window = List::new();
+        self.probation = List::new();
+        self.protected = List::new();
+        self.arena.drain()
+    }
+
+    /// Moves the window target toward the part of the cache that has a
+    /// young ghost of the key with fingerprint `fp`, now missed.
+    fn adapt(&mut self, fp: u32, weight: u64) {
+        let horizon = u32::try_from(self.arena.len() / GHOST_HORIZON).unwrap_or(u32::MAX);
+        let capacity = self.capacity as f64;
+        let step = STEP * weight as f64;
+        if self.window_ghosts.take(fp).is_some_and(|age| age < horizon) {
+            self.window_target = (self.window_target + step).min(capacity * WINDOW_MAX);
+        } else if self.main_ghosts.take(fp).is_some_and(|age| age < horizon) {
+            self.window_target = (self.window_target - step).max(capacity * WINDOW_MIN);
+        }
+    }
+
+    /// The ghost limit: exits older than the horizon are never counted.
+    fn ghost_limit(&self) -> usize {
+        self.arena.len() / GHOST_HORIZON + 1
+    }
+
+    /// Evicts `candidate`, off every queue, leaving a window ghost.
+    fn reject(&mut self, candidate: NodeId) -> (NodeId, H) {
+        let limit = self.ghost_limit();
+        self.window_ghosts.add(self.arena.get(candidate).fp, limit);
+        (candidate, self.arena.release(candidate))
+    }
+
+    /// Evicts `victim`, on a main queue, leaving a main ghost.
+    fn evict_from_main(&mut self, victim: NodeId) -> (NodeId, H) {
+        let limit = self.ghost_limit();
+        self.main_ghosts.add(self.arena.get(victim).fp, limit);
+        self.detach(victim);
+        (victim, self.arena.release(victim))
+    }
+
+    /// Whether `candidate`, leaving the window, should replace `victim`,
+    /// main's next victim: TinyLFU's rule, the one requested more often
+    /// recently stays, the incumbent on a tie.
+    fn admit(&self, candidate: NodeId, victim: NodeId) -> bool {
+        let candidate = self.sketch.frequency(self.arena.get(candidate).fp);
+        candidate > self.sketch.frequency(self.arena.get(victim).fp)
+    }
+
+    /// Puts `node`, on no queue, at the tail of probation.
+    fn enter_main(&mut self, node: NodeId) {
+        self.set_queue(node, PROBATION);
+        self.arena.push_back(&mut self.probation, node);
+    }
+
+    /// Records that `node` is on `queue` now.
+    fn set_queue(&mut self, node: NodeId, queue: u8) {
+        let n = self.arena.get_mut(node);
+        n.meta = (n.meta & !QUEUE) | queue;
+    }
+
+    /// Takes `node` off its queue.
+    fn detach(&mut self, node: NodeId) {
+        let meta = self.arena.get(node).meta;
+        let mut list = *self.list(meta);
+        self.arena.unlink(&mut list, node);
+        *self.list_mut(meta) = list;
+    }
+
+    /// The queue named by `meta`.
+    fn list(&self, meta: u8) -> &List {
+        match meta & QUEUE {
+            WINDOW => &self.window,
+            PROBATION => &self.probation,
+            _ => &self.protected,
+        }
+    }
+
+    /// The queue named by `meta`, mutably.
+    fn list_mut(&mut self, meta: u8) -> &mut List {
+        match meta & QUEUE {
+            WINDOW => &mut self.window,
+            PROBATION => &mut self.probation,
+            _ => &mut self.protected,
+        }
+    }
+
+    /// Collects the accesses to `node` since the policy last looked (its
+    /// readers' marks and an update) and counts the marks in the sketch;
+    /// returns whether there were any.
+    fn take_accesses(&mut self, node: NodeId) -> bool {
+        let n = self.arena.get_mut(node);
+        let touched = n.meta & TOUCHED != 0;
+        n.meta &= !TOUCHED;
+        let marks = n.handle.as_ref().map_or(0, Marks::take_marks);
+        let fp = n.fp;
+        self.sketch.increment(fp, marks);
+        touched || marks > 0
+    }
+
+    /// The window's oldest unaccessed node (accessed ones go round again),
+    /// still on the window, which must not be empty.
+    fn window_candidate(&mut self) -> NodeId {
+        for _ in 0..MAX_SCAN {
+            let head = self.window.head().expect("evict: window is empty");
+            if !self.take_accesses(head) {
+                return head;
+            }
+            self.arena.rotate(&mut self.window);
+        }
+        self.window.head().expect("evict: window is empty")
+    }
+
+    /// Main's next victim, still on its queue, or `None` when main is empty:
+    /// the oldest unaccessed node of probation; accessed nodes met on the
+    /// way are promoted to protected.
+    fn main_victim(&mut self) -> Option<NodeId> {
+        let protected_target = self.protected_target();
+        for _ in 0..MAX_SCAN {
+            if self.probation.len() == 0 && !self.demote() {
+                return None;
+            }
+            let head = self.probation.head()?;
+            if !self.take_accesses(head) {
+                return Some(head);
+            }
+            self.arena.unlink(&mut self.probation, head);
+            self.set_queue(head, PROTECTED);
+            self.arena.push_back(&mut self.protected, head);
+            while self.protected.weight() > protected_target && self.demote() {}
+        }
+        self.probation.head().or_else(|| self.protected.head())
+    }
+
+    /// The weight protected may hold.
+    fn protected_target(&self) -> u64 {
+        let main = self.capacity.saturating_sub(self.window_target as u64);
+        (main as f64 * PROTECTED_SHARE) as u64
+    }
+
+    /// Moves protected's oldest unaccessed node to probation (accessed ones
+    /// go round again, up to `MAX_SCAN` of them); false if protected is
+    /// empty.
+    fn demote(&mut self) -> bool {
+        for _ in 0..MAX_SCAN {
+            match self.protected.head() {
+                None => return false,
+                Some(head) if self.take_accesses(head) => self.arena.rotate(&mut self.protected),
+                Some(_) => break,
+            }
+        }
+        let Some(head) = self.protected.head() else {
+            return false;
+        };
+        self.arena.unlink(&mut self.protected, head);
+        self.set_queue(head, PROBATION);
+        self.arena.push_back(&mut self.probation, head);
+        true
+    }
+}
+
+impl<H> fmt::Debug for Policy<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("capacity", &self.capacity)
+            .field("len", &self.arena.len())
+            .field("window", &self.window)
+            .field("probation", &self.probation)
+            .field("protected", &self.protected)
+            .field("window_target", &self.window_target)
+            .field("sketch_bytes", &self.sketch.memory())
+            .field(
+                "ghost_bytes",
+                &(self.window_ghosts.memory() + self.main_ghosts.memory()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        cell::Cell,
+        collections::{HashMap, HashSet},
+    };
+
+    use super::*;
+
+    /// A handle that names its entry and holds readers' marks.
+    #[derive(Debug)]
+    struct Handle {
+        /// Unique per handle ever made.
+        id: u64,
+        /// The 2-bit mark counter.
+        marks: Cell<u8>,
+        /// Readers mark it again at once: every look finds it marked.
+        sticky: bool,
+    }
+
+    impl Marks for Handle {
+        fn take_marks(&self) -> u8 {
+            if self.sticky {
+                3
+            } else {
+                self.marks.replace(0)
+            }
+        }
+    }
+
+    fn handle(id: u64) -> Handle {
+        Handle {
+            id,
+            marks: Cell::new(0),
+            sticky: false,
+        }
+    }
+
+    /// A reader's hit: one more mark, saturating at 3.
+    fn hit(policy: &Policy<Handle>, node: NodeId) {
+        let marks = &policy.handle(node).marks;
+        marks.set((marks.get() + 1).min(3));
+    }
+
+    /// A well-spread stand-in for the key's ahash.
+    fn hash(key: u64) -> u64 {
+        let z = key
+            .wrapping_add(0x9E37_79B9_7F4A_7C15)
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (z ^ (z >> 31)).wrapping_mul(0x94D0_49BB_1331_11EB)
+    }
+
+    /// A get-or-insert cache of keys over the policy, with unit weights.
+    struct Sim {
+        policy: Policy<Handle>,
+        nodes: HashMap<u64, NodeId>,
+        hits: u64,
+    }
+
+    impl Sim {
+        fn new(capacity: u64) -> Self {
+            Self {
+                policy: Policy::new(capacity),
+                nodes: HashMap::new(),
+                hits: 0,
+            }
+        }
+
+        fn get(&mut self, key: u64) {
+            if let Some(&node) = self.nodes.get(&key) {
+                self.hits += 1;
+                hit(&self.policy, node);
+                return;
+            }
+            let node = self.policy.insert(hash(key), 1, handle(key));
+            self.nodes.insert(key, node);
+            while self.policy.weight() > self.policy.capacity() {
+                let (_, h) = self.policy.evict().unwrap();
+                assert!(self.nodes.remove(&h.id).is_some());
+            }
+            assert_eq!(self.nodes.len(), self.policy.len());
+        }
+    }
+
+    #[test]
+    fn evicts_down_to_capacity_and_none_when_empty() {
+        let mut sim = Sim::new(100);
+        for key in 0..1_000 {
+            sim.get(key);
+            assert!(sim.policy.weight() <= 100);
+        }
+        assert_eq!(sim.policy.len(), 100);
+        let mut seen = HashSet::new();
+        while let Some((_, h)) = sim.policy.evict() {
+            assert!(seen.insert(h.id));
+        }
+        assert_eq!(seen.len(), 100);
+        assert_eq!((sim.policy.len(), sim.policy.weight()), (0, 0));
+        assert!(sim.policy.evict().is_none());
+    }
+
+    #[test]
+    fn a_scan_does_not_flush_the_frequent_set() {
+        let mut sim = Sim::new(1_000);
+        // A working set in use, among one-off keys that keep the cache full.
+        let mut one_off = 1_000..;
+        for _ in 0..20 {
+            for key in 0..500 {
+                sim.get(key);
+                if key % 2 == 0 {
+                    sim.get(one_off.next().unwrap());
+                }
+            }
+        }
+        // The scan: 20x the cache's size of keys never seen again.
+        for key in 1_000_000..1_020_000 {
+            sim.get(key);
+        }
+        let kept = (0..500).filter(|k| sim.nodes.contains_key(k)).count();
+        assert!(
+            kept >= 475,
+            "only {kept} of 500 frequent keys survived the scan"
+        );
+    }
+
+    #[test]
+    fn beats_lru_on_a_loop_larger_than_the_cache() {
+        // LRU gets no hit at all on a loop over 1.5x its size.
+        let mut sim = Sim::new(1_000);
+        for _ in 0..50 {
+            for key in 0..1_500 {
+                sim.get(key);
+            }
+        }
+        assert!(sim.hits > 50 * 1_500 / 4, "hits {}", sim.hits);
+    }
+
+    #[test]
+    fn weighted_entries_respect_the_capacity() {
+        let mut policy = Policy::new(10_000);
+        let mut nodes = HashMap::new();
+        let mut rng = Rng(7);
+        for id in 0..20_000 {
+            let weight = 1 + rng.below(1_000);
+            let node = policy.insert(hash(id), weight, handle(id));
+            nodes.insert(id, (node, weight));
+            if rng.below(3) == 0 {
+                let &(node, _) = nodes.values().next().unwrap();
+                hit(&policy, node);
+            }
+            while policy.weight() > policy.capacity() {
+                let (node, h) = policy.evict().unwrap();
+                assert_eq!(nodes.remove(&h.id).unwrap().0, node);
+            }
+            assert!(policy.weight() <= 10_000);
+            assert_eq!(
+                policy.weight(),
+                nodes.values().map(|&(_, w)| w).sum::<u64>()
+            );
+        }
+    }
+
+    #[test]
+    fn eviction_ends_when_readers_mark_everything() {
+        let mut policy = Policy::new(1_000);
+        for id in 0..1_000 {
+            let h = Handle {
+                id,
+                marks: Cell::new(0),
+                sticky: true,
+            };
+            policy.insert(hash(id), 1, h);
+        }
+        for id in 1_000..3_000 {
+            let h = Handle {
+                id,
+                marks: Cell::new(0),
+                sticky: true,
+            };
+            policy.insert(hash(id), 1, h);
+            while policy.weight() > policy.capacity() {
+                policy.evict().unwrap();
+            }
+        }
+        assert_eq!(policy.len(), 1_000);
+    }
+
+    #[test]
+    fn update_swaps_the_handle_and_weight() {
+        let mut policy = Policy::new(10);
+        let a = policy.insert(hash(1), 2, handle(1));
+        let b = policy.insert(hash(2), 3, handle(2));
+        assert_eq!(policy.update(a, 5, handle(10)).id, 1);
+        assert_eq!(policy.handle(a).id, 10);
+        assert_eq!((policy.len(), policy.weight()), (2, 8));
+        assert_eq!(policy.remove(b).id, 2);
+        assert_eq!((policy.len(), policy.weight()), (1, 5));
+        let c = policy.insert(hash(3), 1, handle(3));
+        assert_eq!(c, b, "a freed slot is reused");
+        let mut ids: Vec<u64> = policy.clear().into_iter().map(|h| h.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [3, 10]);
+        assert_eq!((policy.len(), policy.weight()), (0, 0));
+    }
+
+    #[test]
+    fn recently_updated_entries_survive() {
+        let mut policy = Policy::new(100);
+        let hot: Vec<NodeId> = (0..10)
+            .map(|id| policy.insert(hash(id), 1, handle(id)))
+            .collect();
+        let mut next = 1_000;
+        for round in 0..100 {
+            for &node in &hot {
+                policy.update(node, 1, handle(next));
+                next += 1;
+            }
+            for id in 0..50 {
+                policy.insert(hash(10_000 + round * 50 + id), 1, handle(0));
+                while policy.weight() > policy.capacity() {
+                    let (node, _) = policy.evict().unwrap();
+                    assert!(
+                        !hot.contains(&node),
+                        "an entry updated every round was evicted"
+                    );
+                }
+            }
+        }
+    }
+
+    /// xorshift64*: a small deterministic generator for the tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        }
+    }
+
+    #[test]
+    fn random_operations_agree_with_a_model() {
+        for seed in 1..=20 {
+            let mut rng = Rng(seed);
+            let capacity = 1 + rng.below(200);
+            let mut policy = Policy::new(capacity);
+            // node -> (handle id, weight): what the policy must hold.
+            let mut model: HashMap<NodeId, (u64, u64)> = HashMap::new();
+            let mut returned = HashSet::new();
+            let mut made = 0;
+            let give_back = |id: u64, returned: &mut HashSet<u64>| {
+                assert!(returned.insert(id), "handle {id} came back twice");
+            };
+            for _ in 0..5_000 {
+                let nodes: Vec<NodeId> = model.keys().copied().collect();
+                let pick = |rng: &mut Rng| nodes[rng.below(nodes.len() as u64) as usize];
+                match rng.below(100) {
+                    0..=44 => {
+                        made += 1;
+                        let weight = 1 + rng.below(capacity.min(20));
+                        let node = policy.insert(rng.below(1_000), weight, handle(made));
+                        assert!(model.insert(node, (made, weight)).is_none());
+                        while policy.weight() > policy.capacity() {
+                            let (node, h) = policy.evict().unwrap();
+                            assert_eq!(model.remove(&node).unwrap().0, h.id);
+                            give_back(h.id, &mut returned);
+                        }
+                    }
+                    45..=69 if !nodes.is_empty() => hit(&policy, pick(&mut rng)),
+                    70..=79 if !nodes.is_empty() => {
+                        let node = pick(&mut rng);
+                        made += 1;
+                        let weight = 1 + rng.below(capacity.min(20));
+                        let old = policy.update(node, weight, handle(made));
+                        let (was, _) = model.insert(node, (made, weight)).unwrap();
+                        assert_eq!(old.id, was);
+                        give_back(old.id, &mut returned);
+                    }
+                    80..=89 if !nodes.is_empty() => {
+                        let node = pick(&mut rng);
+                        let h = policy.remove(node);
+                        assert_eq!(model.remove(&node).unwrap().0, h.id);
+                        give_back(h.id, &mut returned);
+                    }
+                    90..=91 => {
+                        for h in policy.clear() {
+                            give_back(h.id, &mut returned);
+                        }
+                        model.clear();
+                    }
+                    92..=93 => {
+                        if let Some((node, h)) = policy.evict() {
+                            assert_eq!(model.remove(&node).unwrap().0, h.id);
+                            give_back(h.id, &mut returned);
+                        } else {
+                            assert!(model.is_empty());
+                        }
+                    }
+                    _ => {}
+                }
+                assert_eq!(policy.len(), model.len());
+                assert_eq!(
+                    policy.weight(),
+                    model.values().map(|&(_, w)| w).sum::<u64>()
+                );
+                for (&node, &(id, _)) in &model {
+                    assert_eq!(policy.handle(node).id, id);
+                }
+            }
+            for h in policy.clear() {
+                give_back(h.id, &mut returned);
+            }
+            assert_eq!(
+                returned.len() as u64,
+                made,
+                "every handle comes back exactly once"
+            );
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! A count-min sketch of 4-bit counters estimating how often each key was
+//! requested recently, the memory of TinyLFU admission (Einziger, Friedman,
+//! Manes, "TinyLFU: A Highly Efficient Cache Admission Policy", 2017; the
+//! layout follows Caffeine's `FrequencySketch`).
+//!
+//! Each key hashes to one counter in each of four rows; its estimate is the
+//! least of the four. After a sample of `10 x` the sketch's width in
+//! additions, every counter is halved, so old popularity fades.
+
+/// How many additions, per 64-bit word of the table, make a sample.
+const SAMPLE_PER_WORD: u64 = 10;
+/// Multipliers spreading a fingerprint to each of the four rows.
+const SEEDS: [u64; 4] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0xD6E8_FEB8_6659_FD93,
+];
+/// Every nibble's high bit cleared: halving mask.
+const HALF_MASK: u64 = 0x7777_7777_7777_7777;
+
+/// The sketch: `table.len()` words of sixteen 4-bit counters.
+///
+/// Memory: 8 bytes per word, one word per entry of the size it was sized
+/// for (rounded up to a power of two).
+#[derive(Debug)]
+pub(super) struct Sketch {
+    /// The counters; the length is a power of two (or zero before sizing).
+    table: Vec<u64>,
+    /// Additions since the last halving.
+    additions: u64,
+    /// Additions that trigger a halving.
+    sample: u64,
+}
+
+impl Sketch {
+    /// A sketch with no counters; every estimate is 0 until it is sized.
+    pub(super) const fn new() -> Self {
+        Self {
+            table: Vec::new(),
+            additions: 0,
+            sample: 0,
+        }
+    }
+
+    /// Grows the sketch to at least one word per entry of `entries` (a
+    /// power of two, at least 8), keeping every estimate.
+    pub(super) fn ensure_capacity(&mut self, entries: usize) {
+        let words = entries.max(8).next_power_of_two();
+        if self.table.len() >= words {
+            return;
+        }
+        if self.table.is_empty() {
+            self.table = vec![0; words];
+        }
+        // A key's word index gains high bits as the table doubles; copying
+        // the table into its new halves gives every key its old counters.
+        while self.table.len() < words {
+            self.table.extend_from_within(..);
+        }
+        self.sample = SAMPLE_PER_WORD * words as u64;
+    }
+
+    /// Bytes of counters held.
+    pub(super) fn memory(&self) -> usize {
+        self.table.len() * 8
+    }
+
+    /// The word and bit shift of the counter of `fp` in each row.
+    fn slots(&self, fp: u32) -> [(usize, u32); 4] {
+        let mask = self.table.len() - 1;
+        let spread = u64::from(fp) | (u64::from(fp) << 32);
+        let mut slots = [(0, 0); 4];
+        for (row, (slot, seed)) in slots.iter_mut().zip(SEEDS).enumerate() {
+            let h = spread.wrapping_mul(seed);
+            let word = (h >> 32) as usize & mask;
+            // Row `row` uses nibbles 4*row..4*row+4 of a word, so the four
+            // rows of one key never share a counter.
+            let nibble = (row as u32) * 4 + ((h >> 30) as u32 & 3);
+            *slot = (word, nibble * 4);
+        }
+        slots
+    }
+
+    /// The estimated number of recent requests of the key with fingerprint
+    /// `fp`, 0..=15.
+    pub(super) fn frequency(&self, fp: u32) -> u8 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let counts = self.slots(fp).map(|(w, s)| (self.table[w] >> s) & 15);
+        counts.into_iter().min().unwrap_or(0) as u8
+    }
+
+    /// Counts `by` requests of the key with fingerprint `fp` (each of its
+    /// four counters saturates at 15).
+    pub(super) fn increment(&mut self, fp: u32, by: u8) {
+        if self.table.is_empty() || by == 0 {
+            return;
+        }
+        for (w, s) in self.slots(fp) {
+            let count = (self.table[w] >> s) & 15;
+            let raised = (count + u64::from(by)).min(15);
+            self.table[w] = (self.table[w] & !(15 << s)) | (raised << s);
+        }
+        self.additions += u64::from(by);
+        if self.additions >= self.sample {
+            self.halve();
+        }
+    }
+
+    /// Halves every counter (the aging step).
+    fn halve(&mut self) {
+        for word in &mut self.table {
+            *word = (*word >> 1) & HALF_MASK;
+        }
+        self.additions /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_saturate_and_estimate_from_above() {
+        let mut sketch = Sketch::new();
+        assert_eq!(sketch.frequency(1), 0);
+        sketch.ensure_capacity(1_000);
+        for _ in 0..5 {
+            sketch.increment(1, 1);
+        }
+        sketch.increment(2, 3);
+        assert_eq!(sketch.frequency(1), 5);
+        assert_eq!(sketch.frequency(2), 3);
+        assert_eq!(sketch.frequency(3), 0);
+        sketch.increment(1, 3);
+        sketch.increment(1, 3);
+        sketch.increment(1, 3);
+        assert_eq!(sketch.frequency(1), 14);
+        sketch.increment(1, 3);
+        assert_eq!(sketch.frequency(1), 15);
+    }
+
+    #[test]
+    fn a_sample_halves_every_count() {
+        let mut sketch = Sketch::new();
+        sketch.ensure_capacity(8);
+        sketch.increment(7, 3);
+        sketch.increment(7, 3);
+        let sample = SAMPLE_PER_WORD * 8;
+        // One-off keys fill the sample; 7's count halves at its end.
+        for fp in 1_000..1_000 + sample as u32 - 6 {
+            sketch.increment(fp.wrapping_mul(2_654_435_761), 1);
+        }
+        assert!(sketch.frequency(7) <= 3 + 1, "{}", sketch.frequency(7));
+        assert!(sketch.additions < sample);
+    }
+
+    #[test]
+    fn growing_keeps_estimates() {
+        let mut sketch = Sketch::new();
+        sketch.ensure_capacity(8);
+        let fps: Vec<u32> = (0..6u32).map(|i| i.wrapping_mul(0x9E37_79B9)).collect();
+        for (i, &fp) in fps.iter().enumerate() {
+            sketch.increment(fp, i as u8);
+        }
+        let before: Vec<u8> = fps.iter().map(|&fp| sketch.frequency(fp)).collect();
+        sketch.ensure_capacity(1 << 12);
+        assert_eq!(sketch.memory(), 8 << 12);
+        let after: Vec<u8> = fps.iter().map(|&fp| sketch.frequency(fp)).collect();
+        assert_eq!(before, after);
+    }
+}
