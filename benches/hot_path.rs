@@ -265,6 +265,41 @@ fn insert_overwrite(c: &mut Criterion, maps: &Maps, data: &Data) {
     g.finish();
 }
 
+/// `get_str` hits on three caches holding the same entries: unbounded
+/// without expiry, bounded (readers mark the entries they read), and with a
+/// time to live on every entry (each hit reads the clock).
+fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
+    let filled = |cache: StrCache| {
+        for (k, (bytes, _)) in data.hits.iter().zip(&data.values) {
+            cache.insert(k.clone(), bytes.clone()).unwrap();
+        }
+        cache
+    };
+    let bounded = filled(StrCache::builder().max_entries(2 * KEYS as u64).build());
+    let expiring = filled(
+        StrCache::builder()
+            .time_to_live(Duration::from_secs(3_600))
+            .build(),
+    );
+    let mut g = group(c, "get_hit_variants");
+    for (name, cache) in [
+        ("unbounded", &maps.strcache),
+        ("bounded", &bounded),
+        ("ttl", &expiring),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                sweep(&data.sequence, |i| {
+                    cache
+                        .get_str(&data.hits[i])
+                        .map_or(0, |v| touch(v.as_bytes()))
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Builds the data once and runs every group on it.
 fn hot_path(c: &mut Criterion) {
     let data = Data::new();
@@ -272,6 +307,7 @@ fn hot_path(c: &mut Criterion) {
     lookups(c, "get_hit", &maps, &data.hits, &data.sequence);
     lookups(c, "get_miss", &maps, &data.misses, &data.sequence);
     get_bytes(c, &maps, &data);
+    get_hit_variants(c, &maps, &data);
     insert_overwrite(c, &maps, &data);
 }
 

@@ -491,6 +491,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn evicts_down_to_capacity_and_none_when_empty() {
         let mut sim = Sim::new(100);
         for key in 0..1_000 {
@@ -508,6 +512,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn a_scan_does_not_flush_the_frequent_set() {
         let mut sim = Sim::new(1_000);
         // A working set in use, among one-off keys that keep the cache full.
@@ -532,6 +540,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn beats_lru_on_a_loop_larger_than_the_cache() {
         // LRU gets no hit at all on a loop over 1.5x its size.
         let mut sim = Sim::new(1_000);
@@ -544,6 +556,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn weighted_entries_respect_the_capacity() {
         let mut policy = Policy::new(10_000);
         let mut nodes = HashMap::new();
@@ -569,6 +585,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn eviction_ends_when_readers_mark_everything() {
         let mut policy = Policy::new(1_000);
         for id in 0..1_000 {
@@ -594,6 +614,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn update_swaps_the_handle_and_weight() {
         let mut policy = Policy::new(10);
         let a = policy.insert(hash(1), 2, handle(1));
@@ -612,6 +636,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn recently_updated_entries_survive() {
         let mut policy = Policy::new(100);
         let hot: Vec<NodeId> = (0..10)
@@ -649,6 +677,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn random_operations_agree_with_a_model() {
         for seed in 1..=20 {
             let mut rng = Rng(seed);

@@ -123,6 +123,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn counts_saturate_and_estimate_from_above() {
         let mut sketch = Sketch::new();
         assert_eq!(sketch.frequency(1), 0);
@@ -143,6 +147,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn a_sample_halves_every_count() {
         let mut sketch = Sketch::new();
         sketch.ensure_capacity(8);
@@ -158,6 +166,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
     fn growing_keeps_estimates() {
         let mut sketch = Sketch::new();
         sketch.ensure_capacity(8);
