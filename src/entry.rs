@@ -4,7 +4,7 @@ use crossbeam_epoch::{Guard, Shared};
 
 use crate::{
     expire::Expiry,
-    sync::{AtomicU8, Ordering},
+    sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
 };
 
@@ -24,8 +24,10 @@ pub(crate) struct Entry<K> {
     /// When the entry expires, in the cache clock's nanoseconds; 0 for never.
     pub(crate) deadline: u64,
     /// The eviction policy's node for this key (bounded caches only). Set
-    /// before publication, under the policy lock.
-    pub(crate) node: u32,
+    /// before publication and read only under the policy lock; atomic so
+    /// that it is set through a shared reference, which keeps the policy's
+    /// handle (derived from one) valid.
+    node: AtomicU32,
     /// Reads since the policy last looked, saturating at `MAX_MARKS`
     /// (bounded caches only).
     marks: AtomicU8,
@@ -40,9 +42,22 @@ impl<K> Entry<K> {
             key,
             value,
             deadline,
-            node: 0,
+            node: AtomicU32::new(0),
             marks: AtomicU8::new(0),
         }
+    }
+
+    /// The policy node (bounded caches).
+    pub(crate) fn node(&self) -> u32 {
+        // Relaxed: written before publication or under the policy lock,
+        // read under it.
+        self.node.load(Ordering::Relaxed)
+    }
+
+    /// Sets the policy node, before publication, under the policy lock.
+    pub(crate) fn set_node(&self, node: u32) {
+        // Relaxed: as in `node`.
+        self.node.store(node, Ordering::Relaxed);
     }
 
     /// Whether the entry has expired at `now` (clock nanoseconds).

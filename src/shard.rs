@@ -205,8 +205,7 @@ impl<K> Shard<K> {
                     }
                     // SAFETY: live in the published table, under the lock.
                     let old = unsafe { current.deref() };
-                    let mut entry = entry;
-                    entry.node = old.node;
+                    entry.set_node(old.node());
                     entry.inherit_marks(old);
                     if old.deadline != 0 {
                         state.timers.unlinked();
@@ -231,13 +230,12 @@ impl<K> Shard<K> {
                         flush_large(guard);
                         continue;
                     }
-                    let mut entry = entry;
                     if let Some(policy) = policy.as_deref_mut() {
                         let handle = EntryRef {
                             tag,
                             entry: NonNull::from(&*entry),
                         };
-                        entry.node = policy.insert(tag, weight, handle);
+                        entry.set_node(policy.insert(tag, weight, handle));
                     }
                     let new = self.track(&mut state, tag, entry, weight, None);
                     if revive {
@@ -285,7 +283,7 @@ impl<K> Shard<K> {
                 tag,
                 entry: NonNull::from(&*entry),
             };
-            policy.update(entry.node, weight, handle);
+            policy.update(entry.node(), weight, handle);
         }
         if entry.deadline != 0 {
             let addr = &*entry as *const Entry<K> as usize;
@@ -465,7 +463,7 @@ impl<K> Shard<K> {
             state.timers.unlinked();
         }
         if let Some(policy) = policy {
-            policy.remove(entry.node);
+            policy.remove(entry.node());
         }
         table.remove(index);
         state.len -= 1;

@@ -153,7 +153,7 @@ pub(crate) fn bound<K>(bound: &Bound<K>, shards: &[Shard<K>], guard: &Guard) {
     );
     for &entry in &entries {
         // SAFETY: live, loaded under `guard`, which is still pinned.
-        let node = unsafe { &*entry }.node;
+        let node = unsafe { &*entry }.node();
         assert!(
             ptr::eq(policy.handle(node).entry.as_ptr(), entry),
             "policy node {node} does not point to the entry that names it"
