@@ -146,6 +146,14 @@ unsafe impl<K: Sync> Send for EntryRef<K> {}
 unsafe impl<K: Sync> Sync for EntryRef<K> {}
 
 impl<K> EntryRef<K> {
+    /// The handle of `entry`, whose key hashes to `tag`.
+    pub(crate) fn new(tag: u64, entry: &Entry<K>) -> Self {
+        EntryRef {
+            tag,
+            entry: NonNull::from(entry),
+        }
+    }
+
     /// The entry.
     ///
     /// # Safety
@@ -178,7 +186,8 @@ impl<K> fmt::Debug for EntryRef<K> {
 pub(crate) struct Bound<K> {
     pub(crate) policy: Mutex<Policy<EntryRef<K>>>,
     pub(crate) weigher: Weigher<K>,
-    /// The most total weight, as the policy keeps it.
+    /// The most total weight: the policy's capacity, copied here so that
+    /// an insert can refuse an oversized entry without taking the lock.
     pub(crate) capacity: u64,
 }
 

@@ -134,23 +134,11 @@ impl<K, S> StrCache<K, S> {
         }
     }
 
-    /// `entry` if it has not expired; a read that returns it also marks it
-    /// for the eviction policy of a bounded cache. Entries without a
-    /// deadline cost no clock read.
+    /// Whether `entry` has expired. Entries without a deadline cost no
+    /// clock read.
     #[inline]
-    pub(crate) fn visible<'g>(&self, entry: &'g Entry<K>) -> Option<&'g Entry<K>> {
-        if entry.expired_at_clock(&self.expiry) {
-            return None;
-        }
-        if self.bound.is_some() {
-            entry.mark();
-        }
-        Some(entry)
-    }
-
-    /// Whether `entry` has expired; for walks, which do not mark.
-    pub(crate) fn expired(&self, entry: &Entry<K>) -> bool {
-        entry.expired_at_clock(&self.expiry)
+    fn expired(&self, entry: &Entry<K>) -> bool {
+        entry.expired(&self.expiry)
     }
 
     pub(crate) fn expiry(&self) -> &Expiry {
@@ -349,10 +337,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (shard, tag) = self.locate(key);
         let guard = self.epoch.pin();
-        let entry = self.visible(shard.get(tag, key, &guard)?)?;
-        let text: *const str = entry.value.as_str();
+        let text: *const str = self.get_in(key, &guard)?.value.as_str();
         // SAFETY: `text` points into an entry loaded under `guard`, which
         // moves into the `CachedStr` and keeps the entry from being freed;
         // the entry cannot be dropped by the cache's own `Drop` either,
@@ -376,12 +362,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (shard, tag) = self.locate(key);
         let guard = self.epoch.pin();
-        shard
-            .get(tag, key, &guard)
-            .and_then(|e| self.visible(e))
-            .map(|e| e.value.as_bytes().clone())
+        self.get_in(key, &guard).map(|e| e.value.as_bytes().clone())
     }
 
     /// Whether `key` has a value.
@@ -398,19 +380,15 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (shard, tag) = self.locate(key);
-        let guard = self.epoch.pin();
-        shard
-            .get(tag, key, &guard)
-            .is_some_and(|e| !self.expired(e))
+        self.find(key, &self.epoch.pin()).is_some()
     }
 
     /// Walks every shard and panics if an internal invariant is broken:
     /// counts against slots, slot states, load, probe paths, deadlines,
     /// each key's hash tag, shard and uniqueness, and in a bounded cache
-    /// the policy against the tables and the weights. Compiled only for tests and
-    /// fuzz targets (`cfg(fuzzing)`); `strcache::check` calls it after
-    /// every step.
+    /// the policy against the tables and the weights. Compiled only for
+    /// tests and fuzz targets (`cfg(fuzzing)`); `strcache::check` calls it
+    /// after every step.
     ///
     /// # Panics
     /// On the first broken invariant, naming it.
@@ -426,17 +404,29 @@ where
         }
     }
 
-    pub(crate) fn get_in<'g, Q>(
-        &self,
-        key: &Q,
-        guard: &'g crossbeam_epoch::Guard,
-    ) -> Option<&'g Entry<K>>
+    /// The unexpired entry for `key`, without marking it as read.
+    pub(crate) fn find<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let (shard, tag) = self.locate(key);
-        shard.get(tag, key, guard).and_then(|e| self.visible(e))
+        shard.get(tag, key, guard).filter(|e| !self.expired(e))
+    }
+
+    /// As [`find`](Self::find), for a read that returns the value: in a
+    /// bounded cache it marks the entry as read for the policy.
+    #[inline]
+    pub(crate) fn get_in<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let entry = self.find(key, guard)?;
+        if self.bound.is_some() {
+            entry.mark();
+        }
+        Some(entry)
     }
 
     /// Publishes `value` for `key`, taking ownership of the text without
@@ -557,7 +547,6 @@ where
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
     ) {
-        let mut now = None;
         while policy.weight() > policy.capacity() {
             let Some((_, victim)) = policy.evict() else {
                 break;
@@ -571,10 +560,7 @@ where
             }
             // SAFETY: live until the unlink just above (invariant
             // `TRACKED`), and retired only through `out`.
-            let e = unsafe { entry.deref() };
-            let expired =
-                e.deadline != 0 && e.expired_at(*now.get_or_insert_with(|| self.expiry.now()));
-            let cause = if expired {
+            let cause = if self.expired(unsafe { entry.deref() }) {
                 EvictionCause::Expired
             } else {
                 EvictionCause::Size
@@ -605,14 +591,12 @@ where
         let removed = shard.remove(tag, key, self.ctx(), &guard)?;
         // SAFETY: unlinked by `Shard::remove`, retired only below.
         let entry = unsafe { removed.deref() };
-        let expired = self.expired(entry);
-        let value = (!expired).then(|| entry.value.clone());
-        let mut out = Unlinked::new();
-        let cause = if expired {
-            EvictionCause::Expired
+        let (value, cause) = if self.expired(entry) {
+            (None, EvictionCause::Expired)
         } else {
-            EvictionCause::Removed
+            (Some(entry.value.clone()), EvictionCause::Removed)
         };
+        let mut out = Unlinked::new();
         // SAFETY: `Shard::remove` unlinked it under its lock, once.
         unsafe { out.push(removed, cause) };
         out.finish(self.listener.as_ref(), &guard);

@@ -60,16 +60,10 @@ impl<K> Entry<K> {
         self.node.store(node, Ordering::Relaxed);
     }
 
-    /// Whether the entry has expired at `now` (clock nanoseconds).
-    #[inline]
-    pub(crate) fn expired_at(&self, now: u64) -> bool {
-        self.deadline != 0 && now >= self.deadline
-    }
-
     /// Whether the entry has expired by `expiry`'s clock, which is read
     /// only if the entry has a deadline.
     #[inline]
-    pub(crate) fn expired_at_clock(&self, expiry: &Expiry) -> bool {
+    pub(crate) fn expired(&self, expiry: &Expiry) -> bool {
         self.deadline != 0 && expiry.now() >= self.deadline
     }
 

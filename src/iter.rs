@@ -55,7 +55,7 @@ impl<'c, K> Cursor<'c, K> {
                 let index = self.index;
                 self.index += 1;
                 match table.entry_at(index, guard) {
-                    Some(entry) if !entry.expired_at_clock(self.expiry) => return Some(entry),
+                    Some(entry) if !entry.expired(self.expiry) => return Some(entry),
                     _ => {}
                 }
             }

@@ -245,7 +245,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.cache.get_in(key, &self.guard).is_some()
+        self.cache.find(key, &self.guard).is_some()
     }
 }
 

@@ -35,7 +35,7 @@
 //!   is a count, not a guard for any data. The deadlines index (`Timers`)
 //!   is plain data under the lock.
 
-use std::{borrow::Borrow, ptr::NonNull};
+use std::borrow::Borrow;
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use crossbeam_utils::CachePadded;
@@ -207,11 +207,14 @@ impl<K> Shard<K> {
                     let old = unsafe { current.deref() };
                     entry.set_node(old.node());
                     entry.inherit_marks(old);
+                    if let Some(policy) = policy.as_deref_mut() {
+                        policy.update(old.node(), weight, EntryRef::new(tag, &entry));
+                    }
                     if old.deadline != 0 {
                         state.timers.unlinked();
                     }
-                    let new = self.track(&mut state, tag, entry, weight, policy.as_deref_mut());
-                    table.replace(index, new);
+                    link_timer(&mut state, tag, &entry);
+                    table.replace(index, entry);
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
                     // lock that makes this writer its only retirer.
@@ -231,18 +234,14 @@ impl<K> Shard<K> {
                         continue;
                     }
                     if let Some(policy) = policy.as_deref_mut() {
-                        let handle = EntryRef {
-                            tag,
-                            entry: NonNull::from(&*entry),
-                        };
-                        entry.set_node(policy.insert(tag, weight, handle));
+                        entry.set_node(policy.insert(tag, weight, EntryRef::new(tag, &entry)));
                     }
-                    let new = self.track(&mut state, tag, entry, weight, None);
+                    link_timer(&mut state, tag, &entry);
                     if revive {
-                        table.replace(index, new);
+                        table.replace(index, entry);
                         state.tombstones -= 1;
                     } else {
-                        table.publish(index, tag, new);
+                        table.publish(index, tag, entry);
                     }
                     state.len += 1;
                     self.len.store(state.len, Ordering::Relaxed);
@@ -265,35 +264,6 @@ impl<K> Shard<K> {
             drop(state);
             return (outcome, policy);
         }
-    }
-
-    /// Turns a new entry into a pointer to publish, recording its deadline
-    /// and, when it replaces the key's entry in a bounded cache (`policy`
-    /// given), handing it to the policy in the old one's place.
-    fn track(
-        &self,
-        state: &mut WriterState,
-        tag: u64,
-        entry: Owned<Entry<K>>,
-        weight: u64,
-        policy: Option<&mut Policy<EntryRef<K>>>,
-    ) -> Owned<Entry<K>> {
-        if let Some(policy) = policy {
-            let handle = EntryRef {
-                tag,
-                entry: NonNull::from(&*entry),
-            };
-            policy.update(entry.node(), weight, handle);
-        }
-        if entry.deadline != 0 {
-            let addr = &*entry as *const Entry<K> as usize;
-            state.timers.linked(Timer {
-                deadline: entry.deadline,
-                tag,
-                addr,
-            });
-        }
-        entry
     }
 
     /// Unlinks `key`'s entry and returns it. It is not retired: the caller
@@ -542,6 +512,17 @@ impl<K> Drop for Shard<K> {
         let mut table = unsafe { table.into_owned() };
         // SAFETY: as above.
         unsafe { table.drop_entries() };
+    }
+}
+
+/// Records the deadline, if any, of an entry about to be linked.
+fn link_timer<K>(state: &mut WriterState, tag: u64, entry: &Entry<K>) {
+    if entry.deadline != 0 {
+        state.timers.linked(Timer {
+            deadline: entry.deadline,
+            tag,
+            addr: entry as *const Entry<K> as usize,
+        });
     }
 }
 
