@@ -275,9 +275,16 @@ fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
         }
         cache
     };
-    let bounded = filled(StrCache::builder().max_entries(2 * KEYS as u64).build());
+    // Sized up front like `Maps::strcache`, so only the variant differs.
+    let bounded = filled(
+        StrCache::builder()
+            .initial_capacity(KEYS)
+            .max_entries(2 * KEYS as u64)
+            .build(),
+    );
     let expiring = filled(
         StrCache::builder()
+            .initial_capacity(KEYS)
             .time_to_live(Duration::from_secs(3_600))
             .build(),
     );
