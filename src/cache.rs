@@ -225,7 +225,12 @@ impl<K, S> StrCache<K, S> {
                 for (_, entry) in unsafe { table.deref() }.live(&guard) {
                     // SAFETY: as above; the table owns its entries.
                     let entry = unsafe { entry.deref() };
-                    listener(&entry.key, &entry.value, EvictionCause::Removed);
+                    let cause = if self.expired(entry) {
+                        EvictionCause::Expired
+                    } else {
+                        EvictionCause::Removed
+                    };
+                    listener(&entry.key, &entry.value, cause);
                 }
             }
         }

@@ -78,6 +78,8 @@
 //! expired victims as [`EvictionCause::Expired`], and
 //! [`StrCache::purge_expired`] unlinks them all. Until then an expired entry
 //! still counts in [`StrCache::len`] and in the weight of a bounded cache.
+//! Whatever unlinks it reports it as expired; an insert over an expired
+//! value reports [`InsertOutcome::Inserted`], since the key was absent.
 //!
 //! # Reclamation
 //! A replaced or removed entry is retired to crossbeam-epoch and freed once

@@ -47,11 +47,13 @@ use crate::{
 pub enum EvictionCause {
     /// The policy chose it to keep the cache within its bound.
     Size,
-    /// Its time to live passed.
+    /// Its time to live passed. Reported when it is unlinked, whatever
+    /// unlinked it: a write, eviction, `remove`, `retain`, `clear` or
+    /// `purge_expired`.
     Expired,
     /// An insert gave its key a new value.
     Replaced,
-    /// `remove`, `retain` or `clear` took it out.
+    /// `remove`, `retain` or `clear` took it out before it expired.
     Removed,
 }
 

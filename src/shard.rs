@@ -62,9 +62,9 @@ use crate::{
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InsertOutcome {
-    /// The key was absent and now has the value.
+    /// The key was absent (or its value had expired) and now has the value.
     Inserted,
-    /// The key had a value, which the new one replaced.
+    /// The key had an unexpired value, which the new one replaced.
     Replaced,
 }
 
@@ -215,11 +215,17 @@ impl<K> Shard<K> {
                     }
                     link_timer(&mut state, tag, &entry);
                     table.replace(index, entry);
+                    // An expired value was already absent to readers.
+                    let (cause, outcome) = if old.expired(ctx.expiry) {
+                        (EvictionCause::Expired, InsertOutcome::Inserted)
+                    } else {
+                        (EvictionCause::Replaced, InsertOutcome::Replaced)
+                    };
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
                     // lock that makes this writer its only retirer.
-                    unsafe { out.push(current, EvictionCause::Replaced) };
-                    InsertOutcome::Replaced
+                    unsafe { out.push(current, cause) };
+                    outcome
                 }
                 Probe::Vacant { index } => {
                     let revive = table.is_tombstone(index, tag, guard);

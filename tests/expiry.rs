@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use strcache::{EvictionCause, ManualClock, StrCache};
+use strcache::{EvictionCause, InsertOutcome, ManualClock, StrCache};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -164,4 +164,34 @@ fn a_bounded_cache_reports_expired_victims_as_expired() {
     let log = log.lock().unwrap();
     assert_eq!(log.len(), 10);
     assert!(log.iter().all(|&(_, c)| c == EvictionCause::Expired));
+}
+
+#[test]
+fn whatever_unlinks_an_expired_entry_reports_it_expired() {
+    let clock = ManualClock::new();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let cache: StrCache<u64> = StrCache::builder()
+        .shards(1)
+        .clock(clock.clone())
+        .on_evict(move |k: &u64, v, cause| sink.lock().unwrap().push((*k, v.to_string(), cause)))
+        .build();
+    cache.insert_with_ttl(1, "old", SEC).unwrap();
+    cache.insert_with_ttl(2, "old", SEC).unwrap();
+    cache.insert(3, "kept").unwrap();
+    clock.advance(SEC);
+    // The key was absent to readers, so this is an insert, not a replace.
+    assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Inserted));
+    cache.clear();
+    let mut log = log.lock().unwrap().clone();
+    log.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    assert_eq!(
+        log,
+        [
+            (1, "new".into(), EvictionCause::Removed),
+            (1, "old".into(), EvictionCause::Expired),
+            (2, "old".into(), EvictionCause::Expired),
+            (3, "kept".into(), EvictionCause::Removed),
+        ]
+    );
 }

@@ -1,4 +1,5 @@
-//! Operation sequences against a HashMap model, with the invariant walk after each step.
+//! Operation sequences, under a bound and a time to live drawn from the input, against a
+//! HashMap model that checks each eviction report, with the invariant walk after each step.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

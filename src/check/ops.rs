@@ -3,13 +3,15 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::Arc,
+    mem,
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 
-use crate::{Error, InsertOutcome, StrCache, Utf8Bytes};
+use crate::{Error, EvictionCause, InsertOutcome, ManualClock, StrCache, Utf8Bytes};
 
 use super::seeded;
 
@@ -26,6 +28,9 @@ const STATIC_TEXTS: [&str; 5] = [
     "a value long enough to span more than one cache line of its buffer: \
      0123456789abcdef0123456789abcdef",
 ];
+
+/// Time in [`ops`] moves in whole ticks of the cache's `ManualClock`.
+const TICK: Duration = Duration::from_secs(1);
 
 /// A key of [`ops`].
 #[derive(Debug, Arbitrary)]
@@ -55,27 +60,49 @@ impl Value {
         }
     }
 
-    /// Inserts the value as its own type, through `insert`'s `Into` bound.
-    fn insert_into(self, cache: &StrCache, key: String) -> Result<InsertOutcome, Error> {
-        match self {
-            Value::Static(i) => {
-                cache.insert(key, STATIC_TEXTS[usize::from(i) % STATIC_TEXTS.len()])
+    /// Inserts the value as its own type, through the `Into` bound of
+    /// `insert`, or of `insert_with_ttl` when `ttl` is set.
+    fn insert_into(
+        self,
+        cache: &StrCache,
+        key: String,
+        ttl: Option<Duration>,
+    ) -> Result<InsertOutcome, Error> {
+        fn write(
+            cache: &StrCache,
+            key: String,
+            value: impl Into<Utf8Bytes>,
+            ttl: Option<Duration>,
+        ) -> Result<InsertOutcome, Error> {
+            match ttl {
+                Some(ttl) => cache.insert_with_ttl(key, value, ttl),
+                None => cache.insert(key, value),
             }
-            Value::Owned(s) => cache.insert(key, s),
-            Value::Boxed(s) => cache.insert(key, s.into_boxed_str()),
-            Value::Shared(s) => cache.insert(key, Arc::<str>::from(s)),
+        }
+        match self {
+            Value::Static(i) => write(
+                cache,
+                key,
+                STATIC_TEXTS[usize::from(i) % STATIC_TEXTS.len()],
+                ttl,
+            ),
+            Value::Owned(s) => write(cache, key, s, ttl),
+            Value::Boxed(s) => write(cache, key, s.into_boxed_str(), ttl),
+            Value::Shared(s) => write(cache, key, Arc::<str>::from(s), ttl),
             Value::Checked(s) => {
                 let text = Utf8Bytes::try_from(Bytes::from(s)).expect("a String is UTF-8");
-                cache.insert(key, text)
+                write(cache, key, text, ttl)
             }
         }
     }
 }
 
-/// One step of [`ops`]: every public read and write.
+/// One step of [`ops`]: every public read and write, and the clock.
 #[derive(Debug, Arbitrary)]
 enum Op {
     Insert(Key, Value),
+    /// `insert_with_ttl`, with a time to live in ticks.
+    InsertWithTtl(Key, Value, u8),
     TryInsertBytes(Key, Vec<u8>),
     GetStr(Key),
     GetBytes(Key),
@@ -88,6 +115,9 @@ enum Op {
         residue: u8,
     },
     Clear,
+    PurgeExpired,
+    /// Moves the clock on by a few ticks.
+    Advance(u8),
     /// Lookups under one `pin()`.
     Pinned(Vec<Key>),
     Iter,
@@ -101,229 +131,521 @@ enum Op {
     },
 }
 
-/// The outcome a `HashMap` model predicts for an insert.
-fn outcome(previous: Option<String>) -> InsertOutcome {
-    match previous {
-        Some(_) => InsertOutcome::Replaced,
-        None => InsertOutcome::Inserted,
+/// A bound of the cache under test.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// `max_entries`: each entry weighs 1.
+    Entries(u64),
+    /// `max_weight` with a weigher of key and value lengths.
+    Bytes(u64),
+}
+
+impl Limit {
+    fn max(self) -> u64 {
+        match self {
+            Limit::Entries(max) | Limit::Bytes(max) => max,
+        }
+    }
+
+    fn weigh(self, key: &str, value: &str) -> u64 {
+        match self {
+            Limit::Entries(_) => 1,
+            Limit::Bytes(_) => (key.len() + value.len()) as u64,
+        }
+    }
+}
+
+/// A value in the model, with its deadline in ticks, if it has one.
+#[derive(Debug, Clone)]
+struct Stored {
+    value: String,
+    deadline: Option<u64>,
+}
+
+/// What the listener was told: key, value and cause.
+type Report = (String, String, EvictionCause);
+
+/// A cache and its model. Every entry the cache unlinks is reported to
+/// its listener; the model follows those reports after checking that each
+/// is legal: the entry was there with that value, and it was removed, or
+/// replaced, or had expired, or its eviction was needed to get within the
+/// bound.
+struct Harness {
+    /// Shared, so an iteration can run while the harness writes.
+    cache: Arc<StrCache>,
+    clock: ManualClock,
+    reports: Arc<Mutex<Vec<Report>>>,
+    limit: Option<Limit>,
+    /// The default time to live, in ticks.
+    ttl: Option<u64>,
+    /// The clock, in ticks.
+    now: u64,
+    model: HashMap<String, Stored>,
+    /// Keys whose entries left the cache since this was last cleared.
+    unlinked: HashSet<String>,
+}
+
+impl Harness {
+    /// Decodes a cache configuration from the front of the input.
+    fn new(u: &mut Unstructured<'_>) -> arbitrary::Result<Self> {
+        let shards = u.int_in_range(0..=3u32)?;
+        let capacity = u.int_in_range(0..=64usize)?;
+        let seed = u.arbitrary::<u64>()?;
+        let limit = match u.int_in_range(0..=2u8)? {
+            0 => None,
+            1 => Some(Limit::Entries(u.int_in_range(0..=24)?)),
+            _ => Some(Limit::Bytes(u.int_in_range(0..=600)?)),
+        };
+        let ttl = u
+            .arbitrary::<Option<u8>>()?
+            .map(|ticks| u64::from(ticks % 8));
+        let clock = ManualClock::new();
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&reports);
+        let mut builder = StrCache::builder()
+            .shards(1 << shards)
+            .initial_capacity(capacity)
+            .hasher(seeded(seed))
+            .clock(clock.clone())
+            .on_evict(move |key: &String, value, cause| {
+                let report = (key.clone(), value.to_string(), cause);
+                sink.lock().expect("the report log").push(report);
+            });
+        builder = match limit {
+            None => builder,
+            Some(Limit::Entries(max)) => builder.max_entries(max),
+            Some(Limit::Bytes(max)) => {
+                builder.max_weight(max, |key: &String, value| (key.len() + value.len()) as u64)
+            }
+        };
+        if let Some(ticks) = ttl {
+            builder = builder.time_to_live(TICK * ticks as u32);
+        }
+        Ok(Harness {
+            cache: Arc::new(builder.build()),
+            clock,
+            reports,
+            limit,
+            ttl,
+            now: 0,
+            model: HashMap::new(),
+            unlinked: HashSet::new(),
+        })
+    }
+
+    fn expired(&self, stored: &Stored) -> bool {
+        stored.deadline.is_some_and(|deadline| self.now >= deadline)
+    }
+
+    /// The value a reader must see for `key`.
+    fn visible(&self, key: &str) -> Option<&str> {
+        self.model
+            .get(key)
+            .filter(|stored| !self.expired(stored))
+            .map(|stored| stored.value.as_str())
+    }
+
+    /// The entries a reader must see, sorted.
+    fn visible_entries(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = self
+            .model
+            .iter()
+            .filter(|(_, stored)| !self.expired(stored))
+            .map(|(k, stored)| (k.clone(), stored.value.clone()))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    fn weight(&self) -> u64 {
+        self.limit.map_or(0, |limit| {
+            self.model
+                .iter()
+                .map(|(k, stored)| limit.weigh(k, &stored.value))
+                .sum()
+        })
+    }
+
+    /// Takes the reports of the last operation.
+    fn take_reports(&mut self) -> Vec<Report> {
+        mem::take(&mut *self.reports.lock().expect("the report log"))
+    }
+
+    /// The cause an entry leaving the cache now, not by eviction, has.
+    fn cause(&self, stored: &Stored, otherwise: EvictionCause) -> EvictionCause {
+        if self.expired(stored) {
+            EvictionCause::Expired
+        } else {
+            otherwise
+        }
+    }
+
+    /// Checks that `reports` are exactly the entries the model says an
+    /// operation unlinks (in any order), and takes them out of the model.
+    fn expect_unlinked(&mut self, mut reports: Vec<Report>, mut expected: Vec<Report>) {
+        let by_key = |a: &Report, b: &Report| a.0.cmp(&b.0);
+        reports.sort_by(by_key);
+        expected.sort_by(by_key);
+        assert_eq!(reports, expected, "reported removals");
+        for (key, ..) in reports {
+            self.model.remove(&key);
+            self.unlinked.insert(key);
+        }
+    }
+
+    /// Follows the reports of a write: each unlinked entry was in the
+    /// model with the value reported, and either had expired or was
+    /// evicted, for size, while the cache was over its bound, and the
+    /// write leaves it within.
+    fn follow_write(&mut self, reports: impl IntoIterator<Item = Report>) {
+        let mut weight = self.weight();
+        for (key, value, cause) in reports {
+            let stored = self
+                .model
+                .get(&key)
+                .unwrap_or_else(|| panic!("{cause:?} report of {key}, which had no entry"));
+            assert_eq!(stored.value, value, "{cause:?} report of {key}");
+            match cause {
+                EvictionCause::Expired => assert!(self.expired(stored), "{key} had not expired"),
+                EvictionCause::Size => {
+                    let limit = self.limit.expect("a size eviction in an unbounded cache");
+                    assert!(!self.expired(stored), "{key} expired, reported as Size");
+                    assert!(
+                        weight > limit.max(),
+                        "{key} evicted at weight {weight}, within {limit:?}"
+                    );
+                    weight -= limit.weigh(&key, &value);
+                }
+                other => panic!("a write reported {key} as {other:?}"),
+            }
+            self.model.remove(&key);
+            self.unlinked.insert(key);
+        }
+        if let Some(limit) = self.limit {
+            assert!(
+                self.weight() <= limit.max(),
+                "weight {} after a write, over {limit:?}",
+                self.weight()
+            );
+        }
+    }
+
+    /// Checks the outcome of writing `value` to `key` with `ttl` (ticks)
+    /// and follows it in the model.
+    fn write(
+        &mut self,
+        key: String,
+        value: &str,
+        ttl: Option<u64>,
+        result: Result<InsertOutcome, Error>,
+    ) {
+        if let Some(limit) = self.limit {
+            let (weight, max) = (limit.weigh(&key, value), limit.max());
+            if weight > max {
+                assert_eq!(
+                    result,
+                    Err(Error::TooLarge { weight, max }),
+                    "insert({key})"
+                );
+                return;
+            }
+        }
+        let deadline = ttl.or(self.ttl).map(|ticks| self.now + ticks);
+        let stored = Stored {
+            value: value.to_owned(),
+            deadline,
+        };
+        let old = self.model.insert(key.clone(), stored);
+        let mut reports = self.take_reports().into_iter();
+        let outcome = match old {
+            Some(old) => {
+                // Unlinked first, under the shard lock, before any eviction.
+                let cause = self.cause(&old, EvictionCause::Replaced);
+                assert_eq!(
+                    reports.next(),
+                    Some((key.clone(), old.value, cause)),
+                    "the old value's report"
+                );
+                self.unlinked.insert(key.clone());
+                if cause == EvictionCause::Replaced {
+                    InsertOutcome::Replaced
+                } else {
+                    InsertOutcome::Inserted
+                }
+            }
+            None => InsertOutcome::Inserted,
+        };
+        assert_eq!(result, Ok(outcome), "insert({key})");
+        self.follow_write(reports);
+    }
+
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::Insert(key, value) => {
+                let text = value.text().to_owned();
+                let result = value.insert_into(&self.cache, key.name(), None);
+                self.write(key.name(), &text, None, result);
+            }
+            Op::InsertWithTtl(key, value, ticks) => {
+                let ticks = u64::from(ticks % 8);
+                let text = value.text().to_owned();
+                let result = value.insert_into(&self.cache, key.name(), Some(TICK * ticks as u32));
+                self.write(key.name(), &text, Some(ticks), result);
+            }
+            Op::TryInsertBytes(key, bytes) => {
+                let result = self
+                    .cache
+                    .try_insert_bytes(key.name(), Bytes::from(bytes.clone()));
+                match String::from_utf8(bytes) {
+                    Ok(text) => self.write(key.name(), &text, None, result),
+                    Err(e) => assert_eq!(
+                        result,
+                        Err(Error::InvalidUtf8 {
+                            valid_up_to: e.utf8_error().valid_up_to(),
+                            error_len: e.utf8_error().error_len(),
+                        })
+                    ),
+                }
+            }
+            Op::GetStr(key) => {
+                let name = key.name();
+                assert_eq!(
+                    self.cache.get_str(name.as_str()).as_deref(),
+                    self.visible(&name),
+                    "get_str({name})"
+                );
+            }
+            Op::GetBytes(key) => {
+                let name = key.name();
+                assert_eq!(
+                    self.cache.get_bytes(name.as_str()).as_deref(),
+                    self.visible(&name).map(str::as_bytes),
+                    "get_bytes({name})"
+                );
+            }
+            Op::ContainsKey(key) => {
+                let name = key.name();
+                assert_eq!(
+                    self.cache.contains_key(name.as_str()),
+                    self.visible(&name).is_some(),
+                    "contains_key({name})"
+                );
+            }
+            Op::Remove(key) => {
+                let name = key.name();
+                let removed = self.cache.remove(name.as_str());
+                assert_eq!(removed.as_deref(), self.visible(&name), "remove({name})");
+                let expected = self.model.get(&name).map(|stored| {
+                    let cause = self.cause(stored, EvictionCause::Removed);
+                    (name.clone(), stored.value.clone(), cause)
+                });
+                let reports = self.take_reports();
+                self.expect_unlinked(reports, expected.into_iter().collect());
+            }
+            Op::Retain { modulus, residue } => {
+                let modulus = usize::from(modulus.max(1));
+                let keep = |k: &str, v: &str| {
+                    (k.len() + v.len()) % modulus != usize::from(residue) % modulus
+                };
+                self.cache.retain(|k, v| {
+                    assert_eq!(self.visible(k), Some(v), "retain offered {k} = {v:?}");
+                    // Re-entering the cache from the predicate must work
+                    // (DESIGN.md, invariant 5) and see the value offered.
+                    assert_eq!(
+                        self.cache.get_str(k).as_deref(),
+                        Some(v),
+                        "re-entrant get_str({k})"
+                    );
+                    keep(k, v)
+                });
+                let expected = self
+                    .model
+                    .iter()
+                    .filter_map(|(k, stored)| {
+                        let cause = if self.expired(stored) {
+                            EvictionCause::Expired
+                        } else if !keep(k, &stored.value) {
+                            EvictionCause::Removed
+                        } else {
+                            return None;
+                        };
+                        Some((k.clone(), stored.value.clone(), cause))
+                    })
+                    .collect();
+                let reports = self.take_reports();
+                self.expect_unlinked(reports, expected);
+            }
+            Op::Clear => {
+                self.cache.clear();
+                let expected = self.all_unlinked(EvictionCause::Removed);
+                let reports = self.take_reports();
+                self.expect_unlinked(reports, expected);
+            }
+            Op::PurgeExpired => {
+                self.cache.purge_expired();
+                let expected = self
+                    .all_unlinked(EvictionCause::Removed)
+                    .into_iter()
+                    .filter(|(.., cause)| *cause == EvictionCause::Expired)
+                    .collect();
+                let reports = self.take_reports();
+                self.expect_unlinked(reports, expected);
+            }
+            Op::Advance(ticks) => {
+                let ticks = u64::from(ticks % 4);
+                self.clock.advance(TICK * ticks as u32);
+                self.now += ticks;
+            }
+            Op::Pinned(keys) => {
+                let pinned = self.cache.pin();
+                for key in keys {
+                    let name = key.name();
+                    assert_eq!(
+                        pinned.get_str(name.as_str()),
+                        self.visible(&name),
+                        "Pinned::get_str({name})"
+                    );
+                    assert_eq!(
+                        pinned.contains_key(name.as_str()),
+                        self.visible(&name).is_some(),
+                        "Pinned::contains_key({name})"
+                    );
+                }
+            }
+            Op::Iter => {
+                let mut seen: Vec<(String, String)> =
+                    self.cache.iter().map(|(k, v)| (k, v.to_string())).collect();
+                seen.sort_unstable();
+                assert_eq!(seen, self.visible_entries(), "iter");
+            }
+            Op::PinnedIter => {
+                let pinned = self.cache.pin();
+                let mut seen: Vec<(String, String)> = pinned
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_owned()))
+                    .collect();
+                seen.sort_unstable();
+                assert_eq!(seen, self.visible_entries(), "Pinned::iter");
+            }
+            Op::IterWhileWriting { pinned, writes } => self.iter_while_writing(pinned, writes),
+        }
+    }
+
+    /// Every entry of the model, with the cause it leaves the cache with
+    /// when it is taken out now.
+    fn all_unlinked(&self, otherwise: EvictionCause) -> Vec<Report> {
+        self.model
+            .iter()
+            .map(|(k, stored)| {
+                (
+                    k.clone(),
+                    stored.value.clone(),
+                    self.cause(stored, otherwise),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs an iteration with writes between its steps and checks it is
+    /// weakly consistent: each key yielded at most once, with a value it
+    /// held at some point during the iteration, and every key present
+    /// throughout (not written, not evicted) yielded.
+    fn iter_while_writing(&mut self, pinned: bool, writes: Vec<(Key, Option<Value>)>) {
+        let before = self.visible_entries();
+        // Every value each key held while the iteration ran.
+        let mut held: HashMap<String, Vec<String>> = before
+            .iter()
+            .map(|(k, v)| (k.clone(), vec![v.clone()]))
+            .collect();
+        self.unlinked.clear();
+        let mut written = HashSet::new();
+        let mut writes = writes.into_iter();
+        let mut seen = Vec::new();
+        let cache = Arc::clone(&self.cache);
+        let mut write = |harness: &mut Harness| {
+            let Some((key, value)) = writes.next() else {
+                return;
+            };
+            let name = key.name();
+            harness.apply(match value {
+                Some(value) => Op::Insert(key, value),
+                None => Op::Remove(key),
+            });
+            if let Some(value) = harness.visible(&name) {
+                held.entry(name.clone()).or_default().push(value.to_owned());
+            }
+            written.insert(name);
+        };
+        if pinned {
+            let pin = cache.pin();
+            for (k, v) in pin.iter() {
+                seen.push((k.clone(), v.to_owned()));
+                write(self);
+            }
+        } else {
+            for (k, v) in cache.iter() {
+                seen.push((k, v.to_string()));
+                write(self);
+            }
+        }
+        let mut yielded = HashSet::new();
+        for (k, v) in &seen {
+            assert!(yielded.insert(k), "iteration yielded {k} twice: {seen:?}");
+            assert!(
+                held.get(k).is_some_and(|values| values.contains(v)),
+                "iteration yielded {k} = {v:?}, a value it never held while the iteration ran"
+            );
+        }
+        for (k, _) in &before {
+            if !written.contains(k) && !self.unlinked.contains(k) {
+                assert!(
+                    yielded.contains(k),
+                    "iteration missed {k}, present throughout"
+                );
+            }
+        }
     }
 }
 
 /// Applies a decoded sequence of operations to a `StrCache` and to a
-/// `HashMap` model, comparing every result and validating the cache's
-/// invariants after each step.
+/// `HashMap` model, with a bound, a default time to live and a clock
+/// drawn from the input, comparing every result and every listener
+/// report, and validating the cache's invariants after each step.
 ///
 /// # Panics
-/// When the cache and the model disagree, or an invariant is broken.
+/// When the cache and the model disagree, an eviction was not needed, or
+/// an invariant is broken.
 pub fn ops(data: &[u8]) -> usize {
     let mut u = Unstructured::new(data);
-    let (Ok(shards), Ok(capacity), Ok(seed)) = (
-        u.int_in_range(0..=3u32),
-        u.int_in_range(0..=64usize),
-        u.arbitrary::<u64>(),
-    ) else {
+    let Ok(mut harness) = Harness::new(&mut u) else {
         return 0;
     };
-    let cache: StrCache = StrCache::builder()
-        .shards(1 << shards)
-        .initial_capacity(capacity)
-        .hasher(seeded(seed))
-        .build();
-    let mut model: HashMap<String, String> = HashMap::new();
     let mut applied = 0;
     while !u.is_empty() {
         let Ok(op) = Op::arbitrary(&mut u) else { break };
-        apply(&cache, &mut model, op);
+        harness.apply(op);
         applied += 1;
-        assert_eq!(cache.len(), model.len(), "len");
-        assert_eq!(cache.is_empty(), model.is_empty(), "is_empty");
-        cache.validate();
+        assert_eq!(
+            harness.take_reports(),
+            [],
+            "reports no operation accounted for"
+        );
+        assert_eq!(harness.cache.len(), harness.model.len(), "len");
+        assert_eq!(
+            harness.cache.is_empty(),
+            harness.model.is_empty(),
+            "is_empty"
+        );
+        harness.cache.validate();
     }
-    for (key, value) in &model {
-        assert_eq!(cache.get_str(key).as_deref(), Some(value.as_str()), "{key}");
+    for (key, value) in harness.visible_entries() {
+        assert_eq!(
+            harness.cache.get_str(&key).as_deref(),
+            Some(value.as_str()),
+            "{key}"
+        );
     }
     applied
-}
-
-fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
-    match op {
-        Op::Insert(key, value) => {
-            let expected = outcome(model.insert(key.name(), value.text().to_owned()));
-            assert_eq!(value.insert_into(cache, key.name()), Ok(expected), "insert");
-        }
-        Op::TryInsertBytes(key, bytes) => {
-            let result = cache.try_insert_bytes(key.name(), Bytes::from(bytes.clone()));
-            match String::from_utf8(bytes) {
-                Ok(text) => {
-                    assert_eq!(result, Ok(outcome(model.insert(key.name(), text))));
-                }
-                Err(e) => assert_eq!(
-                    result,
-                    Err(Error::InvalidUtf8 {
-                        valid_up_to: e.utf8_error().valid_up_to(),
-                        error_len: e.utf8_error().error_len(),
-                    })
-                ),
-            }
-        }
-        Op::GetStr(key) => {
-            let name = key.name();
-            assert_eq!(
-                cache.get_str(name.as_str()).as_deref(),
-                model.get(&name).map(String::as_str),
-                "get_str({name})"
-            );
-        }
-        Op::GetBytes(key) => {
-            let name = key.name();
-            assert_eq!(
-                cache.get_bytes(name.as_str()).as_deref(),
-                model.get(&name).map(String::as_bytes),
-                "get_bytes({name})"
-            );
-        }
-        Op::ContainsKey(key) => {
-            let name = key.name();
-            assert_eq!(
-                cache.contains_key(name.as_str()),
-                model.contains_key(&name),
-                "contains_key({name})"
-            );
-        }
-        Op::Remove(key) => {
-            let name = key.name();
-            assert_eq!(
-                cache.remove(name.as_str()).as_deref(),
-                model.remove(&name).as_deref(),
-                "remove({name})"
-            );
-        }
-        Op::Retain { modulus, residue } => {
-            let modulus = usize::from(modulus.max(1));
-            let keep =
-                |k: &str, v: &str| (k.len() + v.len()) % modulus != usize::from(residue) % modulus;
-            cache.retain(|k, v| {
-                // Re-entering the cache from the predicate must work
-                // (DESIGN.md, invariant 5) and see the value offered.
-                assert_eq!(
-                    cache.get_str(k).as_deref(),
-                    Some(v),
-                    "re-entrant get_str({k})"
-                );
-                keep(k, v)
-            });
-            model.retain(|k, v| keep(k, v));
-        }
-        Op::Clear => {
-            cache.clear();
-            model.clear();
-        }
-        Op::Pinned(keys) => {
-            let pinned = cache.pin();
-            for key in keys {
-                let name = key.name();
-                assert_eq!(
-                    pinned.get_str(name.as_str()),
-                    model.get(&name).map(String::as_str),
-                    "Pinned::get_str({name})"
-                );
-                assert_eq!(
-                    pinned.contains_key(name.as_str()),
-                    model.contains_key(&name),
-                    "Pinned::contains_key({name})"
-                );
-            }
-        }
-        Op::Iter => {
-            let mut seen: Vec<(String, String)> =
-                cache.iter().map(|(k, v)| (k, v.to_string())).collect();
-            seen.sort_unstable();
-            assert_eq!(seen, sorted(model), "iter");
-        }
-        Op::PinnedIter => {
-            let pinned = cache.pin();
-            let mut seen: Vec<(String, String)> = pinned
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_owned()))
-                .collect();
-            seen.sort_unstable();
-            assert_eq!(seen, sorted(model), "Pinned::iter");
-        }
-        Op::IterWhileWriting { pinned, writes } => {
-            iter_while_writing(cache, model, pinned, writes);
-        }
-    }
-}
-
-/// Runs an iteration with writes between its steps and checks it is weakly
-/// consistent: each key yielded at most once, with a value it held at some
-/// point during the iteration, and every key present throughout yielded.
-fn iter_while_writing(
-    cache: &StrCache,
-    model: &mut HashMap<String, String>,
-    pinned: bool,
-    writes: Vec<(Key, Option<Value>)>,
-) {
-    let before = model.clone();
-    // Every value each key held while the iteration ran.
-    let mut held: HashMap<String, Vec<String>> = model
-        .iter()
-        .map(|(k, v)| (k.clone(), vec![v.clone()]))
-        .collect();
-    let mut written = HashSet::new();
-    let mut writes = writes.into_iter();
-    let mut write = |model: &mut HashMap<String, String>| {
-        let Some((key, value)) = writes.next() else {
-            return;
-        };
-        let name = key.name();
-        apply(
-            cache,
-            model,
-            match value {
-                Some(value) => Op::Insert(key, value),
-                None => Op::Remove(key),
-            },
-        );
-        if let Some(value) = model.get(&name) {
-            held.entry(name.clone()).or_default().push(value.clone());
-        }
-        written.insert(name);
-    };
-    let mut seen = Vec::new();
-    if pinned {
-        let pin = cache.pin();
-        for (k, v) in pin.iter() {
-            seen.push((k.clone(), v.to_owned()));
-            write(model);
-        }
-    } else {
-        for (k, v) in cache.iter() {
-            seen.push((k, v.to_string()));
-            write(model);
-        }
-    }
-    let mut yielded = HashSet::new();
-    for (k, v) in &seen {
-        assert!(yielded.insert(k), "iteration yielded {k} twice: {seen:?}");
-        assert!(
-            held.get(k).is_some_and(|values| values.contains(v)),
-            "iteration yielded {k} = {v:?}, a value it never held while the iteration ran"
-        );
-    }
-    for k in before.keys().filter(|k| !written.contains(*k)) {
-        assert!(
-            yielded.contains(k),
-            "iteration missed {k}, present throughout"
-        );
-    }
-}
-
-fn sorted(model: &HashMap<String, String>) -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> =
-        model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    all.sort_unstable();
-    all
 }
 
 /// Feeds arbitrary byte strings to `try_insert_bytes`: each is accepted
