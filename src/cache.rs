@@ -16,6 +16,7 @@ use crate::{
     evict::policy::Policy,
     expire::Expiry,
     iter::OwnedIter,
+    load::Flights,
     notify::{EvictionCause, Listener, Unlinked},
     read::{CachedStr, Pinned},
     shard::{retire_table, Ctx, Shard},
@@ -55,6 +56,8 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     bound: Option<Bound<K>>,
     expiry: Expiry,
     listener: Option<Listener<K>>,
+    /// Each shard's loads in progress.
+    loads: Box<[Flights<K>]>,
 }
 
 /// What a built cache is besides its shards and hasher.
@@ -124,7 +127,18 @@ impl<K, S> StrCache<K, S> {
             bound: settings.bound,
             expiry: settings.expiry,
             listener: settings.listener,
+            loads: (0..shards).map(|_| Flights::default()).collect(),
         }
+    }
+
+    /// Pins the current thread for this cache.
+    pub(crate) fn guard(&self) -> Guard {
+        self.epoch.pin()
+    }
+
+    /// The loads in progress of the shard of the key with hash tag `tag`.
+    pub(crate) fn flights(&self, tag: u64) -> &Flights<K> {
+        &self.loads[(tag >> 48) as usize & self.shard_mask]
     }
 
     fn ctx(&self) -> Ctx<'_, K> {
@@ -317,9 +331,13 @@ where
 {
     #[inline]
     fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (&Shard<K>, u64) {
-        let hash = self.hasher.hash_one(key);
-        let shard = &self.shards[(hash >> 48) as usize & self.shard_mask];
-        (shard, tag_of(hash))
+        let tag = self.tag(key);
+        (&self.shards[(tag >> 48) as usize & self.shard_mask], tag)
+    }
+
+    /// The hash tag of `key`; its bits 48.. choose the shard.
+    pub(crate) fn tag<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        tag_of(self.hasher.hash_one(key))
     }
 
     /// The value for `key`, borrowed from the cache: no copy, no lock, no

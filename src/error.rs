@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// Why a write was refused. A refused write changes nothing: the previous
-/// value for the key is still there.
+/// Why a write or a load was refused. A refused write changes nothing: the
+/// previous value for the key is still there.
 ///
 /// # Examples
 /// ```
@@ -38,6 +38,11 @@ pub enum Error {
         /// The cache's bound.
         max: u64,
     },
+    /// A load waited longer than its timeout for another caller's loader,
+    /// which carries on.
+    Timeout,
+    /// A loader tried to load its own key, which would wait for itself.
+    Recursive,
 }
 
 impl fmt::Display for Error {
@@ -60,6 +65,10 @@ impl fmt::Display for Error {
             Error::TooLarge { weight, max } => write!(
                 f,
                 "entry weighs {weight}, more than the cache's whole bound of {max}"
+            ),
+            Error::Timeout => f.write_str("timed out waiting for another caller's loader"),
+            Error::Recursive => f.write_str(
+                "a loader tried to load its own key, which would wait for itself forever",
             ),
         }
     }

@@ -55,6 +55,24 @@
 //! writes take it before the shard lock and keep it until their evictions
 //! are done. Its readers take no lock; see *Eviction*.
 //!
+//! Loads ([`StrCache::get_or_insert_with`] and its variants) run the loader
+//! with no lock held. Callers that miss the same key meet in a per-shard
+//! list of loads in progress, behind a mutex held only to add, find or
+//! remove a load; all but the first wait for the first one's value. See
+//! *Loading*.
+//!
+//! # Loading
+//! [`StrCache::get_or_insert_with`], [`StrCache::try_get_or_insert_with`],
+//! [`StrCache::get_or_insert_with_timeout`] and, with the `async` feature
+//! (on by default), `get_or_insert_with_async` run one loader per missing
+//! key at a time; keys load in parallel. A loader that fails, panics or is
+//! cancelled hands the load to one of its waiters, which runs its own
+//! loader; its error or panic reaches its own caller only. A waiter with a
+//! timeout gives up with [`Error::Timeout`] while the loader carries on. A
+//! loader that loads its own key gets [`Error::Recursive`] (synchronous
+//! loads only); one that loads or reads other keys works. Two loaders that
+//! wait for each other's keys wait forever unless a timeout bounds them.
+//!
 //! # Eviction
 //! [`Builder::max_entries`], [`Builder::max_bytes`] and
 //! [`Builder::max_weight`] bound a cache. After an insert returns, the total
@@ -118,6 +136,7 @@ mod error;
 mod evict;
 mod expire;
 mod iter;
+mod load;
 mod notify;
 mod read;
 mod shard;
@@ -136,6 +155,7 @@ pub use builder::Builder;
 pub use cache::StrCache;
 pub use error::Error;
 pub use expire::{Clock, ManualClock};
+pub use load::LoadError;
 pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;

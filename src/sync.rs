@@ -1,6 +1,6 @@
 //! The one place that chooses between `std` and `loom` primitives.
 //!
-//! Under `cfg(strcache_loom)` every atomic, the shard mutex and the epoch
+//! Under `cfg(strcache_loom)` every atomic, mutex, condition variable and the epoch
 //! collector come from loom (crossbeam-epoch becomes loom-aware with
 //! `--cfg crossbeam_loom`), so the model checker sees every synchronizing
 //! operation the crate performs.
@@ -8,13 +8,13 @@
 #[cfg(not(strcache_loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-    Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(strcache_loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
-    Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
 
 use crossbeam_epoch::Guard;

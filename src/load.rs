@@ -1,0 +1,491 @@
+//! Loading: `get_or_insert_with` and its variants run one loader per
+//! missing key at a time, and survive loaders that fail, panic, hang, are
+//! cancelled or call back into the cache.
+//!
+//! # Synchronization
+//! Each shard has a list of *flights*, the loads in progress, behind a
+//! mutex held only to find, add or remove a flight: no user code runs
+//! under it, not even the key's `Eq`, since flights are found by hash tag
+//! alone. A caller that misses looks for a flight with its key's tag:
+//! - None: it adds one and becomes its leader. It looks the key up again
+//!   (a leader that completed between the miss and the add has published
+//!   already), runs the loader with no lock held, publishes the value with
+//!   an ordinary insert, then completes the flight: removes it from the
+//!   list, sets its status to `Loaded(value)` and wakes its waiters.
+//! - Some: it waits, on the flight's condition variable or, for async
+//!   callers, through its waker list, until the status leaves `Loading`.
+//!   `Loaded` with the caller's key gives it the value; `Abandoned`, or a
+//!   flight for another key with the same tag, sends it back to the start,
+//!   where the first caller to reach the list leads the next flight.
+//!
+//! A leader that fails, panics or is dropped abandons its flight from a
+//! drop guard, with the same steps as completion, so no waiter waits for a
+//! loader that no longer runs. The status is written and read under the
+//! flight's own mutex, which orders the value before the waiter's read and
+//! makes a wake-up impossible to miss: a waiter checks the status and
+//! starts waiting under that mutex, and the leader sets the status under it
+//! before it notifies. The flight leaves the list before its status
+//! changes, so a caller that finds it either waits for that change or sees
+//! the final status.
+//!
+//! A synchronous flight records its leader's thread. A caller that finds
+//! its own thread leading its key's flight is a loader loading its own key:
+//! it gets [`Error::Recursive`] rather than waiting for itself.
+//!
+//! A value handed to a caller that did not look it up in the table (the
+//! leader, and its waiters) may already have been evicted or replaced: the
+//! caller's [`CachedStr`] keeps it alive by deferring the drop of one
+//! reference to it past the caller's own epoch pin.
+
+use std::{
+    convert::Infallible,
+    error, fmt,
+    hash::{BuildHasher, Hash},
+    sync::Arc,
+    task::Waker,
+    thread::{self, ThreadId},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    read::CachedStr,
+    sync::{lock, Condvar, Mutex},
+    Error, StrCache, Utf8Bytes,
+};
+
+/// One shard's loads in progress.
+pub(crate) type Flights<K> = Mutex<Vec<Arc<Flight<K>>>>;
+
+/// A load in progress, shared by its leader and its waiters.
+pub(crate) struct Flight<K> {
+    tag: u64,
+    key: K,
+    /// The thread running a synchronous loader; `None` for an async one.
+    leader: Option<ThreadId>,
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+struct State {
+    status: Status,
+    /// Async waiters to wake when the status leaves `Loading`.
+    wakers: Vec<Waker>,
+}
+
+#[derive(Clone)]
+enum Status {
+    Loading,
+    Loaded(Utf8Bytes),
+    Abandoned,
+}
+
+impl<K> fmt::Debug for Flight<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flight")
+            .field("tag", &self.tag)
+            .field("leader", &self.leader)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Flight<K> {
+    /// Waits until the load ends or `deadline` passes: `Some(status)` with
+    /// `Loaded` or `Abandoned`, or `None` on timeout.
+    fn wait(&self, deadline: Option<Instant>) -> Option<Status> {
+        let mut state = lock(&self.state);
+        loop {
+            if !matches!(state.status, Status::Loading) {
+                return Some(state.status.clone());
+            }
+            state = match deadline {
+                None => self
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.done
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
+    /// The status if the load has ended; else registers `waker`.
+    #[cfg(feature = "async")]
+    fn poll_end(&self, waker: &Waker) -> Option<Status> {
+        let mut state = lock(&self.state);
+        if matches!(state.status, Status::Loading) {
+            if !state.wakers.iter().any(|w| w.will_wake(waker)) {
+                state.wakers.push(waker.clone());
+            }
+            None
+        } else {
+            Some(state.status.clone())
+        }
+    }
+}
+
+/// The leader's hold on its flight: ends it as `Abandoned` when dropped
+/// before [`complete`](Self::complete).
+struct Leader<'a, K> {
+    list: &'a Flights<K>,
+    flight: Arc<Flight<K>>,
+}
+
+impl<K> Leader<'_, K> {
+    fn complete(self, value: Utf8Bytes) {
+        self.end(Status::Loaded(value));
+        std::mem::forget(self);
+    }
+
+    fn end(&self, status: Status) {
+        let mut list = lock(self.list);
+        if let Some(i) = list.iter().position(|f| Arc::ptr_eq(f, &self.flight)) {
+            list.swap_remove(i);
+        }
+        drop(list);
+        let mut state = lock(&self.flight.state);
+        state.status = status;
+        let wakers = std::mem::take(&mut state.wakers);
+        drop(state);
+        self.flight.done.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl<K> Drop for Leader<'_, K> {
+    fn drop(&mut self) {
+        self.end(Status::Abandoned);
+    }
+}
+
+/// What a caller that missed does next.
+enum Role<'a, K> {
+    /// Run the loader.
+    Lead(Leader<'a, K>),
+    /// Wait for another caller's load.
+    Wait(Arc<Flight<K>>),
+}
+
+/// Why [`StrCache::try_get_or_insert_with`] failed.
+///
+/// # Examples
+/// ```
+/// use strcache::{LoadError, StrCache};
+///
+/// let cache: StrCache = StrCache::new();
+/// let err = cache
+///     .try_get_or_insert_with("k".into(), || Err::<&str, _>("backend down"))
+///     .unwrap_err();
+/// assert_eq!(err, LoadError::Load("backend down"));
+/// assert!(cache.get_str("k").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError<E> {
+    /// The loader returned this error.
+    Load(E),
+    /// The cache refused, as [`StrCache::get_or_insert_with`] does.
+    Cache(Error),
+}
+
+impl<E: fmt::Display> fmt::Display for LoadError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Load(e) => write!(f, "loader failed: {e}"),
+            LoadError::Cache(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<E: error::Error + 'static> error::Error for LoadError<E> {
+    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
+        match self {
+            LoadError::Load(e) => Some(e),
+            LoadError::Cache(e) => Some(e),
+        }
+    }
+}
+
+impl<K, S> StrCache<K, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    S: BuildHasher,
+{
+    /// The value for `key`, loaded with `load` and inserted if it is
+    /// missing. Concurrent callers for the same missing key run one loader
+    /// between them: the others wait for its value. Different keys load in
+    /// parallel, and no lock is held while `load` runs.
+    ///
+    /// A hit costs what [`get_str`](Self::get_str) costs. A loaded value
+    /// obeys the cache's bound and default time to live like any insert.
+    ///
+    /// If `load` panics, the panic reaches this caller only; one of the
+    /// waiters runs its own loader instead. `load` may use the cache,
+    /// including loading other keys.
+    ///
+    /// # Errors
+    /// - [`Error::Recursive`] when called from the loader of the same key
+    ///   on the same thread, which would otherwise wait for itself.
+    /// - [`Error::TooLarge`] when the loaded value does not fit the bound;
+    ///   a waiter then runs its own loader.
+    ///
+    /// Two loaders that each wait for the other's key (on two threads)
+    /// wait forever; [`get_or_insert_with_timeout`](Self::get_or_insert_with_timeout)
+    /// bounds the wait.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// let v = cache.get_or_insert_with("user:1".into(), || r#"{"name":"Ada"}"#).unwrap();
+    /// assert_eq!(v, r#"{"name":"Ada"}"#);
+    /// // Present now: the loader does not run.
+    /// let v = cache.get_or_insert_with("user:1".into(), || -> &str { unreachable!() }).unwrap();
+    /// assert_eq!(v, r#"{"name":"Ada"}"#);
+    /// ```
+    pub fn get_or_insert_with<V: Into<Utf8Bytes>>(
+        &self,
+        key: K,
+        load: impl FnOnce() -> V,
+    ) -> Result<CachedStr<'_>, Error> {
+        self.load(key, None, || Ok::<_, Infallible>(load()))
+            .map_err(LoadError::into_error)
+    }
+
+    /// As [`get_or_insert_with`](Self::get_or_insert_with), with a loader
+    /// that can fail. A failed load is neither cached nor shared: this
+    /// caller gets the error, and one of the waiters runs its own loader,
+    /// since a failure is often transient or specific to its caller.
+    ///
+    /// # Errors
+    /// [`LoadError::Load`] with the loader's error, or
+    /// [`LoadError::Cache`] as [`get_or_insert_with`](Self::get_or_insert_with).
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// let v = cache.try_get_or_insert_with("k".into(), || "1".parse::<u8>().map(|n| n.to_string()));
+    /// assert_eq!(v.unwrap(), "1");
+    /// ```
+    pub fn try_get_or_insert_with<V: Into<Utf8Bytes>, E>(
+        &self,
+        key: K,
+        load: impl FnOnce() -> Result<V, E>,
+    ) -> Result<CachedStr<'_>, LoadError<E>> {
+        self.load(key, None, load)
+    }
+
+    /// As [`get_or_insert_with`](Self::get_or_insert_with), but a caller
+    /// that has waited `timeout` for another caller's loader gives up. That
+    /// loader carries on and still publishes its value. A caller that runs
+    /// the loader itself is not interrupted. No thread is spawned.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] after waiting `timeout`, or as
+    /// [`get_or_insert_with`](Self::get_or_insert_with).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// let v = cache.get_or_insert_with_timeout("k".into(), Duration::from_secs(1), || "v");
+    /// assert_eq!(v.unwrap(), "v");
+    /// ```
+    pub fn get_or_insert_with_timeout<V: Into<Utf8Bytes>>(
+        &self,
+        key: K,
+        timeout: Duration,
+        load: impl FnOnce() -> V,
+    ) -> Result<CachedStr<'_>, Error> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.load(key, deadline, || Ok::<_, Infallible>(load()))
+            .map_err(LoadError::into_error)
+    }
+
+    /// The synchronous load: the protocol in the module docs, with the
+    /// leader's thread recorded. `deadline` bounds waiting, not loading.
+    fn load<V: Into<Utf8Bytes>, E>(
+        &self,
+        key: K,
+        deadline: Option<Instant>,
+        load: impl FnOnce() -> Result<V, E>,
+    ) -> Result<CachedStr<'_>, LoadError<E>> {
+        let me = thread::current().id();
+        loop {
+            if let Some(hit) = self.get_str(&key) {
+                return Ok(hit);
+            }
+            match self.join(&key, Some(me)) {
+                Role::Wait(flight) => {
+                    if flight.leader == Some(me) {
+                        if flight.key == key {
+                            return Err(LoadError::Cache(Error::Recursive));
+                        }
+                        // Another key with the same tag, loading further
+                        // up this thread's stack: load without a flight.
+                        let value = load().map_err(LoadError::Load)?.into();
+                        return self.publish(key, value, None);
+                    }
+                    match flight.wait(deadline) {
+                        Some(Status::Loaded(value)) if flight.key == key => {
+                            return Ok(self.hold(value));
+                        }
+                        Some(_) => {}
+                        None => return Err(LoadError::Cache(Error::Timeout)),
+                    }
+                }
+                Role::Lead(leader) => {
+                    if let Some(hit) = self.get_str(&key) {
+                        return Ok(hit);
+                    }
+                    let value = load().map_err(LoadError::Load)?.into();
+                    return self.publish(key, value, Some(leader));
+                }
+            }
+        }
+    }
+
+    /// Leads a new flight for `key`, or joins the one in progress.
+    fn join(&self, key: &K, leader: Option<ThreadId>) -> Role<'_, K> {
+        let tag = self.tag(key);
+        let list = self.flights(tag);
+        let mut flights = lock(list);
+        if let Some(flight) = flights.iter().find(|f| f.tag == tag) {
+            return Role::Wait(Arc::clone(flight));
+        }
+        let flight = Arc::new(Flight {
+            tag,
+            key: key.clone(),
+            leader,
+            state: Mutex::new(State {
+                status: Status::Loading,
+                wakers: Vec::new(),
+            }),
+            done: Condvar::new(),
+        });
+        flights.push(Arc::clone(&flight));
+        Role::Lead(Leader { list, flight })
+    }
+
+    /// Inserts a loaded value, completes the flight if there is one, and
+    /// returns the value.
+    fn publish<E>(
+        &self,
+        key: K,
+        value: Utf8Bytes,
+        leader: Option<Leader<'_, K>>,
+    ) -> Result<CachedStr<'_>, LoadError<E>> {
+        self.insert(key, value.clone()).map_err(LoadError::Cache)?;
+        if let Some(leader) = leader {
+            leader.complete(value.clone());
+        }
+        Ok(self.hold(value))
+    }
+
+    /// A `CachedStr` of `value`, which the table may no longer hold.
+    fn hold(&self, value: Utf8Bytes) -> CachedStr<'_> {
+        let guard = self.guard();
+        let text: *const str = value.as_str();
+        // The buffer lives until this reference is dropped, which crossbeam-
+        // epoch defers until every thread pinned now, `guard` among them,
+        // has unpinned.
+        guard.defer(move || drop(value));
+        // SAFETY: `text` points into `value`'s buffer, which is freed no
+        // earlier than the deferred drop above, after `guard` (moved into
+        // the `CachedStr`) is dropped; buffers never move.
+        unsafe { CachedStr::new(guard, text) }
+    }
+}
+
+impl LoadError<Infallible> {
+    /// The cache's error, when the loader cannot fail.
+    fn into_error(self) -> Error {
+        match self {
+            LoadError::Load(never) => match never {},
+            LoadError::Cache(e) => e,
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<K, S> StrCache<K, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    S: BuildHasher,
+{
+    /// As [`get_or_insert_with`](Self::get_or_insert_with), for async
+    /// code on any executor: `load` is awaited only if this caller leads
+    /// the load, and waiting for another caller's load does not block the
+    /// thread. Dropping this future while it loads hands the load over to
+    /// a waiter, as a panic does. The future is `Send` when `load` is.
+    ///
+    /// Async loads do not detect recursion: a loader that awaits a load
+    /// of its own key waits forever. Bound such waits with the executor's
+    /// timeout, which cancels the load safely.
+    ///
+    /// The returned [`CachedStr`] holds an epoch pin and is not `Send`:
+    /// drop it before the next `.await` of a task that must be `Send`.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when the loaded value does not fit the bound.
+    ///
+    /// # Examples
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+    /// #             return v;
+    /// #         }
+    /// #     }
+    /// # }
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// block_on(async {
+    ///     let v = cache
+    ///         .get_or_insert_with_async("k".into(), async { "loaded" })
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(v, "loaded");
+    /// });
+    /// ```
+    pub async fn get_or_insert_with_async<V: Into<Utf8Bytes>>(
+        &self,
+        key: K,
+        load: impl std::future::Future<Output = V>,
+    ) -> Result<CachedStr<'_>, Error> {
+        loop {
+            if let Some(hit) = self.get_str(&key) {
+                return Ok(hit);
+            }
+            match self.join(&key, None) {
+                Role::Wait(flight) => {
+                    let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
+                        Some(status) => std::task::Poll::Ready(status),
+                        None => std::task::Poll::Pending,
+                    })
+                    .await;
+                    if let Status::Loaded(value) = end {
+                        if flight.key == key {
+                            return Ok(self.hold(value));
+                        }
+                    }
+                }
+                Role::Lead(leader) => {
+                    if let Some(hit) = self.get_str(&key) {
+                        return Ok(hit);
+                    }
+                    let value = load.await.into();
+                    return self
+                        .publish::<Infallible>(key, value, Some(leader))
+                        .map_err(LoadError::into_error);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Loading: one loader per missing key however many callers race on it,
+//! and no caller left hanging when a loader fails, panics, hangs, is
+//! cancelled or loads its own key.
+
+use std::{
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Barrier,
+    },
+    thread,
+    time::Duration,
+};
+
+use strcache::{Error, LoadError, ManualClock, StrCache};
+
+/// Long enough that a test that would otherwise hang fails instead.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Threads racing on one key: fewer under Miri, which runs threads slowly.
+const RACERS: usize = if cfg!(miri) { 4 } else { 64 };
+
+/// Runs `RACERS` threads that call `race` on the same cache at once, and
+/// returns what each got.
+fn race<T: Send>(
+    cache: &StrCache<u32>,
+    race: impl Fn(&StrCache<u32>) -> T + Sync,
+) -> Vec<thread::Result<T>> {
+    let start = Barrier::new(RACERS);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..RACERS)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    catch_unwind(AssertUnwindSafe(|| race(cache)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("the thread body catches panics"))
+            .collect()
+    })
+}
+
+/// A loader that takes a little while, so racers pile up behind it; only
+/// the counts are asserted, never the time.
+fn slowly<T>(value: T) -> T {
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+    value
+}
+
+#[test]
+fn racers_on_one_missing_key_run_one_loader() {
+    let cache = StrCache::<u32>::builder().build();
+    let calls = AtomicUsize::new(0);
+    let got = race(&cache, |cache| {
+        let v = cache
+            .get_or_insert_with(7, || {
+                calls.fetch_add(1, Ordering::Relaxed);
+                slowly("seven")
+            })
+            .unwrap();
+        v.to_string()
+    });
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert!(got.into_iter().all(|v| v.unwrap() == "seven"));
+}
+
+#[test]
+fn a_panicking_loader_hands_over_to_one_waiter() {
+    let cache = StrCache::<u32>::builder().build();
+    let calls = AtomicUsize::new(0);
+    let got = race(&cache, |cache| {
+        let v = cache
+            .get_or_insert_with(7, || {
+                let call = calls.fetch_add(1, Ordering::Relaxed);
+                assert!(call > 0, "the first loader panics");
+                slowly("seven")
+            })
+            .unwrap();
+        v.to_string()
+    });
+    let panics = got.iter().filter(|v| v.is_err()).count();
+    assert_eq!(panics, 1, "the panic reaches the loader's caller only");
+    assert!(got.into_iter().flatten().all(|v| v == "seven"));
+    // The panicking load and the one waiter that took over.
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    // Nothing stays locked: writes and loads of the key go on.
+    cache.insert(7, "eight").unwrap();
+    assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "eight");
+}
+
+#[test]
+fn a_failed_load_is_not_shared_and_one_waiter_retries() {
+    let cache = StrCache::<u32>::builder().build();
+    let calls = AtomicUsize::new(0);
+    let got = race(&cache, |cache| {
+        cache
+            .try_get_or_insert_with(7, || match calls.fetch_add(1, Ordering::Relaxed) {
+                0 => Err(slowly("backend down")),
+                _ => Ok(slowly("seven")),
+            })
+            .map(|v| v.to_string())
+    });
+    let got: Vec<_> = got.into_iter().map(|v| v.expect("no panic")).collect();
+    let failed: Vec<_> = got.iter().filter_map(|v| v.as_ref().err()).collect();
+    assert_eq!(failed, [&LoadError::Load("backend down")]);
+    assert!(got.iter().flatten().all(|v| v == "seven"));
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
+    let cache = StrCache::<u32>::builder().build();
+    let (started, is_started) = mpsc::channel();
+    let (release, is_released) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let cache = &cache;
+        let loader = s.spawn(move || {
+            cache
+                .get_or_insert_with(7, || {
+                    started.send(()).unwrap();
+                    is_released.recv_timeout(PATIENCE).unwrap();
+                    "slow"
+                })
+                .map(|v| v.to_string())
+        });
+        is_started.recv_timeout(PATIENCE).unwrap();
+        let waited = cache.get_or_insert_with_timeout(7, Duration::from_millis(1), || -> &str {
+            panic!("the waiter's loader must not run while the first one does")
+        });
+        assert_eq!(waited.unwrap_err(), Error::Timeout);
+        release.send(()).unwrap();
+        assert_eq!(loader.join().unwrap().unwrap(), "slow");
+    });
+    assert_eq!(cache.get_str(&7).unwrap(), "slow");
+}
+
+#[test]
+fn a_loader_that_loads_its_own_key_gets_recursive() {
+    let cache = StrCache::<u32>::builder().build();
+    let inner = cache.get_or_insert_with(1, || {
+        let err = cache.get_or_insert_with(1, || "never").unwrap_err();
+        assert_eq!(err, Error::Recursive);
+        assert!(err.to_string().contains("its own key"), "{err}");
+        "outer"
+    });
+    assert_eq!(inner.unwrap(), "outer");
+}
+
+#[test]
+fn a_loader_may_read_write_and_load_other_keys() {
+    let cache = StrCache::<u32>::builder().shards(1).build();
+    let v = cache.get_or_insert_with(1, || {
+        cache.insert(2, "two").unwrap();
+        let three = cache.get_or_insert_with(3, || "three").unwrap();
+        format!("{}+{}", cache.get_str(&2).unwrap(), three)
+    });
+    assert_eq!(v.unwrap(), "two+three");
+    assert_eq!(cache.len(), 3);
+}
+
+#[test]
+fn loaders_of_different_keys_overlap() {
+    let cache = StrCache::<u32>::builder().shards(1).build();
+    // Each loader waits, inside the loader, for the other to start: the
+    // test completes only if the two loaders run at the same time.
+    let both = Barrier::new(2);
+    thread::scope(|s| {
+        for key in [1, 2] {
+            let (cache, both) = (&cache, &both);
+            s.spawn(move || {
+                cache
+                    .get_or_insert_with(key, || {
+                        both.wait();
+                        key.to_string()
+                    })
+                    .unwrap();
+            });
+        }
+    });
+    assert_eq!(cache.len(), 2);
+}
+
+#[test]
+fn a_loaded_value_obeys_the_bound() {
+    let cache = StrCache::<u32>::builder()
+        .max_weight(8, |_, v: &str| v.len() as u64)
+        .build();
+    let err = cache.get_or_insert_with(1, || "nine char").unwrap_err();
+    assert_eq!(err, Error::TooLarge { weight: 9, max: 8 });
+    assert!(cache.is_empty());
+    assert_eq!(cache.get_or_insert_with(1, || "fits").unwrap(), "fits");
+}
+
+#[test]
+fn a_loaded_value_obeys_the_ttl_and_is_returned_even_if_gone_at_once() {
+    let clock = ManualClock::new();
+    let cache = StrCache::<u32>::builder()
+        .time_to_live(Duration::ZERO)
+        .clock(clock)
+        .build();
+    let calls = AtomicUsize::new(0);
+    let load = || {
+        calls.fetch_add(1, Ordering::Relaxed);
+        "brief"
+    };
+    // Expired as soon as it is published, yet its loader's caller gets it.
+    assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
+    assert!(cache.get_str(&1).is_none());
+    assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn a_hit_does_not_run_the_loader() {
+    let cache = StrCache::<u32>::builder().build();
+    cache.insert(1, "there").unwrap();
+    let v = cache.get_or_insert_with(1, || -> &str { panic!("a hit must not load") });
+    assert_eq!(v.unwrap(), "there");
+    let v = cache.try_get_or_insert_with(1, || Err::<&str, _>("a hit must not load"));
+    assert_eq!(v.unwrap(), "there");
+}
+
+/// The async loader on tokio: any executor works, as the library depends
+/// on none.
+#[cfg(feature = "async")]
+#[cfg_attr(
+    miri,
+    ignore = "tokio's runtime is slow under Miri; the sync tests cover the protocol"
+)]
+mod async_load {
+    use std::future::pending;
+
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn tasks_on_one_missing_key_run_one_loader() {
+        let cache = Arc::new(StrCache::<u32>::builder().build());
+        let calls = Arc::new(AtomicUsize::new(0));
+        runtime().block_on(async {
+            let tasks: Vec<_> = (0..RACERS)
+                .map(|_| {
+                    let (cache, calls) = (Arc::clone(&cache), Arc::clone(&calls));
+                    // `spawn` needs a `Send` future.
+                    tokio::spawn(async move {
+                        let v = cache
+                            .get_or_insert_with_async(7, async {
+                                calls.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                "seven"
+                            })
+                            .await
+                            .unwrap();
+                        v.to_string()
+                    })
+                })
+                .collect();
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), "seven");
+            }
+        });
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_dropped_load_hands_over_to_a_waiter() {
+        let cache = Arc::new(StrCache::<u32>::builder().build());
+        runtime().block_on(async {
+            let (started, is_started) = tokio::sync::oneshot::channel();
+            let leader = {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move {
+                    let _ = cache
+                        .get_or_insert_with_async(7, async {
+                            started.send(()).unwrap();
+                            pending::<&str>().await
+                        })
+                        .await;
+                })
+            };
+            is_started.await.unwrap();
+            let waiter = {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move {
+                    let v = cache
+                        .get_or_insert_with_async(7, async { "taken over" })
+                        .await
+                        .unwrap();
+                    v.to_string()
+                })
+            };
+            // Cancelling the leader's task drops its loading future.
+            leader.abort();
+            assert!(leader.await.unwrap_err().is_cancelled());
+            let v = tokio::time::timeout(PATIENCE, waiter).await.unwrap();
+            assert_eq!(v.unwrap(), "taken over");
+        });
+        assert_eq!(cache.get_str(&7).unwrap(), "taken over");
+    }
+}
