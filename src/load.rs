@@ -43,13 +43,12 @@ use std::{
     hash::{BuildHasher, Hash},
     sync::Arc,
     task::Waker,
-    thread::{self, ThreadId},
     time::{Duration, Instant},
 };
 
 use crate::{
     read::CachedStr,
-    sync::{lock, Condvar, Mutex},
+    sync::{current_thread, lock, Condvar, Mutex, ThreadId},
     Error, StrCache, Utf8Bytes,
 };
 
@@ -315,7 +314,7 @@ where
         deadline: Option<Instant>,
         load: impl FnOnce() -> Result<V, E>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
-        let me = thread::current().id();
+        let me = current_thread().id();
         loop {
             if let Some(hit) = self.get_str(&key) {
                 return Ok(hit);

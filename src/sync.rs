@@ -1,15 +1,21 @@
 //! The one place that chooses between `std` and `loom` primitives.
 //!
-//! Under `cfg(strcache_loom)` every atomic, mutex, condition variable and the epoch
-//! collector come from loom (crossbeam-epoch becomes loom-aware with
-//! `--cfg crossbeam_loom`), so the model checker sees every synchronizing
-//! operation the crate performs.
+//! Under `cfg(strcache_loom)` every atomic, mutex, condition variable, thread
+//! identity and the epoch collector come from loom (crossbeam-epoch becomes
+//! loom-aware with `--cfg crossbeam_loom`), so the model checker sees every
+//! synchronizing operation the crate performs.
 
 #[cfg(not(strcache_loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
     Condvar, Mutex, MutexGuard,
 };
+
+#[cfg(not(strcache_loom))]
+pub(crate) use std::thread::{current as current_thread, ThreadId};
+
+#[cfg(strcache_loom)]
+pub(crate) use loom::thread::{current as current_thread, ThreadId};
 
 #[cfg(strcache_loom)]
 pub(crate) use loom::sync::{

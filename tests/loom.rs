@@ -1,14 +1,25 @@
-//! Model checks of the publish / read / retire protocol under loom.
+//! Model checks of the publish / read / retire protocol, and of the hand-off
+//! between a loader and its waiters, under loom.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg strcache_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2
 //!  CARGO_TARGET_DIR=target/loom cargo test --release --test loom`
 #![cfg(strcache_loom)]
 
-use std::{collections::hash_map::DefaultHasher, hash::BuildHasherDefault, sync::Arc};
+use std::{
+    collections::hash_map::DefaultHasher,
+    future::{pending, Future},
+    hash::BuildHasherDefault,
+    pin::pin,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+};
 
-use loom::thread;
-use strcache::{InsertOutcome, StrCache};
+use loom::{
+    sync::atomic::{AtomicUsize, Ordering},
+    thread,
+};
+use strcache::{InsertOutcome, LoadError, StrCache};
 
 /// A fixed hasher: loom replays executions, so hashing must not be random.
 type Fixed = BuildHasherDefault<DefaultHasher>;
@@ -138,5 +149,86 @@ fn writers_race_to_revive_a_tombstone() {
         cache.remove(&1);
         race_two_inserts(&cache);
         assert_eq!(cache.pin().iter().count(), 1);
+    });
+}
+
+/// Two callers load one missing key: one loader runs, both get its value,
+/// whether the second arrives before, during or after the load.
+///
+/// Explored with at most one preemption: each caller pins four times, and
+/// at two preemptions the epoch bookkeeping alone takes this model past
+/// ten minutes. The hand-off itself is checked at two preemptions below.
+#[test]
+fn loaders_race_on_one_key() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let cache = cache();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let load = |cache: &StrCache<u32, Fixed>, calls: &AtomicUsize| {
+            let v = cache
+                .get_or_insert_with(1, || {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    "v"
+                })
+                .unwrap();
+            assert_eq!(v, "v");
+        };
+        let other = {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            thread::spawn(move || load(&cache, &calls))
+        };
+        load(&cache, &calls);
+        other.join().unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    });
+}
+
+/// A loader fails while another caller arrives: the failure reaches its own
+/// caller only, and the other caller gets a value (its own loader's, or a
+/// hit), never the error and never a hang.
+#[test]
+fn a_failed_load_hands_over() {
+    loom::model(|| {
+        let cache = cache();
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                let v = cache.get_or_insert_with(1, || "second").unwrap();
+                assert_eq!(v, "second");
+            })
+        };
+        let first = cache.try_get_or_insert_with(1, || Err::<&str, _>("failed"));
+        match first {
+            Err(e) => assert_eq!(e, LoadError::Load("failed")),
+            Ok(v) => assert_eq!(v, "second"),
+        }
+        other.join().unwrap();
+        assert_eq!(cache.get_str(&1).unwrap(), "second");
+    });
+}
+
+/// An async load dropped while it loads hands over to a waiter, which an
+/// async wake-up (not a thread notification) resumes.
+#[test]
+fn a_cancelled_async_load_hands_over() {
+    loom::model(|| {
+        let cache = cache();
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                let v = loom::future::block_on(cache.get_or_insert_with_async(1, async { "b" }));
+                assert_eq!(v.unwrap(), "b");
+            })
+        };
+        {
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut load = pin!(cache.get_or_insert_with_async(1, pending::<&str>()));
+            if let Poll::Ready(v) = load.as_mut().poll(&mut cx) {
+                assert_eq!(v.unwrap(), "b");
+            }
+        }
+        other.join().unwrap();
+        assert_eq!(cache.get_str(&1).unwrap(), "b");
     });
 }
