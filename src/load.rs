@@ -137,10 +137,14 @@ struct Leader<'a, K> {
 impl<K> Leader<'_, K> {
     fn complete(self, value: Utf8Bytes) {
         self.end(Status::Loaded(value));
-        std::mem::forget(self);
     }
 
+    /// Ends the flight with `status`, unless it has ended already (only
+    /// its leader ends it, so the check cannot race).
     fn end(&self, status: Status) {
+        if !matches!(lock(&self.flight.state).status, Status::Loading) {
+            return;
+        }
         let mut list = lock(self.list);
         if let Some(i) = list.iter().position(|f| Arc::ptr_eq(f, &self.flight)) {
             list.swap_remove(i);

@@ -1,5 +1,5 @@
 //! Every key and value is dropped exactly once: replaced, removed, cleared,
-//! retained away, or still in the cache when it is dropped.
+//! retained away, loaded, or still in the cache when it is dropped.
 
 use std::{
     sync::{
@@ -208,4 +208,74 @@ fn a_reader_keeps_an_evicted_value_alive() {
         next += 1;
     }
     freed_only_after(held, &counts);
+}
+
+/// A key that counts its live copies: loads clone keys into their flights.
+#[derive(Debug)]
+struct Counted {
+    id: u32,
+    live: Arc<AtomicUsize>,
+}
+
+impl Counted {
+    fn new(id: u32, live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, Ordering::Relaxed);
+        Counted {
+            id,
+            live: Arc::clone(live),
+        }
+    }
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        Counted::new(self.id, &self.live)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for Counted {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Counted {}
+
+impl std::hash::Hash for Counted {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+#[test]
+fn loaded_keys_and_values_are_dropped_exactly_once() {
+    let n = if cfg!(miri) { 10 } else { 1_000 };
+    let counts = Counts::new(n);
+    let live = Arc::new(AtomicUsize::new(0));
+    let cache: StrCache<Counted> = StrCache::builder().shards(2).build();
+    for id in 0..n {
+        let key = Counted::new(id as u32, &live);
+        let value = || Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
+        assert_eq!(
+            cache.get_or_insert_with(key, value).unwrap(),
+            format!("value {id}")
+        );
+    }
+    for id in 0..n {
+        let key = Counted::new(id as u32, &live);
+        let hit = cache.get_or_insert_with(key, || -> &str { unreachable!("a hit") });
+        assert_eq!(hit.unwrap(), format!("value {id}"));
+    }
+    let failed = cache.try_get_or_insert_with(Counted::new(u32::MAX, &live), || Err::<&str, _>(()));
+    assert!(failed.is_err());
+    drop(cache);
+    collect_until(|| counts.get().iter().all(|&c| c == 1) && live.load(Ordering::Relaxed) == 0);
+    assert_eq!(live.load(Ordering::Relaxed), 0, "keys leaked");
+    assert!(counts.get().iter().all(|&c| c == 1), "{:?}", counts.get());
 }

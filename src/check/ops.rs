@@ -11,7 +11,7 @@ use std::{
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 
-use crate::{Error, EvictionCause, InsertOutcome, ManualClock, StrCache, Utf8Bytes};
+use crate::{Error, EvictionCause, InsertOutcome, LoadError, ManualClock, StrCache, Utf8Bytes};
 
 use super::seeded;
 
@@ -97,6 +97,22 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value as a loader returns it.
+    fn into_text(self) -> Utf8Bytes {
+        match self {
+            Value::Static(i) => STATIC_TEXTS[usize::from(i) % STATIC_TEXTS.len()].into(),
+            Value::Owned(s) => s.into(),
+            Value::Boxed(s) => s.into_boxed_str().into(),
+            Value::Shared(s) => Arc::<str>::from(s).into(),
+            Value::Checked(s) => Utf8Bytes::try_from(Bytes::from(s)).expect("a String is UTF-8"),
+        }
+    }
+}
+
+/// The error of a failing loader in [`ops`].
+const FAILED: &str = "the loader failed";
+
 /// One step of [`ops`]: every public read and write, and the clock.
 #[derive(Debug, Arbitrary)]
 enum Op {
@@ -116,6 +132,16 @@ enum Op {
     },
     Clear,
     PurgeExpired,
+    /// `try_get_or_insert_with`, with a loader that fails for `None`.
+    Load(Key, Option<Value>),
+    /// `get_or_insert_with` whose loader first loads `inner`: its own key
+    /// (an `Error::Recursive`) when the names match.
+    NestedLoad {
+        outer: Key,
+        value: Value,
+        inner: Key,
+        inner_value: Value,
+    },
     /// Moves the clock on by a few ticks.
     Advance(u8),
     /// Lookups under one `pin()`.
@@ -339,15 +365,26 @@ impl Harness {
         ttl: Option<u64>,
         result: Result<InsertOutcome, Error>,
     ) {
+        let reports = self.take_reports();
+        let expected = self.written(key.clone(), value, ttl, reports);
+        assert_eq!(result, expected, "insert({key})");
+    }
+
+    /// Follows a write of `value` to `key` with `ttl` (ticks) in the model,
+    /// checking the `reports` it made, and returns the result it should
+    /// have had.
+    fn written(
+        &mut self,
+        key: String,
+        value: &str,
+        ttl: Option<u64>,
+        reports: Vec<Report>,
+    ) -> Result<InsertOutcome, Error> {
         if let Some(limit) = self.limit {
             let (weight, max) = (limit.weigh(&key, value), limit.max());
             if weight > max {
-                assert_eq!(
-                    result,
-                    Err(Error::TooLarge { weight, max }),
-                    "insert({key})"
-                );
-                return;
+                assert_eq!(reports, [], "a refused write({key}) reported removals");
+                return Err(Error::TooLarge { weight, max });
             }
         }
         let deadline = ttl.or(self.ttl).map(|ticks| self.now + ticks);
@@ -356,7 +393,7 @@ impl Harness {
             deadline,
         };
         let old = self.model.insert(key.clone(), stored);
-        let mut reports = self.take_reports().into_iter();
+        let mut reports = reports.into_iter();
         let outcome = match old {
             Some(old) => {
                 // Unlinked first, under the shard lock, before any eviction.
@@ -366,7 +403,7 @@ impl Harness {
                     Some((key.clone(), old.value, cause)),
                     "the old value's report"
                 );
-                self.unlinked.insert(key.clone());
+                self.unlinked.insert(key);
                 if cause == EvictionCause::Replaced {
                     InsertOutcome::Replaced
                 } else {
@@ -375,8 +412,56 @@ impl Harness {
             }
             None => InsertOutcome::Inserted,
         };
-        assert_eq!(result, Ok(outcome), "insert({key})");
         self.follow_write(reports);
+        Ok(outcome)
+    }
+
+    /// Checks the result of a load of `key` with a loader of `value`
+    /// (`None` for one that fails), given whether the loader ran and the
+    /// `reports` the load made, and follows it in the model.
+    fn loaded(
+        &mut self,
+        key: String,
+        value: Option<&str>,
+        ran: bool,
+        reports: Vec<Report>,
+        result: Result<String, LoadError<&str>>,
+    ) {
+        if let Some(hit) = self.visible(&key) {
+            assert!(!ran, "the loader of {key} ran on a hit");
+            assert_eq!(result.as_deref(), Ok(hit), "load({key}) hit");
+            assert_eq!(reports, [], "a hit reported removals");
+            return;
+        }
+        assert!(ran, "the loader of {key} did not run on a miss");
+        let expected = match value {
+            None => {
+                assert_eq!(reports, [], "a failed load reported removals");
+                Err(LoadError::Load(FAILED))
+            }
+            Some(value) => self
+                .written(key.clone(), value, None, reports)
+                .map(|_| value.to_owned())
+                .map_err(LoadError::Cache),
+        };
+        assert_eq!(result, expected, "load({key})");
+    }
+
+    /// Loads `key` with `value`'s loader (a failing one for `None`),
+    /// through `try_get_or_insert_with`, and says whether the loader ran.
+    fn load(
+        cache: &StrCache,
+        key: String,
+        value: Option<Value>,
+    ) -> (Result<String, LoadError<&'static str>>, bool) {
+        let mut ran = false;
+        let result = cache
+            .try_get_or_insert_with(key, || {
+                ran = true;
+                value.map(Value::into_text).ok_or(FAILED)
+            })
+            .map(|v| v.to_string());
+        (result, ran)
     }
 
     fn apply(&mut self, op: Op) {
@@ -491,6 +576,18 @@ impl Harness {
                 let reports = self.take_reports();
                 self.expect_unlinked(reports, expected);
             }
+            Op::Load(key, value) => {
+                let text = value.as_ref().map(|v| v.text().to_owned());
+                let (result, ran) = Harness::load(&self.cache, key.name(), value);
+                let reports = self.take_reports();
+                self.loaded(key.name(), text.as_deref(), ran, reports, result);
+            }
+            Op::NestedLoad {
+                outer,
+                value,
+                inner,
+                inner_value,
+            } => self.nested_load(outer, value, inner, inner_value),
             Op::Advance(ticks) => {
                 let ticks = u64::from(ticks % 4);
                 self.clock.advance(TICK * ticks as u32);
@@ -529,6 +626,38 @@ impl Harness {
             }
             Op::IterWhileWriting { pinned, writes } => self.iter_while_writing(pinned, writes),
         }
+    }
+
+    /// A load of `outer` whose loader loads `inner` first. The reports of
+    /// the inner load are taken inside the outer loader, so each load's
+    /// reports are checked on their own.
+    fn nested_load(&mut self, outer: Key, value: Value, inner: Key, inner_value: Value) {
+        let (outer, inner) = (outer.name(), inner.name());
+        let (text, inner_text) = (value.text().to_owned(), inner_value.text().to_owned());
+        let cache = Arc::clone(&self.cache);
+        let log = Arc::clone(&self.reports);
+        let mut nested = None;
+        let result = cache
+            .get_or_insert_with(outer.clone(), || {
+                let (result, ran) = Harness::load(&cache, inner.clone(), Some(inner_value));
+                let reports = mem::take(&mut *log.lock().expect("the report log"));
+                nested = Some((result, ran, reports));
+                value.into_text()
+            })
+            .map(|v| v.to_string())
+            .map_err(LoadError::Cache);
+        let ran = nested.is_some();
+        if let Some((inner_result, inner_ran, reports)) = nested {
+            if inner == outer {
+                assert!(!inner_ran, "a recursive load ran its loader");
+                assert_eq!(reports, [], "a recursive load reported removals");
+                assert_eq!(inner_result, Err(LoadError::Cache(Error::Recursive)));
+            } else {
+                self.loaded(inner, Some(&inner_text), inner_ran, reports, inner_result);
+            }
+        }
+        let reports = self.take_reports();
+        self.loaded(outer, Some(&text), ran, reports, result);
     }
 
     /// Every entry of the model, with the cause it leaves the cache with
