@@ -18,13 +18,19 @@
 //! - `insert_overwrite`: overwriting present keys. strcache stores a clone of
 //!   a pre-built `Utf8Bytes`, the others of a pre-built `Arc<str>`: one
 //!   reference-count increment plus one key allocation each.
+//! - `load_hit`: a hit through `get_or_insert_with` against `get_str`.
+//! - `load_miss`: the latency of loading one missing key, by one thread and
+//!   by two threads racing on it (per race, with the cost of the barriers
+//!   that line the threads up measured beside it).
 //!
 //! Run with `cargo bench --bench hot_path`; it takes about two minutes.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
-    time::Duration,
+    hint::black_box,
+    sync::{Arc, Barrier, RwLock},
+    thread,
+    time::{Duration, Instant},
 };
 
 use criterion::{
@@ -307,6 +313,98 @@ fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
     g.finish();
 }
 
+/// Loading: a hit through `get_or_insert_with` against `get_str`, on a
+/// cache with `u64` keys so neither pays for building an owned key; then
+/// the latency of a miss loaded by one thread alone and by two threads
+/// racing on it (one runs the loader, the other waits for its value).
+fn load(c: &mut Criterion, data: &Data) {
+    let cache: StrCache<u64> = StrCache::builder().initial_capacity(KEYS).build();
+    for (i, (bytes, _)) in data.values.iter().enumerate() {
+        cache.insert(i as u64, bytes.clone()).unwrap();
+    }
+    let mut g = group(c, "load_hit");
+    g.bench_function("get_str", |b| {
+        b.iter(|| {
+            sweep(&data.sequence, |i| {
+                cache
+                    .get_str(&(i as u64))
+                    .map_or(0, |v| touch(v.as_bytes()))
+            })
+        })
+    });
+    g.bench_function("get_or_insert_with", |b| {
+        b.iter(|| {
+            sweep(&data.sequence, |i| {
+                cache
+                    .get_or_insert_with(i as u64, || -> &str { unreachable!("a hit") })
+                    .map_or(0, |v| touch(v.as_bytes()))
+            })
+        })
+    });
+    g.finish();
+
+    // Each iteration loads one fresh key and removes it again, so the
+    // table stays the same size; the value is built by the loader.
+    let mut g = c.benchmark_group("load_miss");
+    let value = |k: u64| value_for(&key(k as usize));
+    g.bench_function("1_thread", |b| {
+        let mut next = 1 << 40;
+        b.iter(|| {
+            next += 1;
+            let len = cache
+                .get_or_insert_with(next, || value(next))
+                .unwrap()
+                .len();
+            cache.remove(&next);
+            len
+        })
+    });
+    g.bench_function("2_threads_racing", |b| {
+        b.iter_custom(|iters| {
+            let start = Barrier::new(2);
+            let base = 1 << 41;
+            thread::scope(|s| {
+                s.spawn(|| {
+                    for k in base..base + iters {
+                        start.wait();
+                        black_box(cache.get_or_insert_with(k, || value(k)).unwrap().len());
+                        start.wait();
+                    }
+                });
+                let began = Instant::now();
+                for k in base..base + iters {
+                    start.wait();
+                    black_box(cache.get_or_insert_with(k, || value(k)).unwrap().len());
+                    start.wait();
+                    cache.remove(&k);
+                }
+                began.elapsed()
+            })
+        })
+    });
+    // What the two barriers of `2_threads_racing` cost on their own.
+    g.bench_function("2_threads_barriers_only", |b| {
+        b.iter_custom(|iters| {
+            let start = Barrier::new(2);
+            thread::scope(|s| {
+                s.spawn(|| {
+                    for _ in 0..iters {
+                        start.wait();
+                        start.wait();
+                    }
+                });
+                let began = Instant::now();
+                for _ in 0..iters {
+                    start.wait();
+                    start.wait();
+                }
+                began.elapsed()
+            })
+        })
+    });
+    g.finish();
+}
+
 /// Builds the data once and runs every group on it.
 fn hot_path(c: &mut Criterion) {
     let data = Data::new();
@@ -316,6 +414,7 @@ fn hot_path(c: &mut Criterion) {
     get_bytes(c, &maps, &data);
     get_hit_variants(c, &maps, &data);
     insert_overwrite(c, &maps, &data);
+    load(c, &data);
 }
 
 criterion_group! {

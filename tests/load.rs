@@ -226,10 +226,6 @@ fn a_hit_does_not_run_the_loader() {
 /// The async loader on tokio: any executor works, as the library depends
 /// on none.
 #[cfg(feature = "async")]
-#[cfg_attr(
-    miri,
-    ignore = "tokio's runtime is slow under Miri; the sync tests cover the protocol"
-)]
 mod async_load {
     use std::future::pending;
 
