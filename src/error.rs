@@ -43,6 +43,17 @@ pub enum Error {
     Timeout,
     /// A loader tried to load its own key, which would wait for itself.
     Recursive,
+    /// The value could not be serialized to JSON; serde_json's message.
+    Serialize(String),
+    /// The bytes are not exactly one JSON value.
+    InvalidJson {
+        /// Where simd-json found the error, in bytes from the start.
+        offset: usize,
+        /// What it found there.
+        reason: String,
+    },
+    /// The cached text is not the type asked for; serde_json's message.
+    Deserialize(String),
 }
 
 impl fmt::Display for Error {
@@ -70,6 +81,15 @@ impl fmt::Display for Error {
             Error::Recursive => f.write_str(
                 "a loader tried to load its own key, which would wait for itself forever",
             ),
+            Error::Serialize(ref message) => {
+                write!(f, "value cannot be serialized to JSON: {message}")
+            }
+            Error::InvalidJson { offset, ref reason } => {
+                write!(f, "value is not one JSON value: {reason} at byte offset {offset}")
+            }
+            Error::Deserialize(ref message) => {
+                write!(f, "cached JSON is not of the type asked for: {message}")
+            }
         }
     }
 }

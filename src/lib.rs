@@ -136,6 +136,8 @@ mod error;
 mod evict;
 mod expire;
 mod iter;
+#[cfg(feature = "json")]
+mod json;
 mod load;
 mod notify;
 mod read;

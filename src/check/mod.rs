@@ -8,9 +8,13 @@
 //! applied, so a replay can tell that it exercised something. Compiled only
 //! for tests and under `cfg(fuzzing)`.
 
+#[cfg(feature = "json")]
+mod json;
 mod ops;
 mod threads;
 
+#[cfg(feature = "json")]
+pub use json::{json_ingress, DIFFERENCES};
 pub use ops::{ops, utf8_ingress};
 pub use threads::threads;
 
@@ -30,10 +34,11 @@ mod tests {
     type Check = fn(&[u8]) -> usize;
 
     /// Each fuzz target's name and checking function.
-    const TARGETS: [(&str, Check); 3] = [
+    const TARGETS: [(&str, Check); 4] = [
         ("ops", ops),
         ("utf8_ingress", utf8_ingress),
         ("threads", threads),
+        ("json_ingress", json_ingress),
     ];
 
     #[test]
@@ -77,6 +82,11 @@ mod tests {
     #[test]
     fn ops_on_generated_input() {
         generated(ops);
+    }
+
+    #[test]
+    fn json_ingress_on_generated_input() {
+        generated(json_ingress);
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! JSON: serialize once at write time, outside every lock; validate raw
+//! JSON without copying what is stored; read it back without copying.
+//!
+//! Writing uses serde_json's serializer into a per-thread scratch buffer,
+//! then copies the result once into an exact-size buffer, so an insert
+//! allocates once however large the value. Validation uses simd-json, which
+//! parses in place: it runs on a copy in the same scratch buffer, and the
+//! caller's buffer is what the cache keeps. A rejected document is
+//! described with serde_json's error where the two agree, as its messages
+//! name the problem more precisely.
+
+use std::{
+    borrow::Borrow,
+    cell::RefCell,
+    hash::{BuildHasher, Hash},
+};
+
+use bytes::Bytes;
+use serde::{
+    de::{DeserializeOwned, IgnoredAny},
+    ser::SerializeMap,
+    Deserialize, Serialize, Serializer,
+};
+use serde_json::Value;
+
+use crate::{Error, InsertOutcome, Pinned, StrCache, Utf8Bytes};
+
+/// Scratch buffers larger than this are freed after use rather than kept
+/// for the thread's next call.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer, empty; with a fresh one if
+/// the scratch is in use further up the stack (a `Serialize` impl that
+/// inserts JSON itself).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = f(&mut buf);
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// `value` as JSON text in an exact-size buffer.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
+    with_scratch(|buf| {
+        serde_json::to_writer(&mut *buf, value).map_err(|e| Error::Serialize(e.to_string()))?;
+        let text = Bytes::copy_from_slice(buf);
+        // SAFETY: serde_json writes only UTF-8: its `to_string` relies on
+        // the same guarantee.
+        Ok(unsafe { Utf8Bytes::from_bytes_unchecked(text) })
+    })
+}
+
+/// `value` as canonical JSON text: the keys of every object sorted.
+fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
+    let value = serde_json::to_value(value).map_err(|e| Error::Serialize(e.to_string()))?;
+    to_json(&Sorted(&value))
+}
+
+/// A JSON value that serializes the keys of each object in sorted order
+/// (by their UTF-8 bytes), whatever order its map keeps them in.
+struct Sorted<'a>(&'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Checks that `json` is UTF-8 holding exactly one JSON value.
+fn validate(json: Bytes) -> Result<Utf8Bytes, Error> {
+    let text = Utf8Bytes::try_from(json)?;
+    let valid = with_scratch(|buf| {
+        buf.extend_from_slice(text.as_bytes());
+        simd_json::to_tape(buf).map(drop)
+    });
+    match valid {
+        Ok(()) => Ok(text),
+        Err(e) => Err(describe(text.as_bytes(), &e)),
+    }
+}
+
+/// The error for `json`, which simd-json rejected. simd-json names few
+/// error kinds precisely (a trailing value is an "InternalError"), so on
+/// this cold path serde_json, where it agrees, says where and what.
+fn describe(json: &[u8], simd: &simd_json::Error) -> Error {
+    let Err(e) = serde_json::from_slice::<IgnoredAny>(json) else {
+        return Error::InvalidJson {
+            offset: simd.index(),
+            // simd-json names its error kinds only through `Debug`.
+            reason: format!("{:?}", simd.error()),
+        };
+    };
+    let offset = if e.is_eof() {
+        json.len()
+    } else {
+        // serde_json counts lines and byte columns from 1.
+        let line_start = json
+            .split_inclusive(|&b| b == b'\n')
+            .take(e.line().saturating_sub(1))
+            .map(<[u8]>::len)
+            .sum::<usize>();
+        line_start + e.column().saturating_sub(1)
+    };
+    let message = e.to_string();
+    let reason = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(reason, _)| reason);
+    Error::InvalidJson {
+        offset,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Deserializes `T` from cached JSON `text`.
+fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Deserialize(e.to_string()))
+}
+
+impl<K, S> StrCache<K, S>
+where
+    K: Hash + Eq + 'static,
+    S: BuildHasher,
+{
+    /// Serializes `value` to JSON and publishes it for `key`. The
+    /// serialization runs before any lock, into a per-thread scratch
+    /// buffer; the text is then copied once into an exact-size buffer.
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] with serde_json's message when `value` cannot
+    /// be serialized (a map with keys that are not strings, a `Serialize`
+    /// impl that fails), or as [`insert`](Self::insert). Nothing changes.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::collections::HashMap;
+    /// use strcache::{Error, StrCache};
+    ///
+    /// let cache: StrCache = StrCache::new();
+    /// cache.insert_json("ids".into(), &[1, 2, 3]).unwrap();
+    /// assert_eq!(cache.get_str("ids").unwrap(), "[1,2,3]");
+    ///
+    /// let bad: HashMap<Vec<u8>, u8> = HashMap::from([(vec![1], 1)]);
+    /// let err = cache.insert_json("ids".into(), &bad).unwrap_err();
+    /// assert!(matches!(err, Error::Serialize(_)), "{err}");
+    /// assert_eq!(cache.get_str("ids").unwrap(), "[1,2,3]");
+    /// ```
+    pub fn insert_json<T: Serialize + ?Sized>(
+        &self,
+        key: K,
+        value: &T,
+    ) -> Result<InsertOutcome, Error> {
+        self.insert(key, to_json(value)?)
+    }
+
+    /// As [`insert_json`](Self::insert_json), with the keys of every object
+    /// sorted (by their UTF-8 bytes), so equal maps give equal text
+    /// whatever their iteration order: usable as a cache key or an ETag.
+    /// Numbers and strings are written as serde_json writes them.
+    ///
+    /// # Errors
+    /// As [`insert_json`](Self::insert_json).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// let map: HashMap<&str, u8> = HashMap::from([("b", 2), ("a", 1), ("c", 3)]);
+    /// cache.insert_json_canonical("m".into(), &map).unwrap();
+    /// assert_eq!(cache.get_str("m").unwrap(), r#"{"a":1,"b":2,"c":3}"#);
+    /// ```
+    pub fn insert_json_canonical<T: Serialize + ?Sized>(
+        &self,
+        key: K,
+        value: &T,
+    ) -> Result<InsertOutcome, Error> {
+        self.insert(key, to_canonical_json(value)?)
+    }
+
+    /// Publishes `json` for `key` after checking, with simd-json, that it
+    /// is exactly one JSON value (whitespace around it allowed, nothing
+    /// else). The buffer is kept, not copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUtf8`] or [`Error::InvalidJson`] with the offset
+    /// and the reason, or as [`insert`](Self::insert). Nothing changes.
+    ///
+    /// # Examples
+    /// ```
+    /// use bytes::Bytes;
+    /// use strcache::{Error, StrCache};
+    ///
+    /// let cache: StrCache = StrCache::new();
+    /// cache.try_insert_json_bytes("k".into(), Bytes::from_static(br#"{"ok":true}"#)).unwrap();
+    /// let err = cache
+    ///     .try_insert_json_bytes("k".into(), Bytes::from_static(br#"{"ok":true} x"#))
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::InvalidJson { .. }), "{err}");
+    /// assert_eq!(cache.get_str("k").unwrap(), r#"{"ok":true}"#);
+    /// ```
+    pub fn try_insert_json_bytes(&self, key: K, json: Bytes) -> Result<InsertOutcome, Error> {
+        self.insert(key, validate(json)?)
+    }
+
+    /// Deserializes the value for `key` into an owned `T`; `Ok(None)` when
+    /// the key has no value. To borrow `&str` fields from the cached text
+    /// instead of copying them, use [`Pinned::get_json`].
+    ///
+    /// # Errors
+    /// [`Error::Deserialize`] with serde_json's message when the text is
+    /// not a `T`.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert_json("ids".into(), &[1, 2, 3]).unwrap();
+    /// assert_eq!(cache.get_json::<Vec<u8>, _>("ids").unwrap(), Some(vec![1, 2, 3]));
+    /// assert_eq!(cache.get_json::<Vec<u8>, _>("none").unwrap(), None);
+    /// assert!(cache.get_json::<String, _>("ids").is_err());
+    /// ```
+    pub fn get_json<T: DeserializeOwned, Q>(&self, key: &Q) -> Result<Option<T>, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get_str(key).map(|text| from_json(&text)).transpose()
+    }
+}
+
+impl<K, S> Pinned<'_, K, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// Deserializes the value for `key` into a `T` that may borrow from the
+    /// cached text for as long as the pin lives: a `&str` field costs no
+    /// copy (unless it has escapes to undo). `Ok(None)` when the key has no
+    /// value.
+    ///
+    /// # Errors
+    /// [`Error::Deserialize`] with serde_json's message when the text is
+    /// not a `T`.
+    ///
+    /// # Examples
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct User<'a> {
+    ///     name: &'a str,
+    /// }
+    ///
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("u".into(), r#"{"name":"Ada","bio":"a long text"}"#).unwrap();
+    /// let pin = cache.pin();
+    /// let user: User = pin.get_json("u").unwrap().unwrap();
+    /// assert_eq!(user.name, "Ada");
+    /// assert!(pin.get_str("u").unwrap().contains(user.name));
+    /// ```
+    pub fn get_json<'p, T: Deserialize<'p>, Q>(&'p self, key: &Q) -> Result<Option<T>, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get_str(key).map(from_json).transpose()
+    }
+}
