@@ -92,14 +92,48 @@ impl Serialize for Sorted<'_> {
 /// Checks that `json` is UTF-8 holding exactly one JSON value.
 fn validate(json: Bytes) -> Result<Utf8Bytes, Error> {
     let text = Utf8Bytes::try_from(json)?;
-    let valid = with_scratch(|buf| {
-        buf.extend_from_slice(text.as_bytes());
-        simd_json::to_tape(buf).map(drop)
-    });
-    match valid {
+    match with_scratch(|buf| parse(text.as_bytes(), buf)) {
         Ok(()) => Ok(text),
         Err(e) => Err(describe(text.as_bytes(), &e)),
     }
+}
+
+/// The deepest nesting simd-json accepts: serde_json's (its recursion
+/// limit of 128 admits 127 levels), so what is accepted can be read back
+/// with [`StrCache::get_json`].
+const MAX_DEPTH: usize = 127;
+
+/// simd-json's working memory, kept per thread between validations.
+struct Parser {
+    buffers: simd_json::Buffers,
+    /// Empty between uses; only its allocation is kept.
+    tape: simd_json::Tape<'static>,
+}
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parses `json` with simd-json, copied into `scratch` with the padding
+/// that spares simd-json a copy of its own.
+fn parse(json: &[u8], scratch: &mut Vec<u8>) -> Result<(), simd_json::Error> {
+    scratch.extend_from_slice(json);
+    scratch.resize(json.len() + simd_json::INPUT_PADDING, 0);
+    PARSER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let parser = cell.get_or_insert_with(|| Parser {
+            buffers: simd_json::Buffers::with_max_depth(json.len(), MAX_DEPTH),
+            tape: simd_json::Tape::null(),
+        });
+        let mut tape = std::mem::replace(&mut parser.tape, simd_json::Tape::null()).reset();
+        let parsed =
+            simd_json::fill_tape_padded(scratch, json.len(), &mut parser.buffers, &mut tape);
+        parser.tape = tape.reset();
+        if json.len() > SCRATCH_KEEP {
+            *cell = None;
+        }
+        parsed
+    })
 }
 
 /// The error for `json`, which simd-json rejected. simd-json names few

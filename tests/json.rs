@@ -260,3 +260,18 @@ proptest! {
         cache.try_insert_json_bytes("raw".into(), text).unwrap();
     }
 }
+
+#[test]
+fn nesting_is_limited_as_serde_json_limits_it() {
+    let cache: StrCache = StrCache::new();
+    for depth in [1, 127, 128, 129, 1_000] {
+        let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let ours = cache.try_insert_json_bytes("k".into(), Bytes::from(json.clone()));
+        let theirs = serde_json::from_str::<Value>(&json);
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "depth {depth}: {ours:?} {theirs:?}"
+        );
+    }
+}

@@ -68,44 +68,15 @@ pub fn json_ingress(data: &[u8]) -> usize {
 /// Separates the documents of one input.
 const SEPARATOR: u8 = 0xff;
 
-/// Where the two verdicts may differ, on purpose:
-/// - nesting deeper than serde_json's recursion limit of 128, which
-///   simd-json does not share: simd-json accepts;
-/// - what `IgnoredAny` skips without decoding: a number beyond the range
-///   of `f64` (`1e400`) or a string escape no Rust string can hold (a lone
-///   UTF-16 surrogate, `"\ud800"`). simd-json refuses both, as serde_json
-///   does when it decodes them (into a `serde_json::Value`).
-pub const DIFFERENCES: &str =
-    "nesting deeper than 128; numbers beyond f64 and lone surrogate escapes";
+/// Where the two verdicts may differ, on purpose: in what `IgnoredAny`
+/// skips without decoding, a number beyond the range of `f64` (`1e400`) or
+/// a string escape no Rust string can hold (a lone UTF-16 surrogate,
+/// `"\ud800"`). simd-json refuses both, as serde_json does when it decodes
+/// them (into a `serde_json::Value`). Nesting is limited alike (127 levels).
+pub const DIFFERENCES: &str = "numbers beyond f64 and lone surrogate escapes";
 
 /// Whether the verdicts on `json` (`accepted` by simd-json or not) may
 /// differ under one of the [`DIFFERENCES`].
 fn deliberate(json: &[u8], accepted: bool) -> bool {
-    if accepted {
-        deepest(json) > 128
-    } else {
-        serde_json::from_slice::<serde_json::Value>(json).is_err()
-    }
-}
-
-/// The deepest nesting of arrays and objects in `json`.
-fn deepest(json: &[u8]) -> usize {
-    let mut depth = 0usize;
-    let mut deepest = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        match (in_string, escaped, b) {
-            (true, true, _) => escaped = false,
-            (true, false, b'\\') => escaped = true,
-            (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
-            (false, _, b'[' | b'{') => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
+    !accepted && serde_json::from_slice::<serde_json::Value>(json).is_err()
 }
