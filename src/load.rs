@@ -305,20 +305,35 @@ where
         timeout: Duration,
         load: impl FnOnce() -> V,
     ) -> Result<CachedStr<'_>, Error> {
-        let deadline = Instant::now().checked_add(timeout);
-        self.load(key, deadline, || Ok::<_, Infallible>(load()))
+        self.load(key, Some(timeout), || Ok::<_, Infallible>(load()))
             .map_err(LoadError::into_error)
     }
 
-    /// The synchronous load: the protocol in the module docs, with the
-    /// leader's thread recorded. `deadline` bounds waiting, not loading.
+    /// The synchronous load: a hit costs what `get_str` costs, nothing
+    /// more (no clock read, no thread lookup).
+    #[inline]
     fn load<V: Into<Utf8Bytes>, E>(
         &self,
         key: K,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+        load: impl FnOnce() -> Result<V, E>,
+    ) -> Result<CachedStr<'_>, LoadError<E>> {
+        match self.get_str(&key) {
+            Some(hit) => Ok(hit),
+            None => self.load_missing(key, timeout, load),
+        }
+    }
+
+    /// The protocol in the module docs, with the leader's thread recorded.
+    /// `timeout` bounds waiting, not loading.
+    fn load_missing<V: Into<Utf8Bytes>, E>(
+        &self,
+        key: K,
+        timeout: Option<Duration>,
         load: impl FnOnce() -> Result<V, E>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
         let me = current_thread().id();
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
             if let Some(hit) = self.get_str(&key) {
                 return Ok(hit);
