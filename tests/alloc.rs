@@ -120,3 +120,26 @@ fn retired_memory_stays_bounded_under_overwrites() {
     );
     assert_eq!(cache.len(), keys);
 }
+
+/// `insert_json` serializes into a reused per-thread buffer and allocates
+/// once more than a plain insert: the exact-size buffer the text moves to.
+#[cfg(feature = "json")]
+#[test]
+fn insert_json_allocates_one_buffer_beyond_a_plain_insert() {
+    let _serial = serial();
+    let cache: StrCache<u32> = StrCache::builder().initial_capacity(64).build();
+    let value: std::collections::BTreeMap<String, u32> =
+        (0..20).map(|i| (format!("field_{i}"), i)).collect();
+    let text = serde_json::to_string(&value).unwrap();
+    // Warm the per-thread scratch buffer.
+    cache.insert_json(0, &value).unwrap();
+    let copy = text.clone();
+    let plain = allocs_in(|| {
+        cache.insert(1, copy).unwrap();
+    });
+    let json = allocs_in(|| {
+        cache.insert_json(2, &value).unwrap();
+    });
+    assert_eq!(cache.get_str(&2).unwrap(), text);
+    assert_eq!(json, plain + 1, "insert_json: {json}, insert: {plain}");
+}
