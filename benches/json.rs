@@ -7,7 +7,8 @@
 //! - `serialize/{map_20_fields,struct_1k}`: each serializer into a reused
 //!   buffer, and `insert_json` end to end (serialization, the one
 //!   exact-size copy, the insert).
-//! - `validate/{small,100k}`: bytes per second through each validator.
+//! - `validate/{small,100k}`: bytes per second through each validator, on
+//!   the 20-field map and on 100 of the 1 KiB structs (101 KiB).
 //!
 //! Run with `cargo bench --bench json`; it takes about a minute.
 

@@ -73,6 +73,17 @@
 //! loads only); one that loads or reads other keys works. Two loaders that
 //! wait for each other's keys wait forever unless a timeout bounds them.
 //!
+//! # JSON
+//! With the `json` feature (on by default), [`StrCache::insert_json`]
+//! serializes a `serde::Serialize` value with serde_json before any lock,
+//! into a reused per-thread buffer, then into one exact-size buffer;
+//! [`StrCache::insert_json_canonical`] sorts object keys first, so equal
+//! maps give equal text. [`StrCache::try_insert_json_bytes`] checks with
+//! simd-json that raw bytes are exactly one JSON value, nested at most 127
+//! deep as serde_json allows, and keeps the caller's buffer.
+//! [`StrCache::get_json`] and [`Pinned::get_json`] read values back, the
+//! latter borrowing `&str` fields from the cached text.
+//!
 //! # Eviction
 //! [`Builder::max_entries`], [`Builder::max_bytes`] and
 //! [`Builder::max_weight`] bound a cache. After an insert returns, the total
