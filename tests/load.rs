@@ -6,7 +6,7 @@ use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        mpsc, Arc, Barrier,
+        mpsc, Barrier,
     },
     thread,
     time::Duration,
@@ -227,7 +227,7 @@ fn a_hit_does_not_run_the_loader() {
 /// on none.
 #[cfg(feature = "async")]
 mod async_load {
-    use std::future::pending;
+    use std::{future::pending, sync::Arc};
 
     use super::*;
 
