@@ -652,11 +652,30 @@ where
     }
 }
 
+/// Prints the size, the weight and bound of a bounded cache, and how
+/// evenly the entries spread over the shards; never keys or values.
+///
+/// # Examples
+/// ```
+/// let cache = strcache::StrCache::<u32>::builder().shards(2).max_entries(10).build();
+/// cache.insert(1, "secret").unwrap();
+/// let shown = format!("{cache:?}");
+/// assert!(shown.contains("len: 1") && shown.contains("weight: Some((1, 10))"), "{shown}");
+/// assert!(!shown.contains("secret"));
+/// ```
 impl<K, S> fmt::Debug for StrCache<K, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lens = self.shards.iter().map(Shard::len);
+        let balance = (lens.clone().min().unwrap_or(0), lens.max().unwrap_or(0));
+        let weight = self.bound.as_ref().map(|bound| {
+            let policy = crate::sync::lock(&bound.policy);
+            (policy.weight(), policy.capacity())
+        });
         f.debug_struct("StrCache")
             .field("len", &self.len())
+            .field("weight", &weight)
             .field("shards", &self.shards.len())
+            .field("shard_len_min_max", &balance)
             .finish_non_exhaustive()
     }
 }
