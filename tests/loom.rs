@@ -3,7 +3,7 @@
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg strcache_loom --cfg crossbeam_loom" LOOM_MAX_PREEMPTIONS=2
-//!  CARGO_TARGET_DIR=target/loom cargo test --release --test loom`
+//!  CARGO_TARGET_DIR=target/loom cargo test --release --test loom -- --test-threads=1`
 #![cfg(strcache_loom)]
 
 use std::{
