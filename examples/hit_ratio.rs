@@ -6,7 +6,13 @@
 //! ```text
 //! cargo run --release --example hit_ratio            # all 11 points
 //! cargo run --release --example hit_ratio -- OLTP    # one trace
+//! cargo run --release --example hit_ratio -- P6 65536 strcache
 //! ```
+//!
+//! Each argument is a trace name, a capacity or a cache name (`lru`,
+//! `moka`, `quick_cache`, `strcache`); the run keeps the points and the
+//! caches that match the arguments of each kind given, and skips the
+//! columns of caches left out.
 
 use std::{env, num::NonZeroUsize, time::Instant};
 
@@ -66,29 +72,71 @@ fn replay(cache: &mut dyn Replay, keys: &[u64]) -> f64 {
     100.0 * hits as f64 / keys.len() as f64
 }
 
+/// The caches of the comparison, by the name an argument selects them with.
+const CACHES: [&str; 4] = ["lru", "moka", "quick_cache", "strcache"];
+
+/// A new cache named `name` (one of [`CACHES`]) of `capacity` entries.
+fn cache(name: &str, capacity: u64) -> Box<dyn Replay> {
+    let n = NonZeroUsize::new(capacity as usize).expect("capacities are positive");
+    match name {
+        "lru" => Box::new(Lru(lru::LruCache::new(n))),
+        "moka" => Box::new(Moka(moka::sync::Cache::new(capacity))),
+        "quick_cache" => Box::new(QuickCache(quick_cache::sync::Cache::new(capacity as usize))),
+        _ => Box::new(Strcache(
+            strcache::StrCache::builder().max_entries(capacity).build(),
+        )),
+    }
+}
+
+/// Whether `value` passes the filter `wanted`: it is in it, or it is empty.
+fn selected<T: PartialEq>(wanted: &[T], value: &T) -> bool {
+    wanted.is_empty() || wanted.contains(value)
+}
+
 fn main() {
-    let only: Vec<String> = env::args().skip(1).collect();
-    println!("| trace | capacity | LRU | moka 0.12 | quick_cache 0.7 | strcache |");
-    println!("|---|--:|--:|--:|--:|--:|");
+    let args: Vec<String> = env::args().skip(1).collect();
+    let mut traces = Vec::new();
+    let mut capacities = Vec::new();
+    let mut caches = Vec::new();
+    for arg in &args {
+        if let Some(&name) = CACHES.iter().find(|&&name| name == arg) {
+            caches.push(name);
+        } else if let Ok(capacity) = arg.replace(',', "").parse::<u64>() {
+            capacities.push(capacity);
+        } else if POINTS.iter().any(|&(trace, _)| trace == arg) {
+            traces.push(arg.as_str());
+        } else {
+            panic!("{arg:?} is no trace, capacity or cache of {POINTS:?}, {CACHES:?}");
+        }
+    }
+    let columns: Vec<&str> = CACHES
+        .into_iter()
+        .filter(|name| selected(&caches, name))
+        .collect();
+    let titles: Vec<&str> = columns
+        .iter()
+        .map(|&name| match name {
+            "lru" => "LRU",
+            "moka" => "moka 0.12",
+            "quick_cache" => "quick_cache 0.7",
+            other => other,
+        })
+        .collect();
+    println!("| trace | capacity | {} |", titles.join(" | "));
+    println!("|---|--:|{}", "--:|".repeat(columns.len()));
     let started = Instant::now();
-    for &(trace, capacities) in POINTS {
-        if !only.is_empty() && !only.iter().any(|t| t == trace) {
+    for &(trace, trace_capacities) in POINTS {
+        if !selected(&traces, &trace) {
             continue;
         }
         let keys = traces::requests(trace);
-        for &capacity in capacities {
-            let n = NonZeroUsize::new(capacity as usize).expect("capacities are positive");
-            let mut caches: [Box<dyn Replay>; 4] = [
-                Box::new(Lru(lru::LruCache::new(n))),
-                Box::new(Moka(moka::sync::Cache::new(capacity))),
-                Box::new(QuickCache(quick_cache::sync::Cache::new(capacity as usize))),
-                Box::new(Strcache(
-                    strcache::StrCache::builder().max_entries(capacity).build(),
-                )),
-            ];
-            let ratios: Vec<String> = caches
-                .iter_mut()
-                .map(|c| format!("{:.2}", replay(c.as_mut(), &keys)))
+        for &capacity in trace_capacities {
+            if !selected(&capacities, &capacity) {
+                continue;
+            }
+            let ratios: Vec<String> = columns
+                .iter()
+                .map(|&name| format!("{:.2}", replay(cache(name, capacity).as_mut(), &keys)))
                 .collect();
             println!("| {trace} | {capacity} | {} |", ratios.join(" | "));
         }

@@ -9,7 +9,14 @@
 //! while in main). If main is full, the candidate duels with main's victim,
 //! the oldest unmarked entry of probation: the frequency sketch decides,
 //! and the one requested more often recently stays (TinyLFU admission;
-//! ties go to the incumbent, which makes the policy scan resistant).
+//! ties go to the incumbent, which makes the policy scan resistant). As in
+//! Caffeine, a warm candidate (estimate at least [`JITTER_MIN`]) that loses
+//! still wins once in [`JITTER_ODDS`] duels, so that no victim stays
+//! forever, whether its estimate is inflated by colliding keys (hash
+//! flooding) or stale from a set of keys no longer requested. The sketch
+//! halves its counters once ten times the tracked entries in additions
+//! have passed, as Caffeine's does, or later while the victims' estimates
+//! are low (see `sketch`).
 //!
 //! No single split of the capacity fits every workload: recency-heavy
 //! traces want a large window, frequency-heavy ones a small one. The
@@ -74,6 +81,10 @@ const PROTECTED_SHARE: f64 = 0.80;
 const GHOST_HORIZON: usize = 50;
 /// Weight units the window target moves per unit of weight of a ghost hit.
 const STEP: f64 = 3.0;
+/// Least estimate of a losing candidate that may still be admitted.
+const JITTER_MIN: u8 = 6;
+/// A losing warm candidate is admitted once in this many duels, on average.
+const JITTER_ODDS: u64 = 128;
 
 /// An eviction policy for a cache of weighted entries: adaptive W-TinyLFU.
 ///
@@ -100,6 +111,8 @@ pub(crate) struct Policy<H> {
     window_ghosts: Ghosts,
     /// The latest exits of main (victims).
     main_ghosts: Ghosts,
+    /// State of the xorshift generator behind admission's jitter; never 0.
+    random: u64,
 }
 
 impl<H: Marks> Policy<H> {
@@ -116,6 +129,7 @@ impl<H: Marks> Policy<H> {
             sketch: Sketch::new(),
             window_ghosts: Ghosts::new(),
             main_ghosts: Ghosts::new(),
+            random: 0x2545_F491_4F6C_DD1D,
         }
     }
 
@@ -270,10 +284,24 @@ impl<H: Marks> Policy<H> {
 
     /// Whether `candidate`, leaving the window, should replace `victim`,
     /// main's next victim: TinyLFU's rule, the one requested more often
-    /// recently stays, the incumbent on a tie.
-    fn admit(&self, candidate: NodeId, victim: NodeId) -> bool {
+    /// recently stays, the incumbent on a tie; but a warm candidate wins
+    /// once in [`JITTER_ODDS`] duels it loses.
+    fn admit(&mut self, candidate: NodeId, victim: NodeId) -> bool {
         let candidate = self.sketch.frequency(self.arena.get(candidate).fp);
-        candidate > self.sketch.frequency(self.arena.get(victim).fp)
+        let victim = self.sketch.frequency(self.arena.get(victim).fp);
+        self.sketch.record_victim(victim);
+        if candidate > victim {
+            return true;
+        }
+        candidate >= JITTER_MIN && self.next_random().is_multiple_of(JITTER_ODDS)
+    }
+
+    /// The next number of the xorshift64 generator.
+    fn next_random(&mut self) -> u64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
     }
 
     /// Puts `node`, on no queue, at the tail of probation.
@@ -662,6 +690,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
+    fn a_warm_candidate_sometimes_beats_a_hotter_victim() {
+        let mut policy = Policy::new(1_000);
+        let nodes: Vec<NodeId> = (0..100)
+            .map(|id| policy.insert(hash(id), 1, handle(id)))
+            .collect();
+        let (candidate, victim) = (nodes[0], nodes[1]);
+        let fp = |node: NodeId| policy.arena.get(node).fp;
+        let (c, v) = (fp(candidate), fp(victim));
+        for _ in 0..5 {
+            policy.sketch.increment(v, 3);
+        }
+        policy.sketch.increment(c, JITTER_MIN - 2);
+        assert_eq!(policy.sketch.frequency(v), 15);
+        assert_eq!(policy.sketch.frequency(c), JITTER_MIN - 1);
+        assert!((0..10_000).all(|_| !policy.admit(candidate, victim)));
+        policy.sketch.increment(c, 1);
+        let wins = (0..12_800)
+            .filter(|_| policy.admit(candidate, victim))
+            .count();
+        assert!((50..=150).contains(&wins), "{wins} wins in 12,800 duels");
     }
 
     /// xorshift64*: a small deterministic generator for the tests.

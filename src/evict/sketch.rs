@@ -4,11 +4,28 @@
 //! layout follows Caffeine's `FrequencySketch`).
 //!
 //! Each key hashes to one counter in each of four rows; its estimate is the
-//! least of the four. After a sample of `10 x` the sketch's width in
-//! additions, every counter is halved, so old popularity fades.
+//! least of the four. Every counter is halved from time to time, so old
+//! popularity fades: once a sample of `10 x` the tracked entries in
+//! additions has passed (Caffeine's period), if the victims that admission
+//! compared since the last halving had a mean estimate of at least
+//! [`MIN_VICTIM_MEAN_X10`] / 10, and in any case after four samples.
+//!
+//! The condition on the victims keeps the history that admission needs. A
+//! halving takes a count of 1 to 0 and 3 to 1, so when the victims, the
+//! entries a candidate must beat, are near the bottom of the counters'
+//! range, a halving erases the difference between a key seen once or
+//! twice and a key never seen, which is all that admission has to go on
+//! when the cache hits rarely. When the victims' counts are higher, halving
+//! keeps their order and lets a new popular set of keys overtake one that
+//! is no longer requested.
 
-/// How many additions, per 64-bit word of the table, make a sample.
-const SAMPLE_PER_WORD: u64 = 10;
+/// How many additions, per tracked entry, make a sample.
+const SAMPLE_PER_ENTRY: u64 = 10;
+/// Least mean frequency, in tenths, of the victims compared since the last
+/// halving that lets a full sample halve the counters.
+const MIN_VICTIM_MEAN_X10: u64 = 47;
+/// Samples after which the counters are halved whatever the victims.
+const MAX_SAMPLES: u64 = 4;
 /// Multipliers spreading a fingerprint to each of the four rows.
 const SEEDS: [u64; 4] = [
     0x9E37_79B9_7F4A_7C15,
@@ -27,10 +44,14 @@ const HALF_MASK: u64 = 0x7777_7777_7777_7777;
 pub(super) struct Sketch {
     /// The counters; the length is a power of two (or zero before sizing).
     table: Vec<u64>,
-    /// Additions since the last halving.
+    /// Additions since the last halving (halved with the counters).
     additions: u64,
-    /// Additions that trigger a halving.
+    /// Additions after which a halving may happen.
     sample: u64,
+    /// Sum of the estimates of the victims compared since the last halving.
+    victim_sum: u64,
+    /// Number of victims compared since the last halving.
+    victims: u64,
 }
 
 impl Sketch {
@@ -40,12 +61,16 @@ impl Sketch {
             table: Vec::new(),
             additions: 0,
             sample: 0,
+            victim_sum: 0,
+            victims: 0,
         }
     }
 
     /// Grows the sketch to at least one word per entry of `entries` (a
-    /// power of two, at least 8), keeping every estimate.
+    /// power of two, at least 8), keeping every estimate, and the sample to
+    /// `10 x entries` additions.
     pub(super) fn ensure_capacity(&mut self, entries: usize) {
+        self.sample = self.sample.max(SAMPLE_PER_ENTRY * entries as u64);
         let words = entries.max(8).next_power_of_two();
         if self.table.len() >= words {
             return;
@@ -58,7 +83,6 @@ impl Sketch {
         while self.table.len() < words {
             self.table.extend_from_within(..);
         }
-        self.sample = SAMPLE_PER_WORD * words as u64;
     }
 
     /// Bytes of counters held.
@@ -104,9 +128,24 @@ impl Sketch {
             self.table[w] = (self.table[w] & !(15 << s)) | (raised << s);
         }
         self.additions += u64::from(by);
-        if self.additions >= self.sample {
+        if self.additions >= self.sample && self.aging_due() {
             self.halve();
         }
+    }
+
+    /// Records the estimate of a victim that admission compared with a
+    /// candidate.
+    pub(super) fn record_victim(&mut self, frequency: u8) {
+        self.victim_sum += u64::from(frequency);
+        self.victims += 1;
+    }
+
+    /// Whether a full sample should halve the counters: the victims
+    /// compared since the last halving are warm enough to keep their order
+    /// (or there were none), or the sample has stretched to its limit.
+    fn aging_due(&self) -> bool {
+        self.victim_sum * 10 >= MIN_VICTIM_MEAN_X10 * self.victims
+            || self.additions >= MAX_SAMPLES * self.sample
     }
 
     /// Halves every counter (the aging step).
@@ -115,6 +154,8 @@ impl Sketch {
             *word = (*word >> 1) & HALF_MASK;
         }
         self.additions /= 2;
+        self.victim_sum = 0;
+        self.victims = 0;
     }
 }
 
@@ -156,13 +197,47 @@ mod tests {
         sketch.ensure_capacity(8);
         sketch.increment(7, 3);
         sketch.increment(7, 3);
-        let sample = SAMPLE_PER_WORD * 8;
+        let sample = SAMPLE_PER_ENTRY * 8;
         // One-off keys fill the sample; 7's count halves at its end.
         for fp in 1_000..1_000 + sample as u32 - 6 {
             sketch.increment(fp.wrapping_mul(2_654_435_761), 1);
         }
         assert!(sketch.frequency(7) <= 3 + 1, "{}", sketch.frequency(7));
         assert!(sketch.additions < sample);
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "safe code in long loops; Miri checks the crate's unsafe code"
+    )]
+    fn cold_victims_postpone_the_halving_up_to_a_limit() {
+        let sample = SAMPLE_PER_ENTRY * 8;
+        let mut sketch = Sketch::new();
+        sketch.ensure_capacity(8);
+        sketch.record_victim(1);
+        sketch.record_victim(2);
+        // Victims of mean 1.5: a full sample does not halve.
+        for _ in 0..sample {
+            sketch.increment(7, 1);
+        }
+        assert_eq!(sketch.frequency(7), 15);
+        // A warm victim lifts the mean to 5: the next addition halves.
+        sketch.record_victim(12);
+        sketch.increment(7, 1);
+        assert_eq!(sketch.frequency(7), 7);
+        assert_eq!((sketch.victims, sketch.victim_sum), (0, 0));
+
+        // Cold victims all along: the halving comes after four samples.
+        let mut sketch = Sketch::new();
+        sketch.ensure_capacity(8);
+        sketch.record_victim(0);
+        for _ in 1..MAX_SAMPLES * sample {
+            sketch.increment(7, 1);
+        }
+        assert_eq!(sketch.frequency(7), 15);
+        sketch.increment(7, 1);
+        assert_eq!(sketch.frequency(7), 7);
     }
 
     #[test]
