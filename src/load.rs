@@ -132,19 +132,21 @@ impl<K> Flight<K> {
 struct Leader<'a, K> {
     list: &'a Flights<K>,
     flight: Arc<Flight<K>>,
+    /// Whether the flight has ended.
+    ended: bool,
 }
 
 impl<K> Leader<'_, K> {
-    fn complete(self, value: Utf8Bytes) {
+    fn complete(mut self, value: Utf8Bytes) {
         self.end(Status::Loaded(value));
     }
 
-    /// Ends the flight with `status`, unless it has ended already (only
-    /// its leader ends it, so the check cannot race).
-    fn end(&self, status: Status) {
-        if !matches!(lock(&self.flight.state).status, Status::Loading) {
+    /// Ends the flight with `status`, once.
+    fn end(&mut self, status: Status) {
+        if self.ended {
             return;
         }
+        self.ended = true;
         let mut list = lock(self.list);
         if let Some(i) = list.iter().position(|f| Arc::ptr_eq(f, &self.flight)) {
             list.swap_remove(i);
@@ -387,7 +389,11 @@ where
             done: Condvar::new(),
         });
         flights.push(Arc::clone(&flight));
-        Role::Lead(Leader { list, flight })
+        Role::Lead(Leader {
+            list,
+            flight,
+            ended: false,
+        })
     }
 
     /// Inserts a loaded value, completes the flight if there is one, and
