@@ -337,9 +337,6 @@ where
         let me = current_thread().id();
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
-            if let Some(hit) = self.get_str(&key) {
-                return Ok(hit);
-            }
             match self.join(&key, Some(me)) {
                 Role::Wait(flight) => {
                     if flight.leader == Some(me) {
@@ -366,6 +363,11 @@ where
                     let value = load().map_err(LoadError::Load)?.into();
                     return self.publish(key, value, Some(leader));
                 }
+            }
+            // The load waited for was abandoned: the key may have a value
+            // from elsewhere by now.
+            if let Some(hit) = self.get_str(&key) {
+                return Ok(hit);
             }
         }
     }
