@@ -12,11 +12,13 @@
 mod json;
 mod ops;
 mod threads;
+mod utf8;
 
 #[cfg(feature = "json")]
 pub use json::{json_ingress, DIFFERENCES};
-pub use ops::{ops, utf8_ingress};
+pub use ops::ops;
 pub use threads::threads;
+pub use utf8::utf8_ingress;
 
 /// The default hasher with keys drawn from the input rather than at random,
 /// so an input places its keys in the same slots on every run.
