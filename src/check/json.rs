@@ -17,14 +17,14 @@ use crate::{Error, StrCache};
 /// When the verdicts differ outside [`DIFFERENCES`], or a refused write
 /// changed anything.
 pub fn json_ingress(data: &[u8]) -> usize {
+    if data.is_empty() {
+        return 0;
+    }
     let cache: StrCache<u8> = StrCache::builder().shards(1).build();
     let mut applied = 0;
     // Documents are separated by 0xff, a byte no UTF-8 text holds, so a
     // seed is readable JSON; they go to 4 keys in turn.
     for (i, bytes) in data.split(|&b| b == SEPARATOR).enumerate() {
-        if data.is_empty() {
-            break;
-        }
         let key = (i % 4) as u8;
         let value = Bytes::copy_from_slice(bytes);
         let before = cache.get_bytes(&key);
