@@ -364,8 +364,8 @@ where
                     return self.publish(key, value, Some(leader));
                 }
             }
-            // The load waited for was abandoned: the key may have a value
-            // from elsewhere by now.
+            // The load waited for was abandoned, or was another key's with
+            // the same tag: the key may have a value from elsewhere by now.
             if let Some(hit) = self.get_str(&key) {
                 return Ok(hit);
             }
