@@ -7,6 +7,7 @@ use crate::{
     cache::Settings,
     expire::{Clock, Expiry},
     notify::Listener,
+    stats::Reads,
     EvictionCause, StrCache, Utf8Bytes,
 };
 
@@ -34,6 +35,7 @@ pub struct Builder<K, S> {
     ttl: Option<Duration>,
     clock: Option<Box<dyn Clock>>,
     listener: Option<Listener<K>>,
+    record_reads: bool,
     _key: PhantomData<fn(K)>,
 }
 
@@ -47,6 +49,7 @@ impl<K> Builder<K, ahash::RandomState> {
             ttl: None,
             clock: None,
             listener: None,
+            record_reads: false,
             _key: PhantomData,
         }
     }
@@ -100,6 +103,7 @@ impl<K, S> Builder<K, S> {
             ttl: self.ttl,
             clock: self.clock,
             listener: self.listener,
+            record_reads: self.record_reads,
             _key: PhantomData,
         }
     }
@@ -239,6 +243,22 @@ impl<K, S> Builder<K, S> {
         self
     }
 
+    /// Counts hits and misses for [`StrCache::stats`]. Off by default, and
+    /// then reads pay nothing for it. On, each read adds one to a counter
+    /// on a cache line of its thread's own stripe, so threads reading the
+    /// same key do not write to one shared line.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache = strcache::StrCache::<u32>::builder().record_reads(true).build();
+    /// cache.get_str(&1);
+    /// assert_eq!(cache.stats().misses, 1);
+    /// ```
+    pub fn record_reads(mut self, record: bool) -> Self {
+        self.record_reads = record;
+        self
+    }
+
     /// Builds the cache.
     ///
     /// # Examples
@@ -256,6 +276,7 @@ impl<K, S> Builder<K, S> {
             bound: self.bound.map(|(max, weigher)| Bound::new(max, weigher)),
             expiry: Expiry::new(self.clock, self.ttl),
             listener: self.listener,
+            reads: self.record_reads.then(Reads::new),
         };
         StrCache::from_parts(shards, self.capacity, self.hasher, settings)
     }
@@ -273,6 +294,7 @@ impl<K, S> fmt::Debug for Builder<K, S> {
             .field("bound", &self.bound)
             .field("ttl", &self.ttl)
             .field("clock", &self.clock)
+            .field("record_reads", &self.record_reads)
             .finish_non_exhaustive()
     }
 }

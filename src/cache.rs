@@ -20,6 +20,7 @@ use crate::{
     notify::{EvictionCause, Listener, Unlinked},
     read::{CachedStr, Pinned},
     shard::{retire_table, Ctx, Shard},
+    stats::{bump, Counters, Reads, Stats},
     sync::Epoch,
     table::tag_of,
     Builder, Error, InsertOutcome, Utf8Bytes,
@@ -58,6 +59,8 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     listener: Option<Listener<K>>,
     /// Each shard's loads in progress.
     loads: Box<[Flights<K>]>,
+    /// Hit and miss counters, if the builder asked for them.
+    reads: Option<Reads>,
 }
 
 /// What a built cache is besides its shards and hasher.
@@ -65,6 +68,7 @@ pub(crate) struct Settings<K> {
     pub(crate) bound: Option<Bound<K>>,
     pub(crate) expiry: Expiry,
     pub(crate) listener: Option<Listener<K>>,
+    pub(crate) reads: Option<Reads>,
 }
 
 // The cache is `Send`/`Sync` through its fields: `Shard` holds
@@ -128,6 +132,7 @@ impl<K, S> StrCache<K, S> {
             expiry: settings.expiry,
             listener: settings.listener,
             loads: (0..shards).map(|_| Flights::default()).collect(),
+            reads: settings.reads,
         }
     }
 
@@ -138,7 +143,16 @@ impl<K, S> StrCache<K, S> {
 
     /// The loads in progress of the shard of the key with hash tag `tag`.
     pub(crate) fn flights(&self, tag: u64) -> &Flights<K> {
-        &self.loads[(tag >> 48) as usize & self.shard_mask]
+        &self.loads[self.shard_index(tag)]
+    }
+
+    /// The counters of the shard of the key with hash tag `tag`.
+    pub(crate) fn counters(&self, tag: u64) -> &Counters {
+        &self.shards[self.shard_index(tag)].counters
+    }
+
+    fn shard_index(&self, tag: u64) -> usize {
+        (tag >> 48) as usize & self.shard_mask
     }
 
     fn ctx(&self) -> Ctx<'_, K> {
@@ -169,6 +183,39 @@ impl<K, S> StrCache<K, S> {
     /// ```
     pub fn len(&self) -> usize {
         self.shards.iter().map(Shard::len).sum()
+    }
+
+    /// A snapshot of what the cache has done since it was built: each
+    /// count is exact at some moment during the call. Hits and misses need
+    /// [`Builder::record_reads`]. In a bounded cache this takes the policy
+    /// lock briefly, to read the weight.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache = strcache::StrCache::<u32>::builder().max_entries(2).build();
+    /// cache.insert(0, "v").unwrap();
+    /// cache.insert(1, "v").unwrap();
+    /// cache.insert(1, "w").unwrap(); // an update
+    /// cache.insert(2, "v").unwrap(); // evicts one entry
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.inserts, stats.updates, stats.evictions), (3, 1, 1));
+    /// assert_eq!((stats.entries, stats.weight), (2, Some(2)));
+    /// assert!(!stats.reads_recorded);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            reads_recorded: self.reads.is_some(),
+            entries: self.len() as u64,
+            weight: (self.bound.as_ref()).map(|bound| crate::sync::lock(&bound.policy).weight()),
+            ..Stats::default()
+        };
+        for shard in self.shards.iter() {
+            shard.counters.add_to(&mut stats);
+        }
+        if let Some(reads) = &self.reads {
+            reads.add_to(&mut stats);
+        }
+        stats
     }
 
     /// Whether the cache has no live entries.
@@ -225,25 +272,28 @@ impl<K, S> StrCache<K, S> {
     pub fn clear(&self) {
         let guard = self.epoch.pin();
         let mut policy = self.ctx().lock_policy();
-        let old: Vec<_> = self.shards.iter().filter_map(|s| s.clear(&guard)).collect();
+        let old: Vec<_> = (self.shards.iter())
+            .filter_map(|s| Some((s, s.clear(&guard)?)))
+            .collect();
         if let Some(policy) = policy.as_deref_mut() {
             policy.clear();
         }
         drop(policy);
-        for table in old {
+        for (shard, table) in old {
             // SAFETY: each was unlinked by `Shard::clear` just above, and
             // is retired once, here.
-            unsafe { retire_table(table, &guard) };
-            if let Some(listener) = &self.listener {
-                // SAFETY: retired under `guard`, still pinned: not freed.
-                for (_, entry) in unsafe { table.deref() }.live(&guard) {
-                    // SAFETY: as above; the table owns its entries.
-                    let entry = unsafe { entry.deref() };
-                    let cause = if self.expired(entry) {
-                        EvictionCause::Expired
-                    } else {
-                        EvictionCause::Removed
-                    };
+            unsafe { retire_table(table, &shard.counters.retired, &guard) };
+            // SAFETY: retired under `guard`, still pinned: not freed.
+            for (_, entry) in unsafe { table.deref() }.live(&guard) {
+                // SAFETY: as above; the table owns its entries.
+                let entry = unsafe { entry.deref() };
+                let cause = if self.expired(entry) {
+                    EvictionCause::Expired
+                } else {
+                    EvictionCause::Removed
+                };
+                shard.counters.unlinked(cause);
+                if let Some(listener) = &self.listener {
                     listener(&entry.key, &entry.value, cause);
                 }
             }
@@ -281,7 +331,7 @@ impl<K, S> StrCache<K, S> {
             );
         }
         drop(policy);
-        out.finish(self.listener.as_ref(), &guard);
+        out.finish(self.listener.as_ref(), &self.shards[0].counters, &guard);
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -315,7 +365,7 @@ impl<K, S> StrCache<K, S> {
                 &mut out,
                 &guard,
             );
-            out.finish(self.listener.as_ref(), &guard);
+            out.finish(self.listener.as_ref(), &shard.counters, &guard);
         }
     }
 
@@ -332,7 +382,7 @@ where
     #[inline]
     fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (&Shard<K>, u64) {
         let tag = self.tag(key);
-        (&self.shards[(tag >> 48) as usize & self.shard_mask], tag)
+        (&self.shards[self.shard_index(tag)], tag)
     }
 
     /// The hash tag of `key`; its bits 48.. choose the shard.
@@ -445,7 +495,11 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entry = self.find(key, guard)?;
+        let entry = self.find(key, guard);
+        if let Some(reads) = &self.reads {
+            reads.record(entry.is_some());
+        }
+        let entry = entry?;
         if self.bound.is_some() {
             entry.mark();
         }
@@ -558,7 +612,10 @@ where
         if let Some(mut policy) = policy {
             self.evict(&mut policy, &mut out, &guard);
         }
-        out.finish(self.listener.as_ref(), &guard);
+        if outcome == InsertOutcome::Inserted {
+            bump(&shard.counters.inserts);
+        }
+        out.finish(self.listener.as_ref(), &shard.counters, &guard);
         Ok(outcome)
     }
 
@@ -575,7 +632,7 @@ where
                 break;
             };
             let entry = Shared::from(victim.entry.as_ptr().cast_const());
-            let shard = &self.shards[(victim.tag >> 48) as usize & self.shard_mask];
+            let shard = &self.shards[self.shard_index(victim.tag)];
             let unlinked = shard.evict(victim.tag, entry, guard);
             debug_assert!(unlinked, "a tracked entry is live (invariant TRACKED)");
             if !unlinked {
@@ -622,7 +679,7 @@ where
         let mut out = Unlinked::new();
         // SAFETY: `Shard::remove` unlinked it under its lock, once.
         unsafe { out.push(removed, cause) };
-        out.finish(self.listener.as_ref(), &guard);
+        out.finish(self.listener.as_ref(), &shard.counters, &guard);
         value
     }
 

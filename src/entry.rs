@@ -1,9 +1,12 @@
 //! The immutable record a slot publishes, and the one way to retire it.
 
+use std::sync::Arc;
+
 use crossbeam_epoch::{Guard, Shared};
 
 use crate::{
     expire::Expiry,
+    stats::Retired,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
 };
@@ -95,13 +98,25 @@ impl<K> Entry<K> {
 }
 
 /// Hands an unlinked entry to the epoch collector, which drops it once every
-/// thread that was pinned at this moment has unpinned.
+/// thread that was pinned at this moment has unpinned. Its bytes (header
+/// and value) count in `retired` until then.
 ///
 /// # Safety
 /// `entry` is non-null, was unlinked from every slot of every reachable table
 /// before this call, and is retired once. No thread that pins after this
 /// call can reach it.
-pub(crate) unsafe fn retire<K>(guard: &Guard, entry: Shared<'_, Entry<K>>) {
-    // SAFETY: the caller guarantees the entry is unlinked and retired once.
-    unsafe { guard.defer_destroy(entry) }
+pub(crate) unsafe fn retire<K>(guard: &Guard, entry: Shared<'_, Entry<K>>, retired: &Arc<Retired>) {
+    // SAFETY: non-null and not yet freed: the caller retires it only now.
+    let bytes = std::mem::size_of::<Entry<K>>() + unsafe { entry.deref() }.value.len();
+    retired.add(bytes);
+    let retired = Arc::clone(retired);
+    // SAFETY: the caller guarantees the entry is unlinked and retired once,
+    // so the closure, run after every guard that could reach it is gone,
+    // owns it. The closure's three words are stored inline: no allocation.
+    unsafe {
+        guard.defer_unchecked(move || {
+            retired.sub(bytes);
+            drop(entry.into_owned());
+        });
+    }
 }

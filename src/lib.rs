@@ -133,8 +133,19 @@
 //! three dependent cache misses before the value bytes when nothing is
 //! cached; for an inline key such as `u64`, two. See `BENCHMARKS.md`.
 //!
+//! # Statistics
+//! [`StrCache::stats`] returns a [`Stats`]: inserts, updates, removals,
+//! evictions, expirations, load outcomes, entries, weight, and the bytes
+//! retired but not yet freed. Writers count into per-shard counters, always
+//! on. Hits and misses are counted only when
+//! [`Builder::record_reads`] turns them on, in per-thread stripes on cache
+//! lines of their own; off, reads pay nothing.
+//!
 //! # Cargo features
-//! None yet: the crate has no optional parts.
+//! - `async` (default): `get_or_insert_with_async`, for any executor.
+//! - `json` (default): the JSON methods, with serde_json and simd-json.
+//! - `serde`: `serde::Serialize` for [`Stats`].
+//! - `metrics`: `Stats::export_metrics`, through the `metrics` facade.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
@@ -146,6 +157,8 @@ mod entry;
 mod error;
 mod evict;
 mod expire;
+#[cfg(feature = "metrics")]
+mod export;
 mod iter;
 #[cfg(feature = "json")]
 mod json;
@@ -153,6 +166,7 @@ mod load;
 mod notify;
 mod read;
 mod shard;
+mod stats;
 mod sync;
 mod table;
 mod text;
@@ -172,4 +186,5 @@ pub use load::LoadError;
 pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;
+pub use stats::{LoadStats, Stats};
 pub use text::Utf8Bytes;

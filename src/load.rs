@@ -48,6 +48,7 @@ use std::{
 
 use crate::{
     read::CachedStr,
+    stats::{bump, Counters},
     sync::{current_thread, lock, Condvar, Mutex, ThreadId},
     Error, StrCache, Utf8Bytes,
 };
@@ -166,6 +167,46 @@ impl<K> Leader<'_, K> {
 impl<K> Drop for Leader<'_, K> {
     fn drop(&mut self) {
         self.end(Status::Abandoned);
+    }
+}
+
+/// Counts how a loader ended in its shard's counters: its caller reports
+/// a returned result; dropped before that, it counts a panic, or a
+/// cancelled async load.
+struct Tally<'a> {
+    counters: &'a Counters,
+    ended: bool,
+}
+
+impl<'a> Tally<'a> {
+    fn new(counters: &'a Counters) -> Self {
+        Tally {
+            counters,
+            ended: false,
+        }
+    }
+
+    /// Counts the loader's result.
+    fn ended<V, E>(mut self, result: &Result<V, E>) {
+        self.ended = true;
+        let counters = self.counters;
+        bump(match result {
+            Ok(_) => &counters.loads_succeeded,
+            Err(_) => &counters.loads_failed,
+        });
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let counters = self.counters;
+            bump(if std::thread::panicking() {
+                &counters.loads_panicked
+            } else {
+                &counters.loads_cancelled
+            });
+        }
     }
 }
 
@@ -345,31 +386,55 @@ where
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
-                        let value = load().map_err(LoadError::Load)?.into();
+                        let value = self.run(flight.tag, load)?.into();
                         return self.publish(key, value, None);
                     }
+                    let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
                         Some(Status::Loaded(value)) if flight.key == key => {
+                            bump(&counters.loads_waited);
                             return Ok(self.hold(value));
                         }
                         Some(_) => {}
-                        None => return Err(LoadError::Cache(Error::Timeout)),
+                        None => {
+                            bump(&counters.loads_timed_out);
+                            return Err(LoadError::Cache(Error::Timeout));
+                        }
                     }
                 }
                 Role::Lead(leader) => {
-                    if let Some(hit) = self.get_str(&key) {
+                    if let Some(hit) = self.recheck(&key) {
                         return Ok(hit);
                     }
-                    let value = load().map_err(LoadError::Load)?.into();
+                    let value = self.run(leader.flight.tag, load)?.into();
                     return self.publish(key, value, Some(leader));
                 }
             }
             // The load waited for was abandoned, or was another key's with
             // the same tag: the key may have a value from elsewhere by now.
-            if let Some(hit) = self.get_str(&key) {
+            if let Some(hit) = self.recheck(&key) {
                 return Ok(hit);
             }
         }
+    }
+
+    /// Runs a synchronous loader for the key with tag `tag`, counting how
+    /// it ends.
+    fn run<V, E>(&self, tag: u64, load: impl FnOnce() -> Result<V, E>) -> Result<V, LoadError<E>> {
+        let tally = Tally::new(self.counters(tag));
+        let result = load();
+        tally.ended(&result);
+        result.map_err(LoadError::Load)
+    }
+
+    /// Looks `key` up again after a miss, without counting a read or
+    /// marking the entry: the caller's first lookup did both.
+    fn recheck(&self, key: &K) -> Option<CachedStr<'_>> {
+        let guard = self.guard();
+        let text: *const str = self.find(key, &guard)?.value.as_str();
+        // SAFETY: as in `get_str`: `text` points into an entry loaded under
+        // `guard`, which moves into the `CachedStr`.
+        Some(unsafe { CachedStr::new(guard, text) })
     }
 
     /// Leads a new flight for `key`, or joins the one in progress.
@@ -485,10 +550,10 @@ where
         key: K,
         load: impl std::future::Future<Output = V>,
     ) -> Result<CachedStr<'_>, Error> {
+        if let Some(hit) = self.get_str(&key) {
+            return Ok(hit);
+        }
         loop {
-            if let Some(hit) = self.get_str(&key) {
-                return Ok(hit);
-            }
             match self.join(&key, None) {
                 Role::Wait(flight) => {
                     let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
@@ -498,19 +563,25 @@ where
                     .await;
                     if let Status::Loaded(value) = end {
                         if flight.key == key {
+                            bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }
                     }
                 }
                 Role::Lead(leader) => {
-                    if let Some(hit) = self.get_str(&key) {
+                    if let Some(hit) = self.recheck(&key) {
                         return Ok(hit);
                     }
+                    let tally = Tally::new(self.counters(leader.flight.tag));
                     let value = load.await.into();
+                    tally.ended(&Ok::<_, Infallible>(()));
                     return self
                         .publish::<Infallible>(key, value, Some(leader))
                         .map_err(LoadError::into_error);
                 }
+            }
+            if let Some(hit) = self.recheck(&key) {
+                return Ok(hit);
             }
         }
     }

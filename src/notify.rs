@@ -13,6 +13,7 @@ use crossbeam_epoch::{Guard, Shared};
 
 use crate::{
     entry::{retire, Entry},
+    stats::Counters,
     Utf8Bytes,
 };
 
@@ -89,22 +90,29 @@ impl<'g, K> Unlinked<'g, K> {
         }
     }
 
-    /// Retires every recorded entry, then reports each to `listener`.
-    /// Call it with no lock held: the listener and the `Drop`s that the
-    /// collector may run are user code.
-    pub(crate) fn finish(self, listener: Option<&Listener<K>>, guard: &'g Guard) {
+    /// Retires every recorded entry and counts it by cause in `counters`,
+    /// then reports each to `listener`. Call it with no lock held: the
+    /// listener and the `Drop`s that the collector may run are user code.
+    pub(crate) fn finish(
+        self,
+        listener: Option<&Listener<K>>,
+        counters: &Counters,
+        guard: &'g Guard,
+    ) {
         let all = self.first.into_iter().chain(self.more);
         let Some(listener) = listener else {
-            for (entry, _) in all {
+            for (entry, cause) in all {
+                counters.unlinked(cause);
                 // SAFETY: `push`'s contract: unlinked, and recorded once.
-                unsafe { retire(guard, entry) };
+                unsafe { retire(guard, entry, &counters.retired) };
             }
             return;
         };
         let all: Vec<_> = all.collect();
-        for &(entry, _) in &all {
+        for &(entry, cause) in &all {
+            counters.unlinked(cause);
             // SAFETY: as above.
-            unsafe { retire(guard, entry) };
+            unsafe { retire(guard, entry, &counters.retired) };
         }
         for (entry, cause) in all {
             // SAFETY: retired above under `guard`, which is still pinned,

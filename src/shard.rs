@@ -35,7 +35,7 @@
 //!   is a count, not a guard for any data. The deadlines index (`Timers`)
 //!   is plain data under the lock.
 
-use std::borrow::Borrow;
+use std::{borrow::Borrow, sync::Arc};
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use crossbeam_utils::CachePadded;
@@ -46,6 +46,8 @@ use crate::{
     evict::policy::Policy,
     expire::{Expiry, Timer, Timers},
     notify::{EvictionCause, Unlinked},
+    stats::Counters,
+    stats::Retired,
     sync::{lock, AtomicUsize, Mutex, MutexGuard, Ordering},
     table::{Probe, Table},
 };
@@ -126,6 +128,8 @@ pub(crate) struct Shard<K> {
     /// search and again under the lock: a revival in between may have put
     /// its key into a slot the search had already passed.
     revivals: AtomicUsize,
+    /// What the writes of this shard's keys did (`stats.rs`).
+    pub(crate) counters: Counters,
 }
 
 impl<K> Shard<K> {
@@ -137,6 +141,7 @@ impl<K> Shard<K> {
             state: Mutex::new(WriterState::default()),
             len: AtomicUsize::new(0),
             revivals: AtomicUsize::new(0),
+            counters: Counters::default(),
         }
     }
 
@@ -456,10 +461,19 @@ impl<K> Shard<K> {
         let unlinked = self.swap_table(new, guard);
         debug_assert_eq!(unlinked, old);
         state.tombstones = 0;
+        let bytes = old_table.bytes();
+        self.counters.retired.add(bytes);
+        let retired = Arc::clone(&self.counters.retired);
         // SAFETY: unlinked by the swap above; it owns none of its entries
         // now (they moved to the new table), so destroying it frees only
-        // the slot array.
-        unsafe { guard.defer_destroy(unlinked) };
+        // the slot array. The closure runs once, after every guard that
+        // could have loaded the table is gone.
+        unsafe {
+            guard.defer_unchecked(move || {
+                retired.sub(bytes);
+                drop(unlinked.into_owned());
+            });
+        }
     }
 
     /// Publishes `table`, returning the unlinked one. Called under the lock.
@@ -532,18 +546,35 @@ fn link_timer<K>(state: &mut WriterState, tag: u64, entry: &Entry<K>) {
     }
 }
 
-/// Retires a table that `Shard::clear` unlinked, with its entries.
+/// Retires a table that `Shard::clear` unlinked, with its entries, whose
+/// bytes count in `retired` until they are freed.
 ///
 /// # Safety
 /// `old` came from `Shard::clear` and is retired once. Call it with no
 /// lock held: flushing may run deferred `Drop`s (user code).
-pub(crate) unsafe fn retire_table<K>(old: Shared<'_, Table<K>>, guard: &Guard) {
+pub(crate) unsafe fn retire_table<K>(
+    old: Shared<'_, Table<K>>,
+    retired: &Arc<Retired>,
+    guard: &Guard,
+) {
+    // SAFETY: unlinked but not yet retired, so not freed.
+    let table = unsafe { old.deref() };
+    let entries: usize = table
+        .live(guard)
+        // SAFETY: the table still owns its live entries (invariant
+        // `PUBLISHED` until the swap in `clear`).
+        .map(|(_, e)| std::mem::size_of::<Entry<K>>() + unsafe { e.deref() }.value.len())
+        .sum();
+    let bytes = table.bytes() + entries;
+    retired.add(bytes);
+    let retired = Arc::clone(retired);
     // SAFETY: `old` was unlinked by the swap in `clear`; it owns its live
     // entries (invariant `PUBLISHED`), which no other table holds, and no
     // thread pinned after the swap can reach it. The closure runs once,
     // after every guard that could have loaded it is gone.
     unsafe {
         guard.defer_unchecked(move || {
+            retired.sub(bytes);
             let mut table = old.into_owned();
             table.drop_entries();
         });

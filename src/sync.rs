@@ -14,6 +14,11 @@ pub(crate) use std::sync::{
 #[cfg(not(strcache_loom))]
 pub(crate) use std::thread::{current as current_thread, ThreadId};
 
+/// A statistics counter (`stats.rs`): a `std` atomic even under loom, since
+/// counters order no other memory and modelling them would only multiply
+/// the schedules loom explores.
+pub(crate) use std::sync::atomic::AtomicU64 as Counter;
+
 #[cfg(strcache_loom)]
 pub(crate) use loom::thread::{current as current_thread, ThreadId};
 

@@ -108,6 +108,11 @@ impl<K> Table<K> {
         self.mask + 1
     }
 
+    /// Heap bytes of the table itself, its entries not included.
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.capacity() * std::mem::size_of::<Slot<K>>()
+    }
+
     /// Slot indices on `tag`'s probe path, starting at its home slot. The
     /// path visits every slot once.
     #[inline]

@@ -37,7 +37,20 @@ fn allocs_in(f: impl FnOnce()) -> usize {
 #[test]
 fn reads_allocate_nothing() {
     let _serial = serial();
-    let cache: StrCache = StrCache::new();
+    reads_of_allocate_nothing(StrCache::new());
+}
+
+#[test]
+fn reads_allocate_nothing_with_read_counting_on() {
+    let _serial = serial();
+    let cache = StrCache::builder().record_reads(true).build();
+    let reads = reads_of_allocate_nothing(cache);
+    assert!(reads > 0);
+}
+
+/// Reads `cache` under an allocation count that must stay 0; returns the
+/// reads its stats counted.
+fn reads_of_allocate_nothing(cache: StrCache) -> u64 {
     let keys: Vec<String> = (0..if cfg!(miri) { 8 } else { 64 })
         .map(|i| format!("key:{i}"))
         .collect();
@@ -46,7 +59,8 @@ fn reads_allocate_nothing() {
             .insert(k.clone(), format!("{{\"k\":\"{k}\"}}"))
             .unwrap();
     }
-    // The first pin registers this thread with the epoch collector.
+    // The first pin registers this thread with the epoch collector, and the
+    // first counted read takes the thread's stripe.
     drop(cache.get_str("key:0"));
     // Free what earlier writers (another test of this binary) retired: the
     // collector, which a read runs every 128 pins, may allocate while it
@@ -70,6 +84,8 @@ fn reads_allocate_nothing() {
     });
     assert!(total > 0);
     assert_eq!(n, 0, "reads allocated {n} times");
+    let stats = cache.stats();
+    stats.hits + stats.misses
 }
 
 #[test]

@@ -64,16 +64,9 @@ impl Drop for Key {
     }
 }
 
-/// Drives crossbeam-epoch's global collector until `done` holds.
-fn collect_until(done: impl Fn() -> bool) {
-    for _ in 0..100_000 {
-        if done() {
-            return;
-        }
-        crossbeam_epoch::pin().flush();
-    }
-    assert!(done(), "retired entries were never freed");
-}
+#[path = "support/collect.rs"]
+mod collect;
+use collect::collect_until;
 
 /// Checks that value 0, unlinked from the cache, stays alive while `held`
 /// reads it, and is freed once it is dropped.

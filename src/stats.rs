@@ -1,0 +1,312 @@
+//! Statistics: the counters a cache keeps, and [`Stats`], a snapshot of them.
+//!
+//! # Synchronization
+//! Shared locations: the counters of every shard (`Counters`), the stripes
+//! of the read counters (`Reads`), and each shard's retired-bytes count
+//! (`Retired`).
+//!
+//! - Every counter is updated with a Relaxed `fetch_add` (or `fetch_sub`)
+//!   and read with a Relaxed load. A counter orders no other memory, so
+//!   `stats()` returns counts each exact at some moment during the call,
+//!   not one consistent cut. Counters come from `sync.rs` as `std` atomics
+//!   even under loom, which need not explore their orderings.
+//! - Writer-side counters are per shard, beside the shard's own lock, so
+//!   writers of different shards never write one cache line. A write counts
+//!   all it did (its insert and the evictions it caused) in the shard of its
+//!   key; `stats()` sums the shards.
+//! - Read counters are opt-in and striped: each thread takes a stripe index
+//!   once, round-robin from a global counter, and counts in that stripe's
+//!   own cache line. With at least as many stripes as cores, two threads on
+//!   different cores share a line only when more threads than stripes read;
+//!   the `fetch_add` keeps the sum exact even then.
+//! - A retire adds the entry's bytes to its shard's `Retired` count, and the
+//!   deferred free subtracts them. The free may run after the cache is gone,
+//!   so it holds an `Arc` of the count.
+
+use std::{cell::Cell, fmt, sync::Arc};
+
+use crossbeam_utils::CachePadded;
+
+use crate::{notify::EvictionCause, sync::Counter};
+
+/// What a cache has done since it was built, from [`StrCache::stats`].
+///
+/// Hits and misses are counted only by a cache built with
+/// [`Builder::record_reads`]; every other count is always kept.
+///
+/// [`StrCache::stats`]: crate::StrCache::stats
+/// [`Builder::record_reads`]: crate::Builder::record_reads
+///
+/// # Examples
+/// ```
+/// let cache = strcache::StrCache::<u32>::builder().record_reads(true).build();
+/// cache.insert(1, "one").unwrap();
+/// assert!(cache.get_str(&1).is_some());
+/// assert!(cache.get_str(&2).is_none());
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses, stats.inserts), (1, 1, 1));
+/// assert_eq!(stats.hit_ratio(), Some(0.5));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Whether hits and misses were counted ([`Builder::record_reads`]).
+    ///
+    /// [`Builder::record_reads`]: crate::Builder::record_reads
+    pub reads_recorded: bool,
+    /// Reads that returned a value: `get_str`, `get_bytes`, `get_json`,
+    /// the same on [`Pinned`](crate::Pinned), and the lookup that starts
+    /// each `get_or_insert_with*` call.
+    pub hits: u64,
+    /// Reads of a key that had no value, or an expired one.
+    pub misses: u64,
+    /// Inserts of a key that had no value (or an expired one), loaded
+    /// values included.
+    pub inserts: u64,
+    /// Inserts that replaced a value.
+    pub updates: u64,
+    /// Entries taken out by `remove`, `retain` or `clear`.
+    pub removals: u64,
+    /// Entries evicted to keep a bounded cache within its bound.
+    pub evictions: u64,
+    /// Expired entries unlinked, by whatever unlinked them.
+    pub expirations: u64,
+    /// Outcomes of `get_or_insert_with` and its variants after a miss.
+    pub loads: LoadStats,
+    /// Live entries, expired ones not yet unlinked included.
+    pub entries: u64,
+    /// Total weight of the entries of a bounded cache; `None` if unbounded.
+    pub weight: Option<u64>,
+    /// Bytes of replaced or removed entries (their value bytes and entry
+    /// headers) and of replaced tables that the epoch collector has not
+    /// freed yet. A figure that stays high points at a reader holding a
+    /// [`CachedStr`](crate::CachedStr) or [`Pinned`](crate::Pinned) too long.
+    pub retired_bytes: u64,
+}
+
+/// How the loads that followed a miss ended, in [`Stats::loads`].
+///
+/// # Examples
+/// ```
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.get_or_insert_with("k".into(), || "v").unwrap();
+/// let _ = cache.try_get_or_insert_with("e".into(), || Err::<&str, _>("down"));
+/// let loads = cache.stats().loads;
+/// assert_eq!((loads.succeeded, loads.failed), (1, 1));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct LoadStats {
+    /// Loaders that returned a value.
+    pub succeeded: u64,
+    /// Loaders that returned an error.
+    pub failed: u64,
+    /// Loaders that panicked.
+    pub panicked: u64,
+    /// Async loads dropped before their loader finished.
+    pub cancelled: u64,
+    /// Callers that stopped waiting for another caller's load at their
+    /// timeout.
+    pub timed_out: u64,
+    /// Callers that got the value another caller loaded.
+    pub waited: u64,
+}
+
+impl Stats {
+    /// Hits over reads, from 0 to 1; `None` before the first counted read
+    /// (and always when reads are not recorded).
+    ///
+    /// # Examples
+    /// ```
+    /// let cache = strcache::StrCache::<u32>::builder().record_reads(true).build();
+    /// assert_eq!(cache.stats().hit_ratio(), None);
+    /// cache.insert(1, "one").unwrap();
+    /// for _ in 0..3 {
+    ///     cache.get_str(&1);
+    /// }
+    /// cache.get_str(&2);
+    /// assert_eq!(cache.stats().hit_ratio(), Some(0.75));
+    /// ```
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let reads = self.hits + self.misses;
+        (reads > 0).then(|| self.hits as f64 / reads as f64)
+    }
+}
+
+/// One line, for logs.
+///
+/// # Examples
+/// ```
+/// let cache = strcache::StrCache::<u32>::builder().record_reads(true).max_entries(10).build();
+/// cache.insert(1, "one").unwrap();
+/// cache.get_str(&1);
+/// let line = cache.stats().to_string();
+/// assert!(line.starts_with("hits 1, misses 0 (100.0% hit), inserts 1, updates 0,"), "{line}");
+/// assert!(line.contains("1 entries, weight 1"), "{line}");
+/// ```
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reads_recorded {
+            write!(f, "hits {}, misses {}", self.hits, self.misses)?;
+            match self.hit_ratio() {
+                Some(ratio) => write!(f, " ({:.1}% hit), ", ratio * 100.0)?,
+                None => f.write_str(", ")?,
+            }
+        } else {
+            f.write_str("reads not recorded, ")?;
+        }
+        let l = &self.loads;
+        write!(
+            f,
+            "inserts {}, updates {}, removals {}, evictions {}, expirations {}, \
+             loads {} ok {} failed {} panicked {} cancelled {} timed out {} waited, \
+             {} entries",
+            self.inserts,
+            self.updates,
+            self.removals,
+            self.evictions,
+            self.expirations,
+            l.succeeded,
+            l.failed,
+            l.panicked,
+            l.cancelled,
+            l.timed_out,
+            l.waited,
+            self.entries,
+        )?;
+        if let Some(weight) = self.weight {
+            write!(f, ", weight {weight}")?;
+        }
+        write!(f, ", {} bytes retired", self.retired_bytes)
+    }
+}
+
+/// The writer-side counters of one shard.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) inserts: Counter,
+    pub(crate) updates: Counter,
+    pub(crate) removals: Counter,
+    pub(crate) evictions: Counter,
+    pub(crate) expirations: Counter,
+    pub(crate) loads_succeeded: Counter,
+    pub(crate) loads_failed: Counter,
+    pub(crate) loads_panicked: Counter,
+    pub(crate) loads_cancelled: Counter,
+    pub(crate) loads_timed_out: Counter,
+    pub(crate) loads_waited: Counter,
+    pub(crate) retired: Arc<Retired>,
+}
+
+impl Counters {
+    /// Counts an entry unlinked for `cause`.
+    pub(crate) fn unlinked(&self, cause: EvictionCause) {
+        let counter = match cause {
+            EvictionCause::Size => &self.evictions,
+            EvictionCause::Expired => &self.expirations,
+            EvictionCause::Replaced => &self.updates,
+            EvictionCause::Removed => &self.removals,
+        };
+        bump(counter);
+    }
+
+    /// Adds these counts to `stats`.
+    pub(crate) fn add_to(&self, stats: &mut Stats) {
+        stats.inserts += get(&self.inserts);
+        stats.updates += get(&self.updates);
+        stats.removals += get(&self.removals);
+        stats.evictions += get(&self.evictions);
+        stats.expirations += get(&self.expirations);
+        let loads = &mut stats.loads;
+        loads.succeeded += get(&self.loads_succeeded);
+        loads.failed += get(&self.loads_failed);
+        loads.panicked += get(&self.loads_panicked);
+        loads.cancelled += get(&self.loads_cancelled);
+        loads.timed_out += get(&self.loads_timed_out);
+        loads.waited += get(&self.loads_waited);
+        stats.retired_bytes += get(&self.retired.0);
+    }
+}
+
+/// Bytes retired by one shard and not yet freed.
+#[derive(Debug, Default)]
+pub(crate) struct Retired(Counter);
+
+impl Retired {
+    pub(crate) fn add(&self, bytes: usize) {
+        self.0
+            .fetch_add(bytes as u64, crate::sync::Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(&self, bytes: usize) {
+        self.0
+            .fetch_sub(bytes as u64, crate::sync::Ordering::Relaxed);
+    }
+}
+
+/// Adds one to `counter`.
+#[inline]
+pub(crate) fn bump(counter: &Counter) {
+    counter.fetch_add(1, crate::sync::Ordering::Relaxed);
+}
+
+fn get(counter: &Counter) -> u64 {
+    counter.load(crate::sync::Ordering::Relaxed)
+}
+
+/// Hit and miss counts of one stripe, on a cache line of its own.
+#[derive(Debug, Default)]
+struct Stripe {
+    hits: Counter,
+    misses: Counter,
+}
+
+/// The striped read counters of a cache built with `record_reads(true)`.
+#[derive(Debug)]
+pub(crate) struct Reads {
+    stripes: Box<[CachePadded<Stripe>]>,
+}
+
+thread_local! {
+    /// This thread's stripe index, taken on its first counted read.
+    static STRIPE: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The next stripe index to hand out.
+static NEXT_STRIPE: Counter = Counter::new(0);
+
+impl Reads {
+    /// Two stripes per core, rounded up to a power of two.
+    pub(crate) fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stripes = (cores * 2).next_power_of_two();
+        Reads {
+            stripes: (0..stripes).map(|_| CachePadded::default()).collect(),
+        }
+    }
+
+    /// Counts one read, a hit if `hit`.
+    #[inline]
+    pub(crate) fn record(&self, hit: bool) {
+        let index = STRIPE.with(|stripe| match stripe.get() {
+            Some(index) => index,
+            None => {
+                let index = NEXT_STRIPE.fetch_add(1, crate::sync::Ordering::Relaxed) as usize;
+                stripe.set(Some(index));
+                index
+            }
+        });
+        let stripe = &self.stripes[index & (self.stripes.len() - 1)];
+        bump(if hit { &stripe.hits } else { &stripe.misses });
+    }
+
+    /// Adds the hits and misses of every stripe to `stats`.
+    pub(crate) fn add_to(&self, stats: &mut Stats) {
+        for stripe in self.stripes.iter() {
+            stats.hits += get(&stripe.hits);
+            stats.misses += get(&stripe.misses);
+        }
+    }
+}
