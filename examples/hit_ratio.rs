@@ -7,17 +7,32 @@
 //! cargo run --release --example hit_ratio            # all 11 points
 //! cargo run --release --example hit_ratio -- OLTP    # one trace
 //! cargo run --release --example hit_ratio -- P6 65536 strcache
+//! cargo run --release --example hit_ratio -- OLTP --csv hit_ratio.csv --charts charts
 //! ```
 //!
-//! Each argument is a trace name, a capacity or a cache name (`lru`,
+//! Each other argument is a trace name, a capacity or a cache name (`lru`,
 //! `moka`, `quick_cache`, `strcache`); the run keeps the points and the
 //! caches that match the arguments of each kind given, and skips the
 //! columns of caches left out.
+//!
+//! `--csv PATH` also writes every cell to a CSV file, one row per
+//! `trace,capacity,cache,hit_ratio` (in percent, as in the table);
+//! `--charts DIR` draws one SVG per trace (`hit_ratio-oltp.svg`): hit ratio
+//! against capacity on a log scale, one line per cache.
 
-use std::{env, num::NonZeroUsize, time::Instant};
+use std::{
+    env,
+    error::Error,
+    num::NonZeroUsize,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 #[path = "../tests/support/traces.rs"]
 mod traces;
+
+#[path = "support/report.rs"]
+mod report;
 
 /// The points of the comparison: each trace at the capacities the ARC
 /// paper reports.
@@ -93,18 +108,82 @@ fn selected<T: PartialEq>(wanted: &[T], value: &T) -> bool {
     wanted.is_empty() || wanted.contains(value)
 }
 
-fn main() {
-    let args: Vec<String> = env::args().skip(1).collect();
+/// One row of the table: a trace, a capacity and the hit ratio in percent of
+/// each cache column.
+type Row = (&'static str, u64, Vec<f64>);
+
+/// Writes `rows` to `path` as CSV, one line per cell; `columns` names the
+/// caches.
+fn write_table_csv(path: &Path, columns: &[&str], rows: &[Row]) -> Result<(), Box<dyn Error>> {
+    let lines: Vec<Vec<String>> = rows
+        .iter()
+        .flat_map(|(trace, capacity, ratios)| {
+            columns.iter().zip(ratios).map(move |(cache, ratio)| {
+                let ratio = format!("{ratio:.4}");
+                vec![
+                    trace.to_string(),
+                    capacity.to_string(),
+                    cache.to_string(),
+                    ratio,
+                ]
+            })
+        })
+        .collect();
+    report::write_csv(path, &["trace", "capacity", "cache", "hit_ratio"], &lines)
+}
+
+/// Draws one chart per trace of `rows` into `dir`, one line per cache;
+/// `titles` names the caches in the legend.
+fn draw_charts(dir: &Path, titles: &[&str], rows: &[Row]) -> Result<(), Box<dyn Error>> {
+    for &(trace, _) in POINTS {
+        let points: Vec<&Row> = rows.iter().filter(|row| row.0 == trace).collect();
+        if points.is_empty() {
+            continue;
+        }
+        let series: Vec<report::Series> = titles
+            .iter()
+            .enumerate()
+            .map(|(column, title)| report::Series {
+                name: title.to_string(),
+                points: points
+                    .iter()
+                    .map(|(_, capacity, ratios)| (*capacity as f64, ratios[column]))
+                    .collect(),
+            })
+            .collect();
+        let chart = report::Chart {
+            title: &format!("Hit ratio on the {trace} trace"),
+            x_label: "capacity (entries, log scale)",
+            y_label: "hit ratio (%)",
+            log_x: true,
+        };
+        let path = dir.join(format!("hit_ratio-{}.svg", trace.to_lowercase()));
+        chart.draw(&path, &series)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = env::args().skip(1);
     let mut traces = Vec::new();
     let mut capacities = Vec::new();
     let mut caches = Vec::new();
-    for arg in &args {
-        if let Some(&name) = CACHES.iter().find(|&&name| name == arg) {
+    let (mut csv, mut charts) = (None, None);
+    while let Some(arg) = args.next() {
+        if arg == "--csv" || arg == "--charts" {
+            let path = args.next().map(PathBuf::from);
+            let path = Some(path.ok_or(format!("{arg} needs a path"))?);
+            if arg == "--csv" {
+                csv = path;
+            } else {
+                charts = path;
+            }
+        } else if let Some(&name) = CACHES.iter().find(|&&name| name == arg) {
             caches.push(name);
         } else if let Ok(capacity) = arg.replace(',', "").parse::<u64>() {
             capacities.push(capacity);
-        } else if POINTS.iter().any(|&(trace, _)| trace == arg) {
-            traces.push(arg.as_str());
+        } else if let Some(&(trace, _)) = POINTS.iter().find(|&&(trace, _)| trace == arg) {
+            traces.push(trace);
         } else {
             panic!("{arg:?} is no trace, capacity or cache of {POINTS:?}, {CACHES:?}");
         }
@@ -125,6 +204,7 @@ fn main() {
     println!("| trace | capacity | {} |", titles.join(" | "));
     println!("|---|--:|{}", "--:|".repeat(columns.len()));
     let started = Instant::now();
+    let mut rows = Vec::new();
     for &(trace, trace_capacities) in POINTS {
         if !selected(&traces, &trace) {
             continue;
@@ -134,12 +214,21 @@ fn main() {
             if !selected(&capacities, &capacity) {
                 continue;
             }
-            let ratios: Vec<String> = columns
+            let ratios: Vec<f64> = columns
                 .iter()
-                .map(|&name| format!("{:.2}", replay(cache(name, capacity).as_mut(), &keys)))
+                .map(|&name| replay(cache(name, capacity).as_mut(), &keys))
                 .collect();
-            println!("| {trace} | {capacity} | {} |", ratios.join(" | "));
+            let cells: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            println!("| {trace} | {capacity} | {} |", cells.join(" | "));
+            rows.push((trace, capacity, ratios));
         }
     }
     eprintln!("replayed in {:.0?}", started.elapsed());
+    if let Some(path) = csv {
+        write_table_csv(&path, &columns, &rows)?;
+    }
+    if let Some(dir) = charts {
+        draw_charts(&dir, &titles, &rows)?;
+    }
+    Ok(())
 }

@@ -5,7 +5,14 @@
 //! cargo run --release --example throughput               # full run, a few minutes
 //! cargo run --release --example throughput -- --quick    # CI smoke run, well under a minute
 //! cargo run --release --example throughput -- --threads 4
+//! cargo run --release --example throughput -- --csv throughput.csv --charts charts
 //! ```
+//!
+//! `--csv PATH` also writes every cell to a CSV file, one row per
+//! `workload,mix,threads,contender,mops`; `--charts DIR` draws one SVG per
+//! workload and mix (`throughput-zipf-read-only.svg`, `-95-5`, `-50-50`,
+//! for `zipf`, `uniform` and `hot`): Mops/s against threads, one line per
+//! contender.
 //!
 //! # What is measured
 //! Operations per second, for every combination of
@@ -47,7 +54,9 @@
 
 use std::{
     collections::HashMap,
+    error::Error,
     hint::black_box,
+    path::PathBuf,
     process::ExitCode,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -64,6 +73,9 @@ use strcache::{StrCache, Utf8Bytes};
 #[path = "../benches/support/workload.rs"]
 mod workload;
 use workload::{key, touch, value_for, VALUE_LEN};
+
+#[path = "support/report.rs"]
+mod report;
 
 /// The hasher every contender uses.
 type Hasher = ahash::RandomState;
@@ -84,13 +96,20 @@ type Quick = quick_cache::sync::Cache<String, Arc<str>, quick_cache::UnitWeighte
 /// Ops a worker runs between two looks at the stop flag.
 const CHECK_EVERY: usize = 256;
 
-/// The read/write mixes, as (column label, percentage of writes).
-const MIXES: [(&str, u32); 3] = [("read", 0), ("95/5", 5), ("50/50", 50)];
+/// The read/write mixes, as (column label, name in the CSV and chart file
+/// names, percentage of writes).
+const MIXES: [(&str, &str, u32); 3] = [
+    ("read", "read-only", 0),
+    ("95/5", "95-5", 5),
+    ("50/50", "50-50", 50),
+];
 
 /// Printed for `--help` and after a bad argument.
-const USAGE: &str = "usage: throughput [--quick] [--threads N]
-  --quick      short runs, one repeat, 100k uniform keys (for CI)
-  --threads N  measure 1..=N threads (default: available parallelism)";
+const USAGE: &str = "usage: throughput [--quick] [--threads N] [--csv PATH] [--charts DIR]
+  --quick       short runs, one repeat, 100k uniform keys (for CI)
+  --threads N   measure 1..=N threads (default: available parallelism)
+  --csv PATH    also write the results to PATH as CSV
+  --charts DIR  also draw one SVG chart per workload and mix into DIR";
 
 /// The settings of one run, from the command line.
 struct Config {
@@ -104,13 +123,18 @@ struct Config {
     repeats: usize,
     /// Length of each thread's pre-generated op sequence.
     ops_per_thread: usize,
+    /// Where to write the results as CSV, if anywhere.
+    csv: Option<PathBuf>,
+    /// Where to draw the charts, if anywhere.
+    charts: Option<PathBuf>,
 }
 
 impl Config {
-    /// Parses `--quick` and `--threads N`; `Err` carries the message to print.
+    /// Parses the arguments of [`USAGE`]; `Err` carries the message to print.
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
         let mut quick = false;
         let mut threads = thread::available_parallelism().map_or(1, |n| n.get());
+        let (mut csv, mut charts) = (None, None);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -121,6 +145,8 @@ impl Config {
                         .filter(|&n| n > 0)
                         .ok_or("--threads needs a positive number")?;
                 }
+                "--csv" => csv = Some(args.next().ok_or("--csv needs a path")?.into()),
+                "--charts" => charts = Some(args.next().ok_or("--charts needs a folder")?.into()),
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument `{other}`")),
             }
@@ -131,6 +157,8 @@ impl Config {
             duration: Duration::from_millis(if quick { 100 } else { 300 }),
             repeats: if quick { 1 } else { 3 },
             ops_per_thread: if quick { 1 << 18 } else { 1 << 20 },
+            csv,
+            charts,
         })
     }
 }
@@ -154,6 +182,8 @@ struct Value {
 
 /// A key distribution and its title in the report.
 struct Spec {
+    /// Name in the CSV and chart file names.
+    name: &'static str,
     /// Title of the workload's table.
     title: String,
     /// Number of distinct keys.
@@ -167,11 +197,13 @@ fn specs(config: &Config) -> [Spec; 3] {
     let uniform = if config.quick { 100_000 } else { 1_000_000 };
     [
         Spec {
+            name: "zipf",
             title: "Zipf(0.99) over 100k keys".into(),
             keys: 100_000,
             zipf: 0.99,
         },
         Spec {
+            name: "uniform",
             title: if config.quick {
                 "uniform over 100k keys (quick mode; the full run uses 1M)".into()
             } else {
@@ -187,6 +219,7 @@ fn specs(config: &Config) -> [Spec; 3] {
 /// Every thread reads the same 16 keys.
 fn hot_keys() -> Spec {
     Spec {
+        name: "hot",
         title: "hot keys: every thread on the same 16 keys".into(),
         keys: 16,
         zipf: 0.0,
@@ -195,6 +228,8 @@ fn hot_keys() -> Spec {
 
 /// Keys, values and every thread's op sequence for one workload.
 struct Workload {
+    /// Name in the CSV and chart file names.
+    name: &'static str,
     /// Title of the workload's table.
     title: String,
     /// The keys, each present in every map for the whole workload.
@@ -230,7 +265,7 @@ impl Workload {
                         (0..config.ops_per_thread)
                             .map(|_| {
                                 let key = dist.sample(&mut rng) as u32 - 1;
-                                if rng.random_ratio(MIXES[mix].1, 100) {
+                                if rng.random_ratio(MIXES[mix].2, 100) {
                                     Op::Write(key)
                                 } else {
                                     Op::Read(key)
@@ -242,6 +277,7 @@ impl Workload {
             })
             .collect();
         Workload {
+            name: spec.name,
             title: spec.title,
             keys,
             values,
@@ -272,6 +308,28 @@ impl Contender for StrCache {
     }
     fn insert(&self, key: &str, value: &Value) {
         self.insert(key.to_owned(), value.bytes.clone()).unwrap();
+    }
+}
+
+/// strcache counting hits and misses (`record_reads(true)`): what the
+/// striped read counters cost.
+struct Counted(StrCache);
+
+impl Contender for Counted {
+    const NAME: &'static str = "strcache (reads counted)";
+    fn with_capacity(keys: usize) -> Self {
+        Counted(
+            StrCache::builder()
+                .initial_capacity(keys)
+                .record_reads(true)
+                .build(),
+        )
+    }
+    fn get(&self, key: &str) -> usize {
+        self.0.get(key)
+    }
+    fn insert(&self, key: &str, value: &Value) {
+        Contender::insert(&self.0, key, value);
     }
 }
 
@@ -405,7 +463,7 @@ fn columns(config: &Config) -> Vec<String> {
         .flat_map(|threads| {
             MIXES
                 .iter()
-                .map(move |(mix, _)| format!("{threads}t {mix}"))
+                .map(move |(mix, ..)| format!("{threads}t {mix}"))
         })
         .collect()
 }
@@ -433,7 +491,7 @@ fn measure<C: Contender>(workload: &Workload, config: &Config) -> Row {
     };
     let mut cells = Vec::new();
     for threads in 1..=config.threads {
-        for ((mix, _), ops) in MIXES.iter().zip(&workload.ops) {
+        for ((mix, ..), ops) in MIXES.iter().zip(&workload.ops) {
             let runs: Vec<f64> = (0..config.repeats)
                 .map(|_| run_cell(&ops[..threads], config.duration, apply))
                 .collect();
@@ -508,6 +566,7 @@ fn median(runs: &[f64]) -> f64 {
 fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
     vec![
         measure::<StrCache>(workload, config),
+        measure::<Counted>(workload, config),
         measure::<Bounded>(workload, config),
         measure::<Locked>(workload, config),
         measure::<Dash>(workload, config),
@@ -553,6 +612,7 @@ fn print_table(title: &str, columns: &[String], rows: &[Row]) {
         println!("| {} | {} |", row.name, cells.join(" | "));
     }
     let (ours, rest) = rows.split_first().expect("strcache comes first");
+    let (counted, rest) = rest.split_first().expect("then strcache (reads counted)");
     let (bounded, peers) = rest.split_first().expect("then strcache (bounded)");
     let papaya = peers.iter().find(|r| r.name == "papaya").expect("papaya");
     let vs_best: Vec<String> = (0..columns.len())
@@ -567,15 +627,75 @@ fn print_table(title: &str, columns: &[String], rows: &[Row]) {
     let vs_papaya: Vec<String> = (0..columns.len())
         .map(|c| format!("{:.2}x", ours.cells[c] / papaya.cells[c]))
         .collect();
-    let vs_unbounded: Vec<String> = (0..columns.len())
-        .map(|c| format!("{:.2}x", bounded.cells[c] / ours.cells[c]))
-        .collect();
+    let vs_ours = |other: &Row| -> Vec<String> {
+        (0..columns.len())
+            .map(|c| format!("{:.2}x", other.cells[c] / ours.cells[c]))
+            .collect()
+    };
     println!("| strcache / best peer | {} |", vs_best.join(" | "));
     println!(
         "| bounded / unbounded strcache | {} |",
-        vs_unbounded.join(" | ")
+        vs_ours(bounded).join(" | ")
+    );
+    println!(
+        "| reads counted / not counted | {} |",
+        vs_ours(counted).join(" | ")
     );
     println!("| strcache / papaya | {} |", vs_papaya.join(" | "));
+}
+
+/// Writes the `--csv` file and draws the `--charts`, where asked for.
+/// `tables` holds each workload's name, title and rows.
+fn write_reports(
+    config: &Config,
+    tables: &[(&str, String, Vec<Row>)],
+) -> Result<(), Box<dyn Error>> {
+    // The cell of `threads` threads under `MIXES[mix]`, in `columns` order.
+    let cell = |row: &Row, threads: usize, mix: usize| row.cells[(threads - 1) * MIXES.len() + mix];
+    if let Some(path) = &config.csv {
+        let mut lines = Vec::new();
+        for (workload, _, rows) in tables {
+            for (mix, (_, name, _)) in MIXES.iter().enumerate() {
+                for threads in 1..=config.threads {
+                    lines.extend(rows.iter().map(|row| {
+                        vec![
+                            workload.to_string(),
+                            name.to_string(),
+                            threads.to_string(),
+                            row.name.to_owned(),
+                            format!("{:.3}", cell(row, threads, mix)),
+                        ]
+                    }));
+                }
+            }
+        }
+        let header = ["workload", "mix", "threads", "contender", "mops"];
+        report::write_csv(path, &header, &lines)?;
+    }
+    if let Some(dir) = &config.charts {
+        for (workload, title, rows) in tables {
+            for (mix, (_, name, writes)) in MIXES.iter().enumerate() {
+                let series: Vec<report::Series> = rows
+                    .iter()
+                    .map(|row| report::Series {
+                        name: row.name.to_owned(),
+                        points: (1..=config.threads)
+                            .map(|threads| (threads as f64, cell(row, threads, mix)))
+                            .collect(),
+                    })
+                    .collect();
+                let chart = report::Chart {
+                    title: &format!("{title}, {writes}% writes"),
+                    x_label: "threads",
+                    y_label: "Mops/s",
+                    log_x: false,
+                };
+                let path = dir.join(format!("throughput-{workload}-{name}.svg"));
+                chart.draw(&path, &series)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -597,7 +717,7 @@ fn main() -> ExitCode {
         eprintln!("generating: {}", spec.title);
         let workload = Workload::new(spec, &config);
         let rows = measure_all(&workload, &config);
-        tables.push((workload.title, rows));
+        tables.push((workload.name, workload.title, rows));
     }
     let (floor, ours) = measure_floor(&Workload::new(hot_keys(), &config), &config);
 
@@ -613,7 +733,7 @@ fn main() -> ExitCode {
         config.ops_per_thread,
     );
     println!("Columns: `Nt mix` = N threads; read = read-only, 95/5 and 50/50 = reads/writes.");
-    for (title, rows) in &tables {
+    for (_, title, rows) in &tables {
         print_table(title, &columns, rows);
     }
     println!("\n### Floor: 1 thread, hot keys, read-only\n");
@@ -621,5 +741,9 @@ fn main() -> ExitCode {
     println!("|--:|--:|--:|");
     println!("| {floor:.2} | {ours:.2} | {:.2}x |", ours / floor);
     println!("\ntotal time: {:.1} s", began.elapsed().as_secs_f64());
+    if let Err(error) = write_reports(&config, &tables) {
+        eprintln!("writing the report: {error}");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
 }

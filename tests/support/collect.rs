@@ -1,7 +1,7 @@
 //! Driving crossbeam-epoch's global collector in tests.
 
 /// Pins and flushes until `done` holds, and fails if it never does.
-pub fn collect_until(done: impl Fn() -> bool) {
+pub(crate) fn collect_until(done: impl Fn() -> bool) {
     for _ in 0..100_000 {
         if done() {
             return;
