@@ -208,6 +208,8 @@ struct Harness {
     model: HashMap<String, Stored>,
     /// Keys whose entries left the cache since this was last cleared.
     unlinked: HashSet<String>,
+    /// Reports taken so far, by `EvictionCause` in declaration order.
+    reported: [u64; 4],
 }
 
 impl Harness {
@@ -255,6 +257,7 @@ impl Harness {
             now: 0,
             model: HashMap::new(),
             unlinked: HashSet::new(),
+            reported: [0; 4],
         })
     }
 
@@ -293,7 +296,26 @@ impl Harness {
 
     /// Takes the reports of the last operation.
     fn take_reports(&mut self) -> Vec<Report> {
-        mem::take(&mut *self.reports.lock().expect("the report log"))
+        let reports = mem::take(&mut *self.reports.lock().expect("the report log"));
+        self.count(&reports);
+        reports
+    }
+
+    /// Counts `reports` by cause, for `check_stats`.
+    fn count(&mut self, reports: &[Report]) {
+        for &(.., cause) in reports {
+            self.reported[cause as usize] += 1;
+        }
+    }
+
+    /// Checks the cache's counters against the listener's reports and its
+    /// length.
+    fn check_stats(&self) {
+        let s = self.cache.stats();
+        let unlinked = [s.evictions, s.expirations, s.updates, s.removals];
+        assert_eq!(unlinked, self.reported, "stats against reports");
+        let left = s.removals + s.evictions + s.expirations;
+        assert_eq!(s.entries, s.inserts - left, "entries against inserts");
     }
 
     /// The cause an entry leaving the cache now, not by eviction, has.
@@ -647,6 +669,7 @@ impl Harness {
             .map_err(LoadError::Cache);
         let ran = nested.is_some();
         if let Some((inner_result, inner_ran, reports)) = nested {
+            self.count(&reports);
             if inner == outer {
                 assert!(!inner_ran, "a recursive load ran its loader");
                 assert_eq!(reports, [], "a recursive load reported removals");
@@ -765,6 +788,7 @@ pub fn ops(data: &[u8]) -> usize {
             "is_empty"
         );
         harness.cache.validate();
+        harness.check_stats();
     }
     for (key, value) in harness.visible_entries() {
         assert_eq!(
