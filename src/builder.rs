@@ -245,8 +245,10 @@ impl<K, S> Builder<K, S> {
 
     /// Counts hits and misses for [`StrCache::stats`]. Off by default, and
     /// then reads pay nothing for it. On, each read adds one to a counter
-    /// on a cache line of its thread's own stripe, so threads reading the
-    /// same key do not write to one shared line.
+    /// of its own thread, on a cache line of its own, without a locked
+    /// instruction, so threads reading the same key do not write to one
+    /// shared line. The first counted read of each thread allocates its
+    /// counters (128 bytes, kept until the cache is dropped).
     ///
     /// # Examples
     /// ```

@@ -14,18 +14,24 @@
 //!   writers of different shards never write one cache line. A write counts
 //!   all it did (its insert and the evictions it caused) in the shard of its
 //!   key; `stats()` sums the shards.
-//! - Read counters are opt-in and striped: each thread takes a stripe index
-//!   once, round-robin from a global counter, and counts in that stripe's
-//!   own cache line. With at least as many stripes as cores, two threads on
-//!   different cores share a line only when more threads than stripes read;
-//!   the `fetch_add` keeps the sum exact even then.
+//! - Read counters are opt-in and kept per thread: each thread that reads
+//!   gets a stripe of its own, on a cache line of its own, from a
+//!   `thread_local::ThreadLocal`. Only that thread writes its stripe, so it
+//!   counts with a Relaxed load and store, no locked instruction, and no
+//!   count is lost. A stripe passes to another thread only after its owner
+//!   has exited, through the thread-id registry's mutex, which orders the
+//!   old owner's last store before the new owner's first load. `stats()`
+//!   sums the stripes of every thread. A thread remembers, in a plain
+//!   thread-local, the stripe it used last and the id of its cache, so
+//!   reads of one cache find the stripe without the `ThreadLocal` lookup.
 //! - A retire adds the entry's bytes to its shard's `Retired` count, and the
 //!   deferred free subtracts them. The free may run after the cache is gone,
 //!   so it holds an `Arc` of the count.
 
-use std::{cell::Cell, fmt, sync::Arc};
+use std::{cell::Cell, fmt, ptr, sync::Arc};
 
 use crossbeam_utils::CachePadded;
+use thread_local::ThreadLocal;
 
 use crate::{notify::EvictionCause, sync::Counter};
 
@@ -256,53 +262,71 @@ fn get(counter: &Counter) -> u64 {
     counter.load(crate::sync::Ordering::Relaxed)
 }
 
-/// Hit and miss counts of one stripe, on a cache line of its own.
+/// The hit and miss counts of one thread.
 #[derive(Debug, Default)]
 struct Stripe {
     hits: Counter,
     misses: Counter,
 }
 
-/// The striped read counters of a cache built with `record_reads(true)`.
+/// The per-thread read counters of a cache built with `record_reads(true)`.
+///
+/// # Invariants
+/// `UNIQUE`: `id` is this value's alone, never reused in the process.
+/// `STABLE`: a stripe of `stripes` stays at its address until `stripes` is
+/// dropped (`ThreadLocal` never moves or frees an entry before then).
 #[derive(Debug)]
 pub(crate) struct Reads {
-    stripes: Box<[CachePadded<Stripe>]>,
+    id: u64,
+    stripes: ThreadLocal<CachePadded<Stripe>>,
 }
+
+/// The next `Reads::id`; 0 is never handed out.
+static NEXT_ID: Counter = Counter::new(1);
 
 thread_local! {
-    /// This thread's stripe index, taken on its first counted read.
-    static STRIPE: Cell<Option<usize>> = const { Cell::new(None) };
+    /// The `Reads::id` and the stripe of this thread's last counted read.
+    static LAST: Cell<(u64, *const Stripe)> = const { Cell::new((0, ptr::null())) };
 }
 
-/// The next stripe index to hand out.
-static NEXT_STRIPE: Counter = Counter::new(0);
-
 impl Reads {
-    /// Two stripes per core, rounded up to a power of two.
     pub(crate) fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let stripes = (cores * 2).next_power_of_two();
         Reads {
-            stripes: (0..stripes).map(|_| CachePadded::default()).collect(),
+            id: NEXT_ID.fetch_add(1, crate::sync::Ordering::Relaxed),
+            stripes: ThreadLocal::new(),
         }
     }
 
-    /// Counts one read, a hit if `hit`.
+    /// Counts one read, a hit if `hit`. The first on each thread allocates
+    /// the thread's stripe.
     #[inline]
     pub(crate) fn record(&self, hit: bool) {
-        let index = STRIPE.with(|stripe| match stripe.get() {
-            Some(index) => index,
-            None => {
-                let index = NEXT_STRIPE.fetch_add(1, crate::sync::Ordering::Relaxed) as usize;
-                stripe.set(Some(index));
-                index
-            }
-        });
-        let stripe = &self.stripes[index & (self.stripes.len() - 1)];
-        bump(if hit { &stripe.hits } else { &stripe.misses });
+        let (id, last) = LAST.with(Cell::get);
+        let stripe = if id == self.id {
+            // SAFETY: this thread stored `last` from `self.stripes`, the
+            // only `Reads` with this id (invariant `UNIQUE`); `self` is
+            // alive, so the stripe is still there (invariant `STABLE`).
+            unsafe { &*last }
+        } else {
+            self.stripe()
+        };
+        let counter = if hit { &stripe.hits } else { &stripe.misses };
+        // Relaxed load and store, not `fetch_add`: this thread is the
+        // stripe's only writer (see the module docs), so nothing can come
+        // between them.
+        let n = counter.load(crate::sync::Ordering::Relaxed);
+        counter.store(n + 1, crate::sync::Ordering::Relaxed);
     }
 
-    /// Adds the hits and misses of every stripe to `stats`.
+    /// This thread's stripe, remembered as the last one used.
+    #[cold]
+    fn stripe(&self) -> &Stripe {
+        let stripe: &Stripe = self.stripes.get_or_default();
+        LAST.with(|last| last.set((self.id, stripe)));
+        stripe
+    }
+
+    /// Adds the hits and misses of every thread to `stats`.
     pub(crate) fn add_to(&self, stats: &mut Stats) {
         for stripe in self.stripes.iter() {
             stats.hits += get(&stripe.hits);
