@@ -275,9 +275,10 @@ fn insert_overwrite(c: &mut Criterion, maps: &Maps, data: &Data) {
     g.finish();
 }
 
-/// `get_str` hits on three caches holding the same entries: unbounded
-/// without expiry, bounded (readers mark the entries they read), and with a
-/// time to live on every entry (each hit reads the clock).
+/// `get_str` hits on four caches holding the same entries: unbounded
+/// without expiry, counting hits and misses (`record_reads`), bounded
+/// (readers mark the entries they read), and with a time to live on every
+/// entry (each hit reads the clock).
 fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
     let filled = |cache: StrCache| {
         for (k, (bytes, _)) in data.hits.iter().zip(&data.values) {
@@ -286,6 +287,12 @@ fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
         cache
     };
     // Sized up front like `Maps::strcache`, so only the variant differs.
+    let counted = filled(
+        StrCache::builder()
+            .initial_capacity(KEYS)
+            .record_reads(true)
+            .build(),
+    );
     let bounded = filled(
         StrCache::builder()
             .initial_capacity(KEYS)
@@ -301,6 +308,7 @@ fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
     let mut g = group(c, "get_hit_variants");
     for (name, cache) in [
         ("unbounded", &maps.strcache),
+        ("reads_counted", &counted),
         ("bounded", &bounded),
         ("ttl", &expiring),
     ] {

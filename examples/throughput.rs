@@ -27,9 +27,12 @@
 //! Each cell fills a fresh map with every key, starts one thread per
 //! sequence behind a barrier, lets them run for a fixed time (300 ms, or
 //! 100 ms in quick mode) and reports the median of 3 runs (1 in quick mode)
-//! in millions of operations per second, summed over threads. Then a
-//! single-threaded hot-key read is compared with an unsynchronized
-//! `std::collections::HashMap`, the floor that no concurrent map can beat.
+//! in millions of operations per second, summed over threads. Then two
+//! pairs are measured in turns, so that drift in the machine hits both
+//! sides: a single-threaded hot-key read against an unsynchronized
+//! `std::collections::HashMap`, the floor that no concurrent map can beat,
+//! and hot-key reads on every thread with read counting
+//! (`record_reads(true)`) against without.
 //!
 //! # Keeping the comparison fair
 //! - Keys are `String`s of 10 to 22 bytes (`"key:000123"`,
@@ -577,9 +580,11 @@ fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
     ]
 }
 
-/// Single-threaded hot-key reads: the unsynchronized floor and strcache,
-/// alternated so drift hits both. Returns their medians in Mops/s.
-fn measure_floor(workload: &Workload, config: &Config) -> (f64, f64) {
+/// Hot-key reads, read-only: on one thread the unsynchronized floor against
+/// strcache, and on every thread strcache with read counting against
+/// without. Returns the four medians in Mops/s: floor, strcache; counted,
+/// not counted.
+fn measure_pairs(workload: &Workload, config: &Config) -> [f64; 4] {
     let floor: HashMap<String, Arc<str>, Hasher> = workload
         .keys
         .iter()
@@ -587,19 +592,40 @@ fn measure_floor(workload: &Workload, config: &Config) -> (f64, f64) {
         .map(|(k, v)| (k.clone(), v.shared.clone()))
         .collect();
     let cache: StrCache = filled(workload);
-    let reads = &workload.ops[0][..1];
+    let counted: Counted = filled(workload);
     let key = |op| match op {
         Op::Read(i) => workload.keys[i as usize].as_str(),
         Op::Write(_) => unreachable!("the read-only mix has no writes"),
     };
-    let (mut floor_runs, mut cache_runs) = (Vec::new(), Vec::new());
-    for _ in 0..config.repeats {
-        floor_runs.push(run_cell(reads, config.duration, |op| {
-            floor.get(key(op)).map_or(0, |v| touch(v.as_bytes()))
-        }));
-        cache_runs.push(run_cell(reads, config.duration, |op| cache.get(key(op))));
+    let (floor, ours) = alternated(
+        &workload.ops[0][..1],
+        config,
+        |op| floor.get(key(op)).map_or(0, |v| touch(v.as_bytes())),
+        |op| cache.get(key(op)),
+    );
+    let (with, without) = alternated(
+        &workload.ops[0],
+        config,
+        |op| counted.get(key(op)),
+        |op| cache.get(key(op)),
+    );
+    [floor, ours, with, without]
+}
+
+/// Runs `a` and `b` on `sequences` in turns, `2 * repeats + 1` times each,
+/// so drift in the machine hits both. Returns their medians in Mops/s.
+fn alternated(
+    sequences: &[Vec<Op>],
+    config: &Config,
+    a: impl Fn(Op) -> usize + Sync,
+    b: impl Fn(Op) -> usize + Sync,
+) -> (f64, f64) {
+    let (mut a_runs, mut b_runs) = (Vec::new(), Vec::new());
+    for _ in 0..2 * config.repeats + 1 {
+        a_runs.push(run_cell(sequences, config.duration, &a));
+        b_runs.push(run_cell(sequences, config.duration, &b));
     }
-    (median(&floor_runs), median(&cache_runs))
+    (median(&a_runs), median(&b_runs))
 }
 
 /// Prints one workload's table in markdown, with strcache's ratios.
@@ -719,7 +745,8 @@ fn main() -> ExitCode {
         let rows = measure_all(&workload, &config);
         tables.push((workload.name, workload.title, rows));
     }
-    let (floor, ours) = measure_floor(&Workload::new(hot_keys(), &config), &config);
+    let [floor, ours, counted, uncounted] =
+        measure_pairs(&Workload::new(hot_keys(), &config), &config);
 
     println!("# strcache throughput\n");
     println!(
@@ -740,6 +767,16 @@ fn main() -> ExitCode {
     println!("| unsynchronized HashMap | strcache | strcache / floor |");
     println!("|--:|--:|--:|");
     println!("| {floor:.2} | {ours:.2} | {:.2}x |", ours / floor);
+    println!(
+        "\n### Read counting: {} threads, hot keys, read-only, alternated\n",
+        config.threads
+    );
+    println!("| strcache | strcache, reads counted | counted / not |");
+    println!("|--:|--:|--:|");
+    println!(
+        "| {uncounted:.2} | {counted:.2} | {:.2}x |",
+        counted / uncounted
+    );
     println!("\ntotal time: {:.1} s", began.elapsed().as_secs_f64());
     if let Err(error) = write_reports(&config, &tables) {
         eprintln!("writing the report: {error}");
