@@ -6,10 +6,27 @@
 //! a counting global allocator reports the live heap they hold. Figures are
 //! requested bytes, so allocator rounding is not included.
 //!
-//! Run with `cargo run --release --example memory [-- ENTRIES]`.
+//! ```text
+//! cargo run --release --example memory                         # 1,000,000 entries
+//! cargo run --release --example memory -- 100000               # ENTRIES entries
+//! cargo run --release --example memory -- --charts charts      # also draw memory.svg
+//! ```
+//!
+//! `--charts DIR` also draws `DIR/memory.svg`: one bar per contender,
+//! bytes per entry beyond key and value.
 
-use std::{cell::RefCell, collections::HashMap, hint::black_box, sync::atomic::Ordering};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    error::Error,
+    hint::black_box,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::atomic::Ordering,
+};
 
+#[path = "support/bars.rs"]
+mod bars;
 #[path = "../tests/support/counting.rs"]
 mod counting;
 use counting::{Counting, LIVE};
@@ -61,14 +78,58 @@ fn measure_settled<M>(
     (held as f64 - (n * (KEY_LEN + VALUE_LEN)) as f64) / n as f64
 }
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .map_or(1_000_000, |s| s.parse().expect("ENTRIES is a number"));
+/// Printed for `--help` and after a bad argument.
+const USAGE: &str = "usage: memory [ENTRIES] [--charts DIR]
+  ENTRIES       entries per contender (default: 1000000)
+  --charts DIR  also draw a bar chart, DIR/memory.svg";
+
+/// Parses the arguments of [`USAGE`] into the entry count and the charts'
+/// folder; `Err` carries the message to print, empty for `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(usize, Option<PathBuf>), String> {
+    let (mut n, mut charts) = (1_000_000, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--charts" => charts = Some(args.next().ok_or("--charts needs a folder")?.into()),
+            "-h" | "--help" => return Err(String::new()),
+            entries => {
+                n = entries
+                    .parse()
+                    .map_err(|_| format!("ENTRIES is a number, not `{entries}`"))?;
+            }
+        }
+    }
+    Ok((n, charts))
+}
+
+/// Draws `rows`, measured over `n` entries each, to `dir/memory.svg`.
+fn draw_chart(dir: &Path, n: usize, rows: &[(String, f64)]) -> Result<(), Box<dyn Error>> {
+    let chart = bars::Bars {
+        title: &format!("Heap bytes per entry beyond key and value, {n} entries"),
+        x_label: "bytes per entry",
+    };
+    chart.draw(&dir.join("memory.svg"), rows)
+}
+
+fn main() -> ExitCode {
+    let (n, charts) = match parse_args(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(message) if message.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("heap overhead per entry beyond key and value bytes, {n} entries");
     println!("| crate | bytes/entry |");
     println!("|---|--:|");
-    let row = |name: &str, bytes: f64| println!("| {name} | {bytes:.1} |");
+    let mut rows = Vec::new();
+    let mut row = |name: &str, bytes: f64| {
+        println!("| {name} | {bytes:.1} |");
+        rows.push((name.to_owned(), bytes));
+    };
     row(
         "strcache",
         measure(n, strcache::StrCache::new, |m, k, v| {
@@ -130,4 +191,11 @@ fn main() {
             |m: &quick_cache::sync::Cache<String, String>, k, v| m.insert(k, v),
         ),
     );
+    if let Some(dir) = charts {
+        if let Err(error) = draw_chart(&dir, n, &rows) {
+            eprintln!("drawing the chart: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }
