@@ -331,6 +331,7 @@ impl<K, S> StrCache<K, S> {
             );
         }
         drop(policy);
+        // Counted in one shard: `stats()` sums them all.
         out.finish(self.listener.as_ref(), &self.shards[0].counters, &guard);
     }
 

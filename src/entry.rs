@@ -50,6 +50,12 @@ impl<K> Entry<K> {
         }
     }
 
+    /// Heap bytes of the entry and its value, as `stats()` counts them
+    /// while retired (the key's own heap bytes are not known here).
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.value.len()
+    }
+
     /// The policy node (bounded caches).
     pub(crate) fn node(&self) -> u32 {
         // Relaxed: written before publication or under the policy lock,
@@ -107,7 +113,7 @@ impl<K> Entry<K> {
 /// call can reach it.
 pub(crate) unsafe fn retire<K>(guard: &Guard, entry: Shared<'_, Entry<K>>, retired: &Arc<Retired>) {
     // SAFETY: non-null and not yet freed: the caller retires it only now.
-    let bytes = std::mem::size_of::<Entry<K>>() + unsafe { entry.deref() }.value.len();
+    let bytes = unsafe { entry.deref() }.bytes();
     retired.add(bytes);
     let retired = Arc::clone(retired);
     // SAFETY: the caller guarantees the entry is unlinked and retired once,

@@ -186,13 +186,14 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// Counts the loader's result.
-    fn ended<V, E>(mut self, result: &Result<V, E>) {
+    /// Counts a loader that returned, a value if `ok`, else an error.
+    fn ended(mut self, ok: bool) {
         self.ended = true;
         let counters = self.counters;
-        bump(match result {
-            Ok(_) => &counters.loads_succeeded,
-            Err(_) => &counters.loads_failed,
+        bump(if ok {
+            &counters.loads_succeeded
+        } else {
+            &counters.loads_failed
         });
     }
 }
@@ -423,7 +424,7 @@ where
     fn run<V, E>(&self, tag: u64, load: impl FnOnce() -> Result<V, E>) -> Result<V, LoadError<E>> {
         let tally = Tally::new(self.counters(tag));
         let result = load();
-        tally.ended(&result);
+        tally.ended(result.is_ok());
         result.map_err(LoadError::Load)
     }
 
@@ -574,7 +575,7 @@ where
                     }
                     let tally = Tally::new(self.counters(leader.flight.tag));
                     let value = load.await.into();
-                    tally.ended(&Ok::<_, Infallible>(()));
+                    tally.ended(true);
                     return self
                         .publish::<Infallible>(key, value, Some(leader))
                         .map_err(LoadError::into_error);

@@ -563,7 +563,7 @@ pub(crate) unsafe fn retire_table<K>(
         .live(guard)
         // SAFETY: the table still owns its live entries (invariant
         // `PUBLISHED` until the swap in `clear`).
-        .map(|(_, e)| std::mem::size_of::<Entry<K>>() + unsafe { e.deref() }.value.len())
+        .map(|(_, e)| unsafe { e.deref() }.bytes())
         .sum();
     let bytes = table.bytes() + entries;
     retired.add(bytes);

@@ -5,8 +5,9 @@
 //! of the read counters (`Reads`), and each shard's retired-bytes count
 //! (`Retired`).
 //!
-//! - Every counter is updated with a Relaxed `fetch_add` (or `fetch_sub`)
-//!   and read with a Relaxed load. A counter orders no other memory, so
+//! - Every counter is updated with Relaxed operations (`fetch_add`,
+//!   `fetch_sub`, or a load and store for the per-thread read counters
+//!   below) and read with a Relaxed load. A counter orders no other memory, so
 //!   `stats()` returns counts each exact at some moment during the call,
 //!   not one consistent cut. Counters come from `sync.rs` as `std` atomics
 //!   even under loom, which need not explore their orderings.
