@@ -27,12 +27,13 @@
 //! Each cell fills a fresh map with every key, starts one thread per
 //! sequence behind a barrier, lets them run for a fixed time (300 ms, or
 //! 100 ms in quick mode) and reports the median of 3 runs (1 in quick mode)
-//! in millions of operations per second, summed over threads. Then two
-//! pairs are measured in turns, so that drift in the machine hits both
+//! in millions of operations per second, summed over threads. Then pairs
+//! are measured in turns, read-only, so that drift in the machine hits both
 //! sides: a single-threaded hot-key read against an unsynchronized
-//! `std::collections::HashMap`, the floor that no concurrent map can beat,
-//! and hot-key reads on every thread with read counting
-//! (`record_reads(true)`) against without.
+//! `std::collections::HashMap`, the floor that no concurrent map can beat;
+//! hot-key reads on every thread with read counting (`record_reads(true)`)
+//! against without; and, on the hot keys and on Zipf, reads on every
+//! thread of a bounded cache against an unbounded one.
 //!
 //! # Keeping the comparison fair
 //! - Keys are `String`s of 10 to 22 bytes (`"key:000123"`,
@@ -215,18 +216,13 @@ fn specs(config: &Config) -> [Spec; 3] {
             keys: uniform,
             zipf: 0.0,
         },
-        hot_keys(),
+        Spec {
+            name: "hot",
+            title: "hot keys: every thread on the same 16 keys".into(),
+            keys: 16,
+            zipf: 0.0,
+        },
     ]
-}
-
-/// Every thread reads the same 16 keys.
-fn hot_keys() -> Spec {
-    Spec {
-        name: "hot",
-        title: "hot keys: every thread on the same 16 keys".into(),
-        keys: 16,
-        zipf: 0.0,
-    }
 }
 
 /// Keys, values and every thread's op sequence for one workload.
@@ -314,41 +310,28 @@ impl Contender for StrCache {
     }
 }
 
-/// strcache counting hits and misses (`record_reads(true)`): what the
-/// striped read counters cost.
-struct Counted(StrCache);
+/// strcache built another way: `Variant<COUNTED>` counts hits and misses
+/// (`record_reads(true)`), what the per-thread read counters cost;
+/// `Variant<BOUNDED>` has a bound (twice the key count, so nothing is
+/// evicted while measuring), what readers pay for the policy's use marks
+/// and writers for its lock.
+struct Variant<const V: u8>(StrCache);
 
-impl Contender for Counted {
-    const NAME: &'static str = "strcache (reads counted)";
+/// See [`Variant`].
+const COUNTED: u8 = 0;
+/// See [`Variant`].
+const BOUNDED: u8 = 1;
+
+impl<const V: u8> Contender for Variant<V> {
+    const NAME: &'static str = ["strcache (reads counted)", "strcache (bounded)"][V as usize];
     fn with_capacity(keys: usize) -> Self {
-        Counted(
-            StrCache::builder()
-                .initial_capacity(keys)
-                .record_reads(true)
-                .build(),
-        )
-    }
-    fn get(&self, key: &str) -> usize {
-        self.0.get(key)
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        Contender::insert(&self.0, key, value);
-    }
-}
-
-/// strcache with a bound (twice the key count, so nothing is evicted
-/// while measuring): what readers pay for the policy's use marks, and
-/// writers for its lock.
-struct Bounded(StrCache);
-
-impl Contender for Bounded {
-    const NAME: &'static str = "strcache (bounded)";
-    fn with_capacity(keys: usize) -> Self {
-        Bounded(
-            StrCache::builder()
-                .initial_capacity(keys)
-                .max_entries(2 * keys as u64)
-                .build(),
+        let builder = StrCache::builder().initial_capacity(keys);
+        Variant(
+            match V {
+                COUNTED => builder.record_reads(true),
+                _ => builder.max_entries(2 * keys as u64),
+            }
+            .build(),
         )
     }
     fn get(&self, key: &str) -> usize {
@@ -569,8 +552,8 @@ fn median(runs: &[f64]) -> f64 {
 fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
     vec![
         measure::<StrCache>(workload, config),
-        measure::<Counted>(workload, config),
-        measure::<Bounded>(workload, config),
+        measure::<Variant<COUNTED>>(workload, config),
+        measure::<Variant<BOUNDED>>(workload, config),
         measure::<Locked>(workload, config),
         measure::<Dash>(workload, config),
         measure::<Papaya>(workload, config),
@@ -580,36 +563,70 @@ fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
     ]
 }
 
-/// Hot-key reads, read-only: on one thread the unsynchronized floor against
-/// strcache, and on every thread strcache with read counting against
-/// without. Returns the four medians in Mops/s: floor, strcache; counted,
-/// not counted.
-fn measure_pairs(workload: &Workload, config: &Config) -> [f64; 4] {
-    let floor: HashMap<String, Arc<str>, Hasher> = workload
-        .keys
-        .iter()
-        .zip(&workload.values)
-        .map(|(k, v)| (k.clone(), v.shared.clone()))
-        .collect();
-    let cache: StrCache = filled(workload);
-    let counted: Counted = filled(workload);
+/// Two contenders measured in turns on one workload, read-only.
+struct Pair {
+    /// What is compared with what, as `a / b`.
+    name: &'static str,
+    /// The workload's title.
+    workload: String,
+    /// Threads reading.
+    threads: usize,
+    /// Median Mops/s of each side.
+    a: f64,
+    b: f64,
+}
+
+/// The pairs measured in turns on `workload`, read-only: on the hot keys,
+/// one thread against the unsynchronized floor, and on every thread read
+/// counting against none; on the hot keys and Zipf, on every thread, a
+/// bounded cache against an unbounded one.
+fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
     let key = |op| match op {
         Op::Read(i) => workload.keys[i as usize].as_str(),
         Op::Write(_) => unreachable!("the read-only mix has no writes"),
     };
-    let (floor, ours) = alternated(
-        &workload.ops[0][..1],
-        config,
-        |op| floor.get(key(op)).map_or(0, |v| touch(v.as_bytes())),
-        |op| cache.get(key(op)),
-    );
-    let (with, without) = alternated(
-        &workload.ops[0],
-        config,
-        |op| counted.get(key(op)),
-        |op| cache.get(key(op)),
-    );
-    [floor, ours, with, without]
+    let cache: StrCache = filled(workload);
+    let ours = |op| cache.get(key(op));
+    let pair = |name, sequences: &[Vec<Op>], a: &(dyn Fn(Op) -> usize + Sync)| {
+        let (a, b) = alternated(sequences, config, a, ours);
+        let (workload, threads) = (workload.title.clone(), sequences.len());
+        Pair {
+            name,
+            workload,
+            threads,
+            a,
+            b,
+        }
+    };
+    let mut pairs = Vec::new();
+    if workload.name == "hot" {
+        let floor: HashMap<String, Arc<str>, Hasher> = workload
+            .keys
+            .iter()
+            .zip(&workload.values)
+            .map(|(k, v)| (k.clone(), v.shared.clone()))
+            .collect();
+        let floor = |op| floor.get(key(op)).map_or(0, |v| touch(v.as_bytes()));
+        let unsynchronized = pair(
+            "unsynchronized HashMap / strcache",
+            &workload.ops[0][..1],
+            &floor,
+        );
+        pairs.push(unsynchronized);
+        let counted: Variant<COUNTED> = filled(workload);
+        let counted = |op| counted.get(key(op));
+        pairs.push(pair(
+            "reads counted / not counted",
+            &workload.ops[0],
+            &counted,
+        ));
+    }
+    if workload.name == "hot" || workload.name == "zipf" {
+        let bounded: Variant<BOUNDED> = filled(workload);
+        let bounded = |op| bounded.get(key(op));
+        pairs.push(pair("bounded / unbounded", &workload.ops[0], &bounded));
+    }
+    pairs
 }
 
 /// Runs `a` and `b` on `sequences` in turns, `2 * repeats + 1` times each,
@@ -738,15 +755,14 @@ fn main() -> ExitCode {
     };
     let began = Instant::now();
     let columns = columns(&config);
-    let mut tables = Vec::new();
+    let (mut tables, mut pairs) = (Vec::new(), Vec::new());
     for spec in specs(&config) {
         eprintln!("generating: {}", spec.title);
         let workload = Workload::new(spec, &config);
         let rows = measure_all(&workload, &config);
+        pairs.extend(measure_pairs(&workload, &config));
         tables.push((workload.name, workload.title, rows));
     }
-    let [floor, ours, counted, uncounted] =
-        measure_pairs(&Workload::new(hot_keys(), &config), &config);
 
     println!("# strcache throughput\n");
     println!(
@@ -763,20 +779,16 @@ fn main() -> ExitCode {
     for (_, title, rows) in &tables {
         print_table(title, &columns, rows);
     }
-    println!("\n### Floor: 1 thread, hot keys, read-only\n");
-    println!("| unsynchronized HashMap | strcache | strcache / floor |");
-    println!("|--:|--:|--:|");
-    println!("| {floor:.2} | {ours:.2} | {:.2}x |", ours / floor);
-    println!(
-        "\n### Read counting: {} threads, hot keys, read-only, alternated\n",
-        config.threads
-    );
-    println!("| strcache | strcache, reads counted | counted / not |");
-    println!("|--:|--:|--:|");
-    println!(
-        "| {uncounted:.2} | {counted:.2} | {:.2}x |",
-        counted / uncounted
-    );
+    println!("\n### Alternated pairs, read-only\n");
+    println!("| a / b | workload | threads | a | b | a / b |");
+    println!("|:--|:--|--:|--:|--:|--:|");
+    for p in &pairs {
+        let (name, workload, threads, a, b) = (p.name, &p.workload, p.threads, p.a, p.b);
+        println!(
+            "| {name} | {workload} | {threads} | {a:.2} | {b:.2} | {:.2}x |",
+            a / b
+        );
+    }
     println!("\ntotal time: {:.1} s", began.elapsed().as_secs_f64());
     if let Err(error) = write_reports(&config, &tables) {
         eprintln!("writing the report: {error}");
