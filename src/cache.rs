@@ -488,8 +488,9 @@ where
         shard.get(tag, key, guard).filter(|e| !self.expired(e))
     }
 
-    /// As [`find`](Self::find), for a read that returns the value: in a
-    /// bounded cache it marks the entry as read for the policy.
+    /// As [`find`](Self::find), for a read that returns the value: it marks
+    /// the entry as read for the policy (a load and nothing more, unless the
+    /// cache is bounded and the entry's marks are not saturated).
     #[inline]
     pub(crate) fn get_in<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
@@ -501,9 +502,7 @@ where
             reads.record(entry.is_some());
         }
         let entry = entry?;
-        if self.bound.is_some() {
-            entry.mark();
-        }
+        entry.mark();
         Some(entry)
     }
 
@@ -606,7 +605,8 @@ where
             None => 0,
         };
         let (shard, tag) = self.locate(&key);
-        let entry = Owned::new(Entry::new(key, value, self.expiry.deadline(ttl)));
+        let deadline = self.expiry.deadline(ttl);
+        let entry = Owned::new(Entry::new(key, value, deadline, self.bound.is_some()));
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let (outcome, policy) = shard.insert(tag, entry, weight, self.ctx(), &mut out, &guard);

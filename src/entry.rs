@@ -45,13 +45,17 @@ pub(crate) struct Entry<K> {
 const _: () = assert!(std::mem::align_of::<Entry<u8>>() >= 2);
 
 impl<K> Entry<K> {
-    pub(crate) fn new(key: K, value: Utf8Bytes, deadline: u64) -> Self {
+    /// An entry; `tracked` says whether an eviction policy will read its
+    /// marks. An untracked entry starts with its marks saturated, so that
+    /// [`mark`](Self::mark) never stores to it and readers of bounded and
+    /// unbounded caches run the same instructions.
+    pub(crate) fn new(key: K, value: Utf8Bytes, deadline: u64, tracked: bool) -> Self {
         Entry {
             key,
             value,
             deadline,
             node: AtomicU32::new(0),
-            marks: AtomicU8::new(0),
+            marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
         }
     }
 
@@ -82,7 +86,8 @@ impl<K> Entry<K> {
     }
 
     /// Records a read for the eviction policy. Once the count is saturated
-    /// this only loads, so readers of a hot entry do not write its line.
+    /// (at once, for an untracked entry) this only loads, so readers of a
+    /// hot entry do not write its line.
     #[inline]
     pub(crate) fn mark(&self) {
         // Relaxed: the marks are a hint for the policy; a lost increment
