@@ -32,8 +32,8 @@
 //! sides: a single-threaded hot-key read against an unsynchronized
 //! `std::collections::HashMap`, the floor that no concurrent map can beat;
 //! hot-key reads on every thread with read counting (`record_reads(true)`)
-//! against without; and, on the hot keys and on Zipf, reads on every
-//! thread of a bounded cache against an unbounded one.
+//! against without; and, on the hot keys and on Zipf, reads on one thread
+//! and on every thread of a bounded cache against an unbounded one.
 //!
 //! # Keeping the comparison fair
 //! - Keys are `String`s of 10 to 22 bytes (`"key:000123"`,
@@ -578,8 +578,8 @@ struct Pair {
 
 /// The pairs measured in turns on `workload`, read-only: on the hot keys,
 /// one thread against the unsynchronized floor, and on every thread read
-/// counting against none; on the hot keys and Zipf, on every thread, a
-/// bounded cache against an unbounded one.
+/// counting against none; on the hot keys and Zipf, on one thread and on
+/// every thread, a bounded cache against an unbounded one.
 fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
     let key = |op| match op {
         Op::Read(i) => workload.keys[i as usize].as_str(),
@@ -587,18 +587,18 @@ fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
     };
     let cache: StrCache = filled(workload);
     let ours = |op| cache.get(key(op));
-    let pair = |name, sequences: &[Vec<Op>], a: &(dyn Fn(Op) -> usize + Sync)| {
-        let (a, b) = alternated(sequences, config, a, ours);
-        let (workload, threads) = (workload.title.clone(), sequences.len());
-        Pair {
+    let mut pairs = Vec::new();
+    let mut pair = |name, threads: usize, a: &(dyn Fn(Op) -> usize + Sync)| {
+        let (a, b) = alternated(&workload.ops[0][..threads], config, a, ours);
+        let workload = workload.title.clone();
+        pairs.push(Pair {
             name,
             workload,
             threads,
             a,
             b,
-        }
+        });
     };
-    let mut pairs = Vec::new();
     if workload.name == "hot" {
         let floor: HashMap<String, Arc<str>, Hasher> = workload
             .keys
@@ -607,24 +607,17 @@ fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
             .map(|(k, v)| (k.clone(), v.shared.clone()))
             .collect();
         let floor = |op| floor.get(key(op)).map_or(0, |v| touch(v.as_bytes()));
-        let unsynchronized = pair(
-            "unsynchronized HashMap / strcache",
-            &workload.ops[0][..1],
-            &floor,
-        );
-        pairs.push(unsynchronized);
+        pair("unsynchronized HashMap / strcache", 1, &floor);
         let counted: Variant<COUNTED> = filled(workload);
-        let counted = |op| counted.get(key(op));
-        pairs.push(pair(
-            "reads counted / not counted",
-            &workload.ops[0],
-            &counted,
-        ));
+        pair("reads counted / not counted", config.threads, &|op| {
+            counted.get(key(op))
+        });
     }
     if workload.name == "hot" || workload.name == "zipf" {
         let bounded: Variant<BOUNDED> = filled(workload);
-        let bounded = |op| bounded.get(key(op));
-        pairs.push(pair("bounded / unbounded", &workload.ops[0], &bounded));
+        for threads in [1, config.threads] {
+            pair("bounded / unbounded", threads, &|op| bounded.get(key(op)));
+        }
     }
     pairs
 }
