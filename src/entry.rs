@@ -34,8 +34,8 @@ pub(crate) struct Entry<K> {
     /// that it is set through a shared reference, which keeps the policy's
     /// handle (derived from one) valid.
     node: AtomicU32,
-    /// Reads since the policy last looked, saturating at `MAX_MARKS`
-    /// (bounded caches only).
+    /// Reads since the policy last looked, saturating at `MAX_MARKS`;
+    /// saturated from the start in an unbounded cache, where no policy looks.
     marks: AtomicU8,
     pub(crate) key: K,
     pub(crate) value: Utf8Bytes,
