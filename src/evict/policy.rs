@@ -24,7 +24,7 @@
 //! (rejected candidates) and main (evicted victims). A miss on a young
 //! ghost of one part (age below 2% of the tracked entries) shows that the
 //! part, slightly larger, would have served a hit, so the window target
-//! moves toward it by three times the entry's weight. In equilibrium both
+//! moves toward it by twice the entry's weight. In equilibrium both
 //! parts gain equally from the margin, which is where the hit ratio peaks
 //! (the same gradient signal Caffeine's hill climber samples, but read
 //! per miss, with no need to see hits).
@@ -76,11 +76,11 @@ const WINDOW_MIN: f64 = 0.01;
 /// Greatest share of the window.
 const WINDOW_MAX: f64 = 0.80;
 /// Share of main that protected may hold.
-const PROTECTED_SHARE: f64 = 0.80;
+const PROTECTED_SHARE: f64 = 0.60;
 /// Ghosts younger than this many tracked entries (as a divisor: 1/50) count.
 const GHOST_HORIZON: usize = 50;
 /// Weight units the window target moves per unit of weight of a ghost hit.
-const STEP: f64 = 3.0;
+const STEP: f64 = 2.0;
 /// Least estimate of a losing candidate that may still be admitted.
 const JITTER_MIN: u8 = 6;
 /// A losing warm candidate is admitted once in this many duels, on average.
