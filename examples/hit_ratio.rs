@@ -7,6 +7,7 @@
 //! cargo run --release --example hit_ratio            # all 11 points
 //! cargo run --release --example hit_ratio -- OLTP    # one trace
 //! cargo run --release --example hit_ratio -- P6 65536 strcache
+//! cargo run --release --example hit_ratio -- P6 65536 --runs 10
 //! cargo run --release --example hit_ratio -- OLTP --csv hit_ratio.csv --charts charts
 //! ```
 //!
@@ -15,14 +16,23 @@
 //! caches that match the arguments of each kind given, and skips the
 //! columns of caches left out.
 //!
+//! `--runs N` replays every point N times on new caches and reports the
+//! mean with the least and greatest run (default 1). Every cache but `lru`
+//! seeds its hasher at random when it is built, and the hash decides which
+//! keys share a shard, a sketch counter or a ghost, so one run's figure
+//! can differ from the next by up to a point; the mean of a few runs is
+//! what tells two close policies apart.
+//!
 //! `--csv PATH` also writes every cell to a CSV file, one row per
-//! `trace,capacity,cache,hit_ratio` (in percent, as in the table);
+//! `trace,capacity,cache,hit_ratio,min,max` (in percent, as in the table;
+//! `hit_ratio` is the mean);
 //! `--charts DIR` draws one SVG per trace (`hit_ratio-oltp.svg`): hit ratio
 //! against capacity on a log scale, one line per cache.
 
 use std::{
     env,
     error::Error,
+    fmt,
     num::NonZeroUsize,
     path::{Path, PathBuf},
     time::Instant,
@@ -87,6 +97,39 @@ fn replay(cache: &mut dyn Replay, keys: &[u64]) -> f64 {
     100.0 * hits as f64 / keys.len() as f64
 }
 
+/// Hit ratios of one cache at one point over several runs.
+#[derive(Clone, Copy)]
+struct Cell {
+    mean: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Cell {
+    /// Replays `keys` `runs` times, each on a new cache named `name` of
+    /// `capacity` entries.
+    fn measure(name: &str, capacity: u64, keys: &[u64], runs: u32) -> Self {
+        let ratios: Vec<f64> = (0..runs)
+            .map(|_| replay(cache(name, capacity).as_mut(), keys))
+            .collect();
+        Self {
+            mean: ratios.iter().sum::<f64>() / f64::from(runs),
+            min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            max: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2}", self.mean)?;
+        if self.max > self.min {
+            write!(f, " ({:.2}-{:.2})", self.min, self.max)?;
+        }
+        Ok(())
+    }
+}
+
 /// The caches of the comparison, by the name an argument selects them with.
 const CACHES: [&str; 4] = ["lru", "moka", "quick_cache", "strcache"];
 
@@ -108,9 +151,9 @@ fn selected<T: PartialEq>(wanted: &[T], value: &T) -> bool {
     wanted.is_empty() || wanted.contains(value)
 }
 
-/// One row of the table: a trace, a capacity and the hit ratio in percent of
-/// each cache column.
-type Row = (&'static str, u64, Vec<f64>);
+/// One row of the table: a trace, a capacity and the hit ratios in percent
+/// of each cache column.
+type Row = (&'static str, u64, Vec<Cell>);
 
 /// Writes `rows` to `path` as CSV, one line per cell; `columns` names the
 /// caches.
@@ -118,18 +161,20 @@ fn write_table_csv(path: &Path, columns: &[&str], rows: &[Row]) -> Result<(), Bo
     let lines: Vec<Vec<String>> = rows
         .iter()
         .flat_map(|(trace, capacity, ratios)| {
-            columns.iter().zip(ratios).map(move |(cache, ratio)| {
-                let ratio = format!("{ratio:.4}");
+            columns.iter().zip(ratios).map(move |(cache, cell)| {
                 vec![
                     trace.to_string(),
                     capacity.to_string(),
                     cache.to_string(),
-                    ratio,
+                    format!("{:.4}", cell.mean),
+                    format!("{:.4}", cell.min),
+                    format!("{:.4}", cell.max),
                 ]
             })
         })
         .collect();
-    report::write_csv(path, &["trace", "capacity", "cache", "hit_ratio"], &lines)
+    let header = ["trace", "capacity", "cache", "hit_ratio", "min", "max"];
+    report::write_csv(path, &header, &lines)
 }
 
 /// Draws one chart per trace of `rows` into `dir`, one line per cache;
@@ -147,7 +192,7 @@ fn draw_charts(dir: &Path, titles: &[&str], rows: &[Row]) -> Result<(), Box<dyn 
                 name: title.to_string(),
                 points: points
                     .iter()
-                    .map(|(_, capacity, ratios)| (*capacity as f64, ratios[column]))
+                    .map(|(_, capacity, cells)| (*capacity as f64, cells[column].mean))
                     .collect(),
             })
             .collect();
@@ -168,9 +213,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut traces = Vec::new();
     let mut capacities = Vec::new();
     let mut caches = Vec::new();
-    let (mut csv, mut charts) = (None, None);
+    let (mut csv, mut charts, mut runs) = (None, None, 1);
     while let Some(arg) = args.next() {
-        if arg == "--csv" || arg == "--charts" {
+        if arg == "--runs" {
+            let n = args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0);
+            runs = n.ok_or("--runs needs a positive number")?;
+        } else if arg == "--csv" || arg == "--charts" {
             let path = args.next().map(PathBuf::from);
             let path = Some(path.ok_or(format!("{arg} needs a path"))?);
             if arg == "--csv" {
@@ -214,16 +262,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             if !selected(&capacities, &capacity) {
                 continue;
             }
-            let ratios: Vec<f64> = columns
+            let cells: Vec<Cell> = columns
                 .iter()
-                .map(|&name| replay(cache(name, capacity).as_mut(), &keys))
+                .map(|&name| Cell::measure(name, capacity, &keys, runs))
                 .collect();
-            let cells: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            println!("| {trace} | {capacity} | {} |", cells.join(" | "));
-            rows.push((trace, capacity, ratios));
+            let text: Vec<String> = cells.iter().map(Cell::to_string).collect();
+            println!("| {trace} | {capacity} | {} |", text.join(" | "));
+            rows.push((trace, capacity, cells));
         }
     }
-    eprintln!("replayed in {:.0?}", started.elapsed());
+    eprintln!("replayed {runs} times each in {:.0?}", started.elapsed());
     if let Some(path) = csv {
         write_table_csv(&path, &columns, &rows)?;
     }
