@@ -28,8 +28,9 @@
 //! sequence behind a barrier, lets them run for a fixed time (300 ms, or
 //! 100 ms in quick mode) and reports the median of 3 runs (1 in quick mode)
 //! in millions of operations per second, summed over threads. Then pairs
-//! are measured in turns, read-only, so that drift in the machine hits both
-//! sides: a single-threaded hot-key read against an unsynchronized
+//! are measured in turns, read-only, each turn on newly filled maps, so
+//! that drift in the machine and where the entries lie in memory hit both
+//! sides alike: a single-threaded hot-key read against an unsynchronized
 //! `std::collections::HashMap`, the floor that no concurrent map can beat;
 //! hot-key reads on every thread with read counting (`record_reads(true)`)
 //! against without; and, on the hot keys and on Zipf, reads on one thread
@@ -581,19 +582,14 @@ struct Pair {
 /// one thread against the unsynchronized floor, and on every thread read
 /// counting against none; on the hot keys and Zipf, on one thread and on
 /// every thread, a bounded cache against an unbounded one.
-fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
+fn measure_pairs<'w>(workload: &'w Workload, config: &Config) -> Vec<Pair> {
     if workload.name != "hot" && workload.name != "zipf" {
         return Vec::new();
     }
-    let key = |op| match op {
-        Op::Read(i) => workload.keys[i as usize].as_str(),
-        Op::Write(_) => unreachable!("the read-only mix has no writes"),
-    };
-    let cache: StrCache = filled(workload);
-    let ours = |op| cache.get(key(op));
+    let ours = || reader::<StrCache>(workload);
     let mut pairs = Vec::new();
-    let mut pair = |name, threads: usize, a: &(dyn Fn(Op) -> usize + Sync)| {
-        let (a, b) = alternated(&workload.ops[0][..threads], config, a, ours);
+    let mut pair = |name, threads: usize, a: &dyn Fn() -> Reader<'w>| {
+        let (a, b) = alternated(&workload.ops[0][..threads], config, a, &ours);
         let workload = workload.title.clone();
         pairs.push(Pair {
             name,
@@ -604,38 +600,67 @@ fn measure_pairs(workload: &Workload, config: &Config) -> Vec<Pair> {
         });
     };
     if workload.name == "hot" {
-        let floor: HashMap<String, Arc<str>, Hasher> = workload
-            .keys
-            .iter()
-            .zip(&workload.values)
-            .map(|(k, v)| (k.clone(), v.shared.clone()))
-            .collect();
-        let floor = |op| floor.get(key(op)).map_or(0, |v| touch(v.as_bytes()));
+        let floor = || -> Reader<'w> {
+            let floor: HashMap<String, Arc<str>, Hasher> = workload
+                .keys
+                .iter()
+                .zip(&workload.values)
+                .map(|(k, v)| (k.clone(), v.shared.clone()))
+                .collect();
+            Box::new(move |op| {
+                let value = floor.get(read_key(workload, op));
+                value.map_or(0, |v| touch(v.as_bytes()))
+            })
+        };
         pair("unsynchronized HashMap / strcache", 1, &floor);
-        let counted: Variant<COUNTED> = filled(workload);
-        pair("reads counted / not counted", config.threads, &|op| {
-            counted.get(key(op))
+        pair("reads counted / not counted", config.threads, &|| {
+            reader::<Variant<COUNTED>>(workload)
         });
     }
-    let bounded: Variant<BOUNDED> = filled(workload);
     for threads in [1, config.threads] {
-        pair("bounded / unbounded", threads, &|op| bounded.get(key(op)));
+        pair("bounded / unbounded", threads, &|| {
+            reader::<Variant<BOUNDED>>(workload)
+        });
     }
     pairs
 }
 
-/// Runs `a` and `b` on `sequences` in turns, `2 * repeats + 1` times each,
-/// so drift in the machine hits both. Returns their medians in Mops/s.
-fn alternated(
+/// A read of one op of a read-only sequence, on a map it owns.
+type Reader<'a> = Box<dyn Fn(Op) -> usize + Sync + 'a>;
+
+/// A [`Reader`] on a new `C` filled with `workload`'s keys.
+fn reader<'a, C: Contender + 'a>(workload: &'a Workload) -> Reader<'a> {
+    let map: C = filled(workload);
+    Box::new(move |op| map.get(read_key(workload, op)))
+}
+
+/// The key a read-only op reads.
+fn read_key(workload: &Workload, op: Op) -> &str {
+    match op {
+        Op::Read(i) => workload.keys[i as usize].as_str(),
+        Op::Write(_) => unreachable!("the read-only mix has no writes"),
+    }
+}
+
+/// Runs readers built by `a` and `b` on `sequences` in turns,
+/// `2 * repeats + 1` times each, so drift in the machine hits both. Each
+/// turn reads a new map, and every map stays alive until the last turn,
+/// so each turn's entries lie at new addresses: where one map's few hot
+/// entries happen to fall in memory moves its reads by up to a quarter, on
+/// identical instructions. Returns the medians in Mops/s.
+fn alternated<'a>(
     sequences: &[Vec<Op>],
     config: &Config,
-    a: impl Fn(Op) -> usize + Sync,
-    b: impl Fn(Op) -> usize + Sync,
+    a: &dyn Fn() -> Reader<'a>,
+    b: &dyn Fn() -> Reader<'a>,
 ) -> (f64, f64) {
-    let (mut a_runs, mut b_runs) = (Vec::new(), Vec::new());
+    let (mut a_runs, mut b_runs, mut maps) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..2 * config.repeats + 1 {
-        a_runs.push(run_cell(sequences, config.duration, &a));
-        b_runs.push(run_cell(sequences, config.duration, &b));
+        for (build, runs) in [(a, &mut a_runs), (b, &mut b_runs)] {
+            let read = build();
+            runs.push(run_cell(sequences, config.duration, &read));
+            maps.push(read);
+        }
     }
     (median(&a_runs), median(&b_runs))
 }
