@@ -98,7 +98,6 @@ fn replay(cache: &mut dyn Replay, keys: &[u64]) -> f64 {
 }
 
 /// Hit ratios of one cache at one point over several runs.
-#[derive(Clone, Copy)]
 struct Cell {
     mean: f64,
     min: f64,
@@ -160,8 +159,8 @@ type Row = (&'static str, u64, Vec<Cell>);
 fn write_table_csv(path: &Path, columns: &[&str], rows: &[Row]) -> Result<(), Box<dyn Error>> {
     let lines: Vec<Vec<String>> = rows
         .iter()
-        .flat_map(|(trace, capacity, ratios)| {
-            columns.iter().zip(ratios).map(move |(cache, cell)| {
+        .flat_map(|(trace, capacity, cells)| {
+            columns.iter().zip(cells).map(move |(cache, cell)| {
                 vec![
                     trace.to_string(),
                     capacity.to_string(),
