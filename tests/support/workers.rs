@@ -18,6 +18,14 @@ use strcache::StrCache;
 const KEYS: u64 = if cfg!(miri) { 8 } else { 256 };
 /// Writer threads; key `k` belongs to writer `k % WRITERS`.
 const WRITERS: u64 = 2;
+/// Keys the churner inserts, then removes, in one round: enough to make
+/// a shard's table grow and then fill with tombstones.
+const CHURN: u64 = if cfg!(miri) { 16 } else { 64 };
+/// Under Miri the churner runs this many rounds instead of a duration.
+/// Miri's clock advances with the interpreter's steps, which schedules
+/// spread differently between the threads; a round count is the same
+/// churn under every schedule that `-Zmiri-many-seeds` tries.
+const MIRI_ROUNDS: u64 = 2;
 
 /// `key|version|padding|END`, with padding of a length that depends on the
 /// version, so a torn or mixed read shows up as a wrong length or marker.
@@ -42,7 +50,8 @@ fn check(key: u64, text: &str) -> u64 {
 }
 
 /// Runs 2 writers, `readers` readers and a churner on one cache for
-/// `duration`, checking every value read; returns the operations done.
+/// `duration` (for [`MIRI_ROUNDS`] under Miri), checking every value
+/// read; returns the operations done.
 /// With `max_entries`, the cache is bounded and writes also evict.
 pub(crate) fn run(
     duration: Duration,
@@ -115,17 +124,21 @@ pub(crate) fn run(
         // shards the readers are probing.
         let (cache, stop_flag) = (&cache, &stop);
         start.wait();
-        let deadline = Instant::now() + duration;
+        let started = Instant::now();
         let mut extra = KEYS;
-        while Instant::now() < deadline {
-            for k in extra..extra + 64 {
+        while if cfg!(miri) {
+            extra < KEYS + CHURN * MIRI_ROUNDS
+        } else {
+            started.elapsed() < duration
+        } {
+            for k in extra..extra + CHURN {
                 cache.insert(k, value(k, 1)).unwrap();
             }
-            for k in extra..extra + 64 {
+            for k in extra..extra + CHURN {
                 // A bounded cache may have evicted it.
                 assert!(cache.remove(&k).is_some() || max_entries.is_some());
             }
-            extra += 64;
+            extra += CHURN;
         }
         stop_flag.store(true, Ordering::Relaxed);
         ops.fetch_add((extra - KEYS) * 2, Ordering::Relaxed);
