@@ -8,6 +8,8 @@
 //! applied, so a replay can tell that it exercised something. Compiled only
 //! for tests and under `cfg(fuzzing)`.
 
+use std::hash::{BuildHasher, Hasher};
+
 #[cfg(feature = "json")]
 mod json;
 mod ops;
@@ -24,6 +26,62 @@ pub use utf8::utf8_ingress;
 /// so an input places its keys in the same slots on every run.
 fn seeded(seed: u64) -> ahash::RandomState {
     ahash::RandomState::with_seeds(seed, !seed, seed.rotate_left(32), 0x5eed)
+}
+
+/// The hashing of a checked cache: [`seeded`], and for a quarter of the
+/// seeds, folded onto one of `1..=4` values, so that many keys share a
+/// hash. Colliding hashes are legal under the `Hash` contract (equal keys
+/// must hash alike, nothing more), and the cache must give the same
+/// results with them, only slower. Hashes 0 and 1 are among the folded
+/// values: they differ, but share a slot tag.
+#[derive(Clone, Debug)]
+pub(crate) struct Hashing {
+    keys: ahash::RandomState,
+    /// How many hash values all keys share, if they collide.
+    values: Option<u64>,
+}
+
+impl Hashing {
+    pub(crate) fn new(seed: u64) -> Self {
+        Hashing {
+            keys: seeded(seed),
+            values: seed.is_multiple_of(4).then_some((seed >> 2) % 4 + 1),
+        }
+    }
+}
+
+impl BuildHasher for Hashing {
+    type Hasher = Folded;
+
+    fn build_hasher(&self) -> Folded {
+        Folded {
+            inner: self.keys.build_hasher(),
+            values: self.values,
+        }
+    }
+}
+
+/// The hasher of [`Hashing`].
+#[derive(Debug)]
+pub(crate) struct Folded {
+    inner: ahash::AHasher,
+    values: Option<u64>,
+}
+
+impl Hasher for Folded {
+    fn write(&mut self, bytes: &[u8]) {
+        self.inner.write(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let hash = self.inner.finish();
+        match self.values.map(|n| hash % n) {
+            None => hash,
+            Some(folded @ (0 | 1)) => folded,
+            // Spread over the bits that choose a shard and a slot.
+            Some(folded) => folded.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        }
+    }
 }
 
 #[cfg(test)]

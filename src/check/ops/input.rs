@@ -6,7 +6,9 @@ use std::{sync::Arc, time::Duration};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 
-use crate::{Error, InsertOutcome, StrCache, Utf8Bytes};
+use crate::{Error, InsertOutcome, Utf8Bytes, MAX_WEIGHT};
+
+use super::Cache;
 
 /// Keys in [`ops`] come from a small set, so inserts replace, removes hit,
 /// and tables fill, gather tombstones and resize.
@@ -57,12 +59,12 @@ impl Value {
     /// `insert`, or of `insert_with_ttl` when `ttl` is set.
     pub(super) fn insert_into(
         self,
-        cache: &StrCache,
+        cache: &Cache,
         key: String,
         ttl: Option<Duration>,
     ) -> Result<InsertOutcome, Error> {
         fn write(
-            cache: &StrCache,
+            cache: &Cache,
             key: String,
             value: impl Into<Utf8Bytes>,
             ttl: Option<Duration>,
@@ -155,19 +157,32 @@ pub(super) enum Limit {
     Entries(u64),
     /// `max_weight` with a weigher of key and value lengths.
     Bytes(u64),
+    /// `max_weight` with weights near `u64::MAX`: key and value lengths
+    /// times 2^56, saturating, under a bound of `u64::MAX` less the
+    /// number, which the cache lowers to [`MAX_WEIGHT`].
+    Heavy(u64),
 }
 
 impl Limit {
-    pub(super) fn max(self) -> u64 {
+    /// The bound given to the builder.
+    pub(super) fn given(self) -> u64 {
         match self {
             Limit::Entries(max) | Limit::Bytes(max) => max,
+            Limit::Heavy(less) => u64::MAX - less,
         }
     }
 
+    /// The bound the cache keeps.
+    pub(super) fn max(self) -> u64 {
+        self.given().min(MAX_WEIGHT)
+    }
+
     pub(super) fn weigh(self, key: &str, value: &str) -> u64 {
+        let bytes = (key.len() + value.len()) as u64;
         match self {
             Limit::Entries(_) => 1,
-            Limit::Bytes(_) => (key.len() + value.len()) as u64,
+            Limit::Bytes(_) => bytes,
+            Limit::Heavy(_) => bytes.saturating_mul(1 << 56),
         }
     }
 }

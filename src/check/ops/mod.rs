@@ -11,9 +11,12 @@ use bytes::Bytes;
 
 use crate::{Error, EvictionCause, InsertOutcome, LoadError, ManualClock, StrCache};
 
-use super::seeded;
+use super::Hashing;
 
 mod input;
+
+/// The cache under test, with hashes that collide for some inputs.
+type Cache = StrCache<String, Hashing>;
 
 use input::{Key, Limit, Op, Value, FAILED, TICK};
 
@@ -40,7 +43,7 @@ type Report = (String, String, EvictionCause);
 /// bound.
 struct Harness {
     /// Shared, so an iteration can run while the harness writes.
-    cache: Arc<StrCache>,
+    cache: Arc<Cache>,
     clock: ManualClock,
     reports: Arc<Mutex<Vec<Report>>>,
     limit: Option<Limit>,
@@ -61,10 +64,11 @@ impl Harness {
         let shards = u.int_in_range(0..=3u32)?;
         let capacity = u.int_in_range(0..=64usize)?;
         let seed = u.arbitrary::<u64>()?;
-        let limit = match u.int_in_range(0..=2u8)? {
+        let limit = match u.int_in_range(0..=3u8)? {
             0 => None,
             1 => Some(Limit::Entries(u.int_in_range(0..=24)?)),
-            _ => Some(Limit::Bytes(u.int_in_range(0..=600)?)),
+            2 => Some(Limit::Bytes(u.int_in_range(0..=600)?)),
+            _ => Some(Limit::Heavy(u.int_in_range(0..=600)?)),
         };
         let ttl = u
             .arbitrary::<Option<u8>>()?
@@ -75,7 +79,7 @@ impl Harness {
         let mut builder = StrCache::builder()
             .shards(1 << shards)
             .initial_capacity(capacity)
-            .hasher(seeded(seed))
+            .hasher(Hashing::new(seed))
             .clock(clock.clone())
             .on_evict(move |key: &String, value, cause| {
                 let report = (key.clone(), value.to_string(), cause);
@@ -84,9 +88,10 @@ impl Harness {
         builder = match limit {
             None => builder,
             Some(Limit::Entries(max)) => builder.max_entries(max),
-            Some(Limit::Bytes(max)) => {
-                builder.max_weight(max, |key: &String, value| (key.len() + value.len()) as u64)
-            }
+            Some(limit @ (Limit::Bytes(_) | Limit::Heavy(_))) => builder
+                .max_weight(limit.given(), move |key: &String, value| {
+                    limit.weigh(key, value)
+                }),
         };
         if let Some(ticks) = ttl {
             builder = builder.time_to_live(TICK * ticks as u32);
@@ -314,7 +319,7 @@ impl Harness {
     /// Loads `key` with `value`'s loader (a failing one for `None`),
     /// through `try_get_or_insert_with`, and says whether the loader ran.
     fn load(
-        cache: &StrCache,
+        cache: &Cache,
         key: String,
         value: Option<Value>,
     ) -> (Result<String, LoadError<&'static str>>, bool) {
