@@ -87,6 +87,30 @@ pub const fn entry_overhead<K>() -> usize {
 /// history (`evict::policy`).
 const POLICY_BYTES: usize = 24 + std::mem::size_of::<Option<EntryRef<u8>>>() + 16 + 1;
 
+/// The largest bound a cache keeps;
+/// [`Builder::max_weight`](crate::Builder::max_weight),
+/// [`max_bytes`](crate::Builder::max_bytes) and
+/// [`max_entries`](crate::Builder::max_entries) lower a larger one to it.
+///
+/// An entry heavier than the bound is refused, and the policy holds at
+/// most one entry beyond the bound while it evicts, so every sum of
+/// weights stays below 2^63 and none can overflow, whatever the weigher
+/// returns.
+///
+/// # Examples
+/// ```
+/// use strcache::{Error, StrCache, MAX_WEIGHT};
+///
+/// let cache = StrCache::<u32>::builder()
+///     .max_weight(u64::MAX, |_: &u32, _: &str| u64::MAX)
+///     .build();
+/// assert_eq!(
+///     cache.insert(1, "v"),
+///     Err(Error::TooLarge { weight: u64::MAX, max: MAX_WEIGHT })
+/// );
+/// ```
+pub const MAX_WEIGHT: u64 = 1 << 62;
+
 /// A weigher given to `Builder::max_weight`.
 pub(crate) type UserWeigher<K> = Box<dyn Fn(&K, &str) -> u64 + Send + Sync>;
 
@@ -192,7 +216,9 @@ pub(crate) struct Bound<K> {
 }
 
 impl<K> Bound<K> {
+    /// A bound of `capacity`, lowered to [`MAX_WEIGHT`].
     pub(crate) fn new(capacity: u64, weigher: Weigher<K>) -> Self {
+        let capacity = capacity.min(MAX_WEIGHT);
         Bound {
             policy: Mutex::new(Policy::new(capacity)),
             weigher,

@@ -150,7 +150,8 @@ impl<K, S> Builder<K, S> {
     /// Bounds the total weight of the entries to `max`, each weighed by
     /// `weigher`. The weigher runs on the inserting thread before any lock
     /// is taken; if it panics, the insert panics and changes nothing.
-    /// Replaces any earlier bound.
+    /// Replaces any earlier bound. A `max` above
+    /// [`MAX_WEIGHT`](crate::MAX_WEIGHT) is lowered to it.
     ///
     /// # Examples
     /// ```

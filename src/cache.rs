@@ -35,8 +35,26 @@ use crate::{
 /// code (`Hash`, `Eq`, `Drop` of keys or values, the `retain` predicate)
 /// runs while it is held.
 ///
-/// Writes need `K: 'static` because retired entries are dropped by crossbeam-epoch's
-/// global collector, possibly after the cache itself is gone.
+/// Writes need `K: Send + 'static`: a replaced or removed entry is dropped
+/// by crossbeam-epoch's global collector, on whichever thread collects
+/// next, possibly after the cache itself is gone. So a key type that must
+/// stay on its thread, such as `Rc<str>`, cannot be written:
+///
+/// ```compile_fail
+/// use std::rc::Rc;
+///
+/// let cache: strcache::StrCache<Rc<str>> = strcache::StrCache::builder().build();
+/// cache.insert(Rc::from("k"), "v").unwrap(); // `Rc<str>` is not `Send`
+/// ```
+///
+/// while its `Send` twin can:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let cache: strcache::StrCache<Arc<str>> = strcache::StrCache::builder().build();
+/// cache.insert(Arc::from("k"), "v").unwrap();
+/// ```
 ///
 /// # Examples
 /// ```
@@ -269,7 +287,10 @@ impl<K, S> StrCache<K, S> {
     /// cache.clear();
     /// assert!(cache.get_str("a").is_none());
     /// ```
-    pub fn clear(&self) {
+    pub fn clear(&self)
+    where
+        K: Send,
+    {
         let guard = self.epoch.pin();
         let mut policy = self.ctx().lock_policy();
         let old: Vec<_> = (self.shards.iter())
@@ -317,7 +338,10 @@ impl<K, S> StrCache<K, S> {
     /// cache.purge_expired();
     /// assert_eq!(cache.len(), 0);
     /// ```
-    pub fn purge_expired(&self) {
+    pub fn purge_expired(&self)
+    where
+        K: Send,
+    {
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let mut policy = self.ctx().lock_policy();
@@ -350,7 +374,10 @@ impl<K, S> StrCache<K, S> {
     /// assert_eq!(cache.len(), 1);
     /// assert!(cache.contains_key("b"));
     /// ```
-    pub fn retain(&self, mut keep: impl FnMut(&K, &str) -> bool) {
+    pub fn retain(&self, mut keep: impl FnMut(&K, &str) -> bool)
+    where
+        K: Send,
+    {
         let guard = self.epoch.pin();
         for shard in self.shards.iter() {
             let mut out = Unlinked::new();
@@ -527,7 +554,7 @@ where
     /// ```
     pub fn insert(&self, key: K, value: impl Into<Utf8Bytes>) -> Result<InsertOutcome, Error>
     where
-        K: 'static,
+        K: Send + 'static,
     {
         self.write(key, value.into(), None)
     }
@@ -557,7 +584,7 @@ where
         ttl: Duration,
     ) -> Result<InsertOutcome, Error>
     where
-        K: 'static,
+        K: Send + 'static,
     {
         self.write(key, value.into(), Some(ttl))
     }
@@ -582,7 +609,7 @@ where
     /// ```
     pub fn try_insert_bytes(&self, key: K, value: Bytes) -> Result<InsertOutcome, Error>
     where
-        K: 'static,
+        K: Send + 'static,
     {
         let value = Utf8Bytes::try_from(value)?;
         self.write(key, value, None)
@@ -590,7 +617,7 @@ where
 
     fn write(&self, key: K, value: Utf8Bytes, ttl: Option<Duration>) -> Result<InsertOutcome, Error>
     where
-        K: 'static,
+        K: Send + 'static,
     {
         let weight = match &self.bound {
             Some(bound) => {
@@ -664,7 +691,7 @@ where
     /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<Utf8Bytes>
     where
-        K: Borrow<Q>,
+        K: Borrow<Q> + Send,
         Q: Hash + Eq + ?Sized,
     {
         let (shard, tag) = self.locate(key);

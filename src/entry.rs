@@ -117,11 +117,18 @@ impl<K> Entry<K> {
 /// thread that was pinned at this moment has unpinned. Its bytes (header
 /// and value) count in `retired` until then.
 ///
+/// `K: Send`: whichever thread next collects the global garbage drops the
+/// entry, key included.
+///
 /// # Safety
 /// `entry` is non-null, was unlinked from every slot of every reachable table
 /// before this call, and is retired once. No thread that pins after this
 /// call can reach it.
-pub(crate) unsafe fn retire<K>(guard: &Guard, entry: Shared<'_, Entry<K>>, retired: &Arc<Retired>) {
+pub(crate) unsafe fn retire<K: Send>(
+    guard: &Guard,
+    entry: Shared<'_, Entry<K>>,
+    retired: &Arc<Retired>,
+) {
     // SAFETY: non-null and not yet freed: the caller retires it only now.
     let bytes = unsafe { entry.deref() }.bytes();
     retired.add(bytes);

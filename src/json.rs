@@ -175,7 +175,7 @@ fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Error> {
 
 impl<K, S> StrCache<K, S>
 where
-    K: Hash + Eq + 'static,
+    K: Hash + Eq + Send + 'static,
     S: BuildHasher,
 {
     /// Serializes `value` to JSON and publishes it for `key`. The

@@ -116,7 +116,7 @@
 //! [`CachedStr`] or [`Pinned`] holds such a pin: keep them short-lived, or
 //! retired memory accumulates. Entries still in the cache are freed when it
 //! is dropped; retired ones are freed by the epoch collector as threads pin,
-//! so writes need `K: 'static`.
+//! on whichever thread collects, so writes need `K: Send + 'static`.
 //!
 //! # Allocation
 //! Reads allocate nothing themselves. One pin in 128 on each thread also
@@ -177,7 +177,7 @@ mod validate;
 #[doc(hidden)]
 pub mod check;
 
-pub use bound::{entry_overhead, KeyBytes};
+pub use bound::{entry_overhead, KeyBytes, MAX_WEIGHT};
 pub use builder::Builder;
 pub use cache::StrCache;
 pub use error::Error;

@@ -98,7 +98,9 @@ impl<'g, K> Unlinked<'g, K> {
         listener: Option<&Listener<K>>,
         counters: &Counters,
         guard: &'g Guard,
-    ) {
+    ) where
+        K: Send,
+    {
         let all = self.first.into_iter().chain(self.more);
         let Some(listener) = listener else {
             for (entry, cause) in all {

@@ -31,6 +31,10 @@
 //!   already passed. `revivals` counts these: a writer loads it with
 //!   Acquire before searching and again under the lock, and repeats its
 //!   search if it changed; the increment is a Release after the slot store.
+//!   The other way a key can appear on a finished search's path is a fill
+//!   of the empty slot that ended it (slots never become empty again, so
+//!   it was the only empty slot on the path): an insert checks under the
+//!   lock that this slot is still empty, whichever slot it fills.
 //! - `len` is written under the lock with Relaxed and read with Relaxed: it
 //!   is a count, not a guard for any data. The deadlines index (`Timers`)
 //!   is plain data under the lock.
@@ -109,6 +113,10 @@ struct WriterState {
     tombstones: usize,
     /// Deadlines of the live entries that have one.
     timers: Timers,
+    /// Whether an entry was unlinked from the published table since it was
+    /// built. Until then no key can have left it, so none was displaced
+    /// (`Probe::Vacant`).
+    unlinked: bool,
 }
 
 /// One shard of a cache.
@@ -232,12 +240,22 @@ impl<K> Shard<K> {
                     unsafe { out.push(current, cause) };
                     outcome
                 }
-                Probe::Vacant { index } => {
-                    let revive = table.is_tombstone(index, tag, guard);
-                    if !revive && !table.is_empty_slot(index) {
+                Probe::Vacant {
+                    index,
+                    end,
+                    displaced,
+                } => {
+                    let revive = index != end;
+                    if !table.is_empty_slot(end)
+                        || (revive && !table.is_tombstone(index, tag, guard))
+                    {
                         continue;
                     }
-                    if !revive && (state.len + state.tombstones + 1) * 4 > table.capacity() * 3 {
+                    let full =
+                        !revive && (state.len + state.tombstones + 1) * 4 > table.capacity() * 3;
+                    // A displaced key goes into a new table (see
+                    // `Probe::Vacant`); only colliding hashes displace.
+                    if full || (displaced && state.unlinked) {
                         self.resize(&mut state, table_ptr, guard);
                         drop(state);
                         drop(policy);
@@ -447,6 +465,7 @@ impl<K> Shard<K> {
             policy.remove(entry.node());
         }
         table.remove(index);
+        state.unlinked = true;
         state.len -= 1;
         state.tombstones += 1;
         self.len.store(state.len, Ordering::Relaxed);
@@ -461,6 +480,7 @@ impl<K> Shard<K> {
         let unlinked = self.swap_table(new, guard);
         debug_assert_eq!(unlinked, old);
         state.tombstones = 0;
+        state.unlinked = false;
         let bytes = old_table.bytes();
         self.counters.retired.add(bytes);
         let retired = Arc::clone(&self.counters.retired);
@@ -547,12 +567,13 @@ fn link_timer<K>(state: &mut WriterState, tag: u64, entry: &Entry<K>) {
 }
 
 /// Retires a table that `Shard::clear` unlinked, with its entries, whose
-/// bytes count in `retired` until they are freed.
+/// bytes count in `retired` until they are freed. `K: Send`, as for
+/// [`retire`](crate::entry::retire): another thread may drop the keys.
 ///
 /// # Safety
 /// `old` came from `Shard::clear` and is retired once. Call it with no
 /// lock held: flushing may run deferred `Drop`s (user code).
-pub(crate) unsafe fn retire_table<K>(
+pub(crate) unsafe fn retire_table<K: Send>(
     old: Shared<'_, Table<K>>,
     retired: &Arc<Retired>,
     guard: &Guard,

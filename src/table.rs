@@ -18,9 +18,11 @@
 //! - A slot's tag never changes after it is set. Removal leaves a
 //!   tombstone (null with tag 1); a resize drops tombstones by copying live
 //!   slots into a new table, and an insert may revive a tombstone with its
-//!   key's tag (the first on its path), which puts a removed and re-inserted
-//!   key back in its old slot. So a slot a probe has passed can later hold
-//!   the key it looks for only through a revival, which writers detect (see
+//!   key's tag (the lowest-indexed one on its path), which puts a removed
+//!   and re-inserted key back in its old slot, or, when hashes collide,
+//!   into a slot before it. So a slot a probe has passed can later hold the
+//!   key it looks for only through a revival, or through a fill of the
+//!   empty slot that ended the probe, which writers detect (see
 //!   `shard.rs`); readers are unaffected, since they compare keys.
 //! - Replacing or removing stores the entry pointer with Release; readers
 //!   load it with Acquire, pairing with it, so the entry's key and value
@@ -67,9 +69,24 @@ pub(crate) enum Probe<'g, K> {
         index: usize,
         current: Shared<'g, Entry<K>>,
     },
-    /// The key is absent; slot `index` is where it goes: the first slot on
-    /// its path that is empty or a tombstone with the key's tag.
-    Vacant { index: usize },
+    /// The key is absent from the probe path up to slot `end`, the first
+    /// empty one. Slot `index` is where it goes: of the tombstones with the
+    /// key's tag before `end`, the one with the lowest index, else `end`.
+    ///
+    /// An iterator walks slots in index order, and must not meet a removed
+    /// and re-inserted key twice. If the key left a slot of this table, that
+    /// slot is on its path before `end` and holds its tag: a tombstone, so
+    /// one at or after `index`, which the iterator passed if it passed the
+    /// old slot; or, if a key with a colliding hash revived it, a live
+    /// entry of another key with the same tag. `displaced` says whether
+    /// such an entry lies before `index`: then the key may only go into a
+    /// new table, which no iterator of this one walks. Without colliding
+    /// hashes it is always `false`.
+    Vacant {
+        index: usize,
+        end: usize,
+        displaced: bool,
+    },
 }
 
 /// A power-of-two array of slots.
@@ -163,11 +180,22 @@ impl<K> Table<K> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        // The lowest-indexed tombstone with the key's tag so far. The probe
+        // goes on past it: with colliding hashes the key may be live
+        // further on.
+        let mut revivable: Option<usize> = None;
+        // The lowest-indexed live entry of another key with the same tag.
+        let mut colliding: Option<usize> = None;
         for (index, slot) in self.path(tag) {
             // Acquire: as in `find`.
             let h = slot.hash.load(Ordering::Acquire);
             if h == EMPTY {
-                return Probe::Vacant { index };
+                let chosen = revivable.unwrap_or(index);
+                return Probe::Vacant {
+                    index: chosen,
+                    end: index,
+                    displaced: colliding.is_some_and(|c| c < chosen),
+                };
             }
             if h != tag {
                 continue;
@@ -179,11 +207,8 @@ impl<K> Table<K> {
                 Some(entry) if entry.key.borrow() == key => {
                     return Probe::Occupied { index, current };
                 }
-                Some(_) => {}
-                // Most likely this key's own earlier slot: reviving it puts
-                // a removed and re-inserted key back where it was, so an
-                // iterator walking this table cannot meet it twice.
-                None => return Probe::Vacant { index },
+                Some(_) => colliding = Some(colliding.map_or(index, |c| c.min(index))),
+                None => revivable = Some(revivable.map_or(index, |r| r.min(index))),
             }
         }
         unreachable!("a table always keeps an empty slot (invariant SPARE)")

@@ -1,9 +1,12 @@
-//! Bugs found by the fuzz targets in `fuzz/`, each reduced to a
-//! deterministic test that runs on stable.
+//! Bugs found by the fuzz targets in `fuzz/` and by review, each reduced
+//! to a deterministic test that runs on stable.
 
-use std::{collections::HashSet, hash::BuildHasherDefault};
+use std::{
+    collections::HashSet,
+    hash::{BuildHasher, BuildHasherDefault, Hasher},
+};
 
-use strcache::StrCache;
+use strcache::{InsertOutcome, StrCache};
 
 /// A fixed hasher, so every run places keys in the same slots.
 type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
@@ -52,5 +55,161 @@ fn iteration_yields_a_reinserted_key_at_most_once() {
                 "iter: key {k} yielded twice (then as {v:?})"
             );
         }
+    }
+}
+
+/// A hasher under which every key hashes to `HASH`: legal under the `Hash`
+/// contract, which asks only that equal keys hash alike. `u64::MAX` puts
+/// every key's home in a table's last slot, so probes wrap around to 0.
+#[derive(Clone, Copy, Default)]
+struct Colliding<const HASH: u64>;
+
+impl<const HASH: u64> BuildHasher for Colliding<HASH> {
+    type Hasher = Colliding<HASH>;
+
+    fn build_hasher(&self) -> Self {
+        *self
+    }
+}
+
+impl<const HASH: u64> Hasher for Colliding<HASH> {
+    fn finish(&self) -> u64 {
+        HASH
+    }
+
+    fn write(&mut self, _: &[u8]) {}
+}
+
+fn colliding<const HASH: u64>() -> StrCache<u64, Colliding<HASH>> {
+    StrCache::builder()
+        .shards(1)
+        .hasher(Colliding::<HASH>)
+        .build()
+}
+
+/// Found by review (#17, defect 3): a writer's probe stopped at the first
+/// tombstone with the key's tag, though with colliding hashes the key
+/// could be live further along, so `remove` missed a live key.
+#[test]
+fn remove_finds_a_colliding_key_past_a_tombstone() {
+    let cache = colliding::<42>();
+    cache.insert(1, "one").unwrap();
+    cache.insert(2, "two").unwrap();
+    cache.remove(&1);
+    assert_eq!(cache.remove(&2).as_deref(), Some("two"));
+    assert!(cache.get_str(&2).is_none());
+    assert!(cache.is_empty());
+}
+
+/// Found by review (#17, defect 3): the same early stop made an insert
+/// revive the tombstone while the key was live further along, so the key
+/// was live twice, `len` counted both, `iter` yielded both, and removing
+/// one brought the older value back.
+#[test]
+fn an_insert_replaces_a_colliding_key_past_a_tombstone() {
+    let cache = colliding::<42>();
+    cache.insert(1, "one").unwrap();
+    cache.insert(2, "old").unwrap();
+    cache.remove(&1);
+    assert_eq!(cache.insert(2, "new"), Ok(InsertOutcome::Replaced));
+    assert_eq!(cache.len(), 1);
+    let all: Vec<(u64, String)> = cache.iter().map(|(k, v)| (k, v.to_string())).collect();
+    assert_eq!(all, [(2, "new".to_string())]);
+    assert_eq!(cache.remove(&2).as_deref(), Some("new"));
+    assert!(cache.get_str(&2).is_none());
+}
+
+/// With colliding hashes, the tombstone a re-insert revives may be another
+/// key's. Reviving the first one on the probe path, which wraps around
+/// from the last slot to 0, put a key yielded from slot 0 back in the last
+/// slot, ahead of the cursor; the lowest-indexed one is at or before the
+/// key's own old slot, which the cursor has passed.
+#[test]
+fn iteration_yields_a_colliding_reinserted_key_at_most_once() {
+    let cache = colliding::<{ u64::MAX }>();
+    cache.insert(1, "last slot").unwrap();
+    cache.insert(2, "slot 0").unwrap();
+    let pinned = cache.pin();
+    let mut iter = pinned.iter();
+    let (&first, _) = iter.next().expect("a key");
+    assert_eq!(first, 2, "the probe wraps around: key 2 is in slot 0");
+    cache.remove(&1);
+    cache.remove(&2);
+    cache.insert(2, "again").unwrap();
+    let rest: Vec<u64> = iter.map(|(k, _)| *k).collect();
+    assert!(!rest.contains(&2), "key 2 yielded twice: then {rest:?}");
+    drop(pinned);
+    assert_eq!(cache.get_str(&2).as_deref(), Some("again"));
+}
+
+/// Found by review (#17, defect 2): the policy summed weights in plain
+/// `u64`. Weights near 2^63 overflowed: a panic with the new entry already
+/// linked in debug builds, a wrapped total and an ignored bound in release
+/// builds. Bounds are now at most `MAX_WEIGHT` (2^62), and a heavier entry
+/// is refused, so no sum can overflow.
+#[test]
+fn weights_near_u64_max_neither_overflow_nor_break_the_bound() {
+    use strcache::{Error, MAX_WEIGHT};
+
+    let cache: StrCache<u64> = StrCache::builder()
+        .max_weight((1 << 63) + 1, |_: &u64, _: &str| 1 << 63)
+        .build();
+    assert_eq!(
+        cache.insert(1, "v"),
+        Err(Error::TooLarge {
+            weight: 1 << 63,
+            max: MAX_WEIGHT
+        })
+    );
+    assert!(cache.is_empty());
+
+    let cache: StrCache<u64> = StrCache::builder()
+        .max_weight(u64::MAX, |_: &u64, _: &str| MAX_WEIGHT)
+        .build();
+    for key in 0..1_000 {
+        cache.insert(key, "v").unwrap();
+        assert_eq!(cache.len(), 1, "after insert {key}");
+    }
+    assert_eq!(cache.stats().weight, Some(MAX_WEIGHT));
+
+    // Many entries whose weights sum past u64::MAX were all the bound
+    // taken as a plain sum.
+    let cache: StrCache<u64> = StrCache::builder()
+        .max_weight(u64::MAX, |_: &u64, _: &str| MAX_WEIGHT / 3)
+        .build();
+    for key in 0..100 {
+        cache.insert(key, "v").unwrap();
+        assert!(
+            cache.len() <= 3,
+            "{} entries after insert {key}",
+            cache.len()
+        );
+    }
+    assert!(cache.stats().weight.unwrap() <= MAX_WEIGHT);
+}
+
+/// Found by the `ops` target once it drew colliding hashes: a key removed
+/// during an iteration lost its old slot to another key with the same hash,
+/// which revived the tombstone; re-inserted, it went to a later slot, where
+/// the cursor met it again. An insert that finds its tag's slot taken that
+/// way now goes into a new table, which the cursor does not walk.
+#[test]
+fn iteration_yields_a_key_whose_slot_a_colliding_key_took_at_most_once() {
+    for pinned in [true, false] {
+        let cache = colliding::<42>();
+        cache.insert(1, "first").unwrap();
+        let pin = cache.pin();
+        let mut borrowed = pin.iter().map(|(k, _)| *k);
+        let mut owned = cache.iter().map(|(k, _)| k);
+        let iter: &mut dyn Iterator<Item = u64> = if pinned { &mut borrowed } else { &mut owned };
+        assert_eq!(iter.next(), Some(1));
+        cache.remove(&1);
+        cache.insert(2, "took the slot").unwrap();
+        cache.insert(1, "again").unwrap();
+        let rest: Vec<u64> = iter.collect();
+        assert!(!rest.contains(&1), "key 1 yielded twice: then {rest:?}");
+        assert_eq!(cache.get_str(&1).as_deref(), Some("again"));
+        assert_eq!(cache.get_str(&2).as_deref(), Some("took the slot"));
+        assert_eq!(cache.len(), 2);
     }
 }
