@@ -14,6 +14,11 @@ use crate::{
 /// The most shards a cache may have (the shard is chosen by 16 hash bits).
 const MAX_SHARDS: usize = 1 << 16;
 
+/// The most entries `initial_capacity` makes room for up front. A larger
+/// hint overflowed the table size computation (#17, defect 6) and built a
+/// table with no slots.
+const MAX_INITIAL_CAPACITY: usize = 1 << 26;
+
 /// Configures and builds a [`StrCache`].
 ///
 /// # Examples
@@ -57,15 +62,20 @@ impl<K> Builder<K, ahash::RandomState> {
 
 impl<K, S> Builder<K, S> {
     /// Room for `capacity` entries before any shard resizes. Default 0:
-    /// shards start small and grow.
+    /// shards start small and grow. A hint: room for at most 2^26 entries
+    /// is allocated up front, and shards grow past it as entries come.
     ///
     /// # Examples
     /// ```
     /// let cache = strcache::StrCache::<u32>::builder().initial_capacity(64).build();
     /// assert!(cache.is_empty());
+    ///
+    /// // More than could be allocated: taken as 2^26.
+    /// let builder = strcache::StrCache::<u32>::builder().initial_capacity(usize::MAX);
+    /// assert!(format!("{builder:?}").contains("capacity: 67108864"));
     /// ```
     pub fn initial_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
+        self.capacity = capacity.min(MAX_INITIAL_CAPACITY);
         self
     }
 

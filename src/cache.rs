@@ -300,10 +300,15 @@ impl<K, S> StrCache<K, S> {
             policy.clear();
         }
         drop(policy);
-        for (shard, table) in old {
+        // Every table is retired before the first report: a listener or
+        // clock that panics ends the reports, and must not leave a table
+        // unretired, with its entries never dropped.
+        for &(shard, table) in &old {
             // SAFETY: each was unlinked by `Shard::clear` just above, and
             // is retired once, here.
             unsafe { retire_table(table, &shard.counters.retired, &guard) };
+        }
+        for (shard, table) in old {
             // SAFETY: retired under `guard`, still pinned: not freed.
             for (_, entry) in unsafe { table.deref() }.live(&guard) {
                 // SAFETY: as above; the table owns its entries.

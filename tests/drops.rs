@@ -272,3 +272,28 @@ fn loaded_keys_and_values_are_dropped_exactly_once() {
     assert_eq!(live.load(Ordering::Relaxed), 0, "keys leaked");
     assert!(counts.get().iter().all(|&c| c == 1), "{:?}", counts.get());
 }
+
+/// Found by review (#17, defect 5): `clear` swapped every shard's table,
+/// then retired and reported each in turn, so a listener that panicked
+/// abandoned every later shard's table and its entries. All tables are now
+/// retired before the first report.
+#[test]
+fn a_panicking_listener_in_clear_leaks_nothing() {
+    let n = if cfg!(miri) { 40 } else { 200 };
+    let counts = Counts::new(n);
+    let cache: StrCache<u32> = StrCache::builder()
+        .shards(8)
+        .on_evict(|_: &u32, _, _| panic!("listener fails"))
+        .build();
+    for id in 0..n {
+        let value = Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
+        cache.insert(id as u32, value).unwrap();
+    }
+    let cleared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.clear()));
+    assert!(cleared.is_err(), "the listener panics");
+    assert!(cache.is_empty());
+    collect_until(|| counts.get().iter().all(|&c| c == 1));
+    assert_eq!(counts.get(), vec![1; n], "every value dropped once");
+    cache.insert(1, "usable").unwrap();
+    assert_eq!(cache.get_str(&1).as_deref(), Some("usable"));
+}
