@@ -221,17 +221,31 @@ fn the_listener_hears_every_departure_once() {
     }
 }
 
+/// The listener runs after every lock is released, so it may read, write
+/// and inspect the cache: each size eviction removes the key inserted just
+/// before the evicted one (present, so the removal takes the policy and
+/// shard locks) and reads `stats()` and `{:?}` (the policy lock again).
 #[test]
 fn the_listener_may_use_the_cache() {
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&removed);
     let cache: Arc<StrCache<u64>> = Arc::new_cyclic(|weak: &std::sync::Weak<StrCache<u64>>| {
         let weak = weak.clone();
         StrCache::builder()
             .max_entries(4)
             .on_evict(move |k: &u64, _, cause| {
-                if let (Some(cache), EvictionCause::Size) = (weak.upgrade(), cause) {
-                    // Reads and writes from inside the listener: no lock is held.
-                    assert!(cache.get_str(k).is_none());
-                    cache.remove(&(k + 1_000));
+                let Some(cache) = weak.upgrade() else { return };
+                match cause {
+                    EvictionCause::Size => {
+                        assert!(cache.get_str(k).is_none());
+                        assert!(cache.stats().weight.is_some());
+                        assert!(format!("{cache:?}").contains("StrCache"));
+                        if let Some(neighbour) = k.checked_sub(1) {
+                            cache.remove(&neighbour);
+                        }
+                    }
+                    EvictionCause::Removed => log.lock().unwrap().push(*k),
+                    _ => {}
                 }
             })
             .build()
@@ -239,7 +253,15 @@ fn the_listener_may_use_the_cache() {
     for i in 0..50 {
         cache.insert(i, "v").unwrap();
     }
-    assert_eq!(cache.len(), 4);
+    assert!(cache.len() <= 4);
+    let removed = removed.lock().unwrap();
+    assert!(
+        !removed.is_empty(),
+        "no removal from inside the listener found its key"
+    );
+    for k in removed.iter() {
+        assert!(!cache.contains_key(k), "{k} removed, yet present");
+    }
 }
 
 #[test]
