@@ -442,10 +442,12 @@ where
     fn join(&self, key: &K, leader: Option<ThreadId>) -> Role<'_, K> {
         let tag = self.tag(key);
         let list = self.flights(tag);
-        let mut flights = lock(list);
-        if let Some(flight) = flights.iter().find(|f| f.tag == tag) {
-            return Role::Wait(Arc::clone(flight));
+        let in_flight = |flights: &[Arc<Flight<K>>]| flights.iter().find(|f| f.tag == tag).cloned();
+        if let Some(flight) = in_flight(&lock(list)) {
+            return Role::Wait(flight);
         }
+        // `K::clone` is user code, so the new flight is made before the
+        // list is locked again: no user code runs under the list lock.
         let flight = Arc::new(Flight {
             tag,
             key: key.clone(),
@@ -456,7 +458,16 @@ where
             }),
             done: Condvar::new(),
         });
+        let mut flights = lock(list);
+        if let Some(found) = in_flight(&flights) {
+            // Another caller added one meanwhile. The unused flight, and
+            // with it the key's `Drop`, goes after the lock is released.
+            drop(flights);
+            drop(flight);
+            return Role::Wait(found);
+        }
         flights.push(Arc::clone(&flight));
+        drop(flights);
         Role::Lead(Leader {
             list,
             flight,

@@ -213,3 +213,63 @@ fn iteration_yields_a_key_whose_slot_a_colliding_key_took_at_most_once() {
         assert_eq!(cache.len(), 2);
     }
 }
+
+/// A key whose `Clone` loads another key through the cache it is a key of.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Reentrant {
+    id: u32,
+    reenter: bool,
+}
+
+static REENTRANT: std::sync::OnceLock<StrCache<Reentrant>> = std::sync::OnceLock::new();
+
+impl Clone for Reentrant {
+    fn clone(&self) -> Self {
+        if self.reenter {
+            let cache = REENTRANT.get().expect("the cache");
+            let inner = Reentrant {
+                id: self.id + 1_000,
+                reenter: false,
+            };
+            let loaded = cache.get_or_insert_with(inner, || "inner").unwrap();
+            assert_eq!(&*loaded, "inner");
+        }
+        Reentrant {
+            id: self.id,
+            reenter: self.reenter,
+        }
+    }
+}
+
+/// Found by review (#17, defect 6): a load cloned its key into its flight
+/// while holding the shard's flight-list lock, so a key whose `Clone` used
+/// the cache deadlocked on that lock. The clone now runs before the lock.
+/// The load runs on a thread of its own, watched: a deadlock fails the test
+/// after 10 seconds instead of hanging the run.
+#[test]
+fn a_key_whose_clone_uses_the_cache_loads_without_deadlock() {
+    REENTRANT.get_or_init(|| StrCache::builder().shards(1).build());
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cache = REENTRANT.get().unwrap();
+        let key = Reentrant {
+            id: 1,
+            reenter: true,
+        };
+        let value = cache
+            .get_or_insert_with(key, || "outer")
+            .unwrap()
+            .to_string();
+        done.send(value).unwrap();
+    });
+    let value = finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the load finished: no deadlock");
+    assert_eq!(value, "outer");
+    let cache = REENTRANT.get().unwrap();
+    let inner = Reentrant {
+        id: 1_001,
+        reenter: false,
+    };
+    assert_eq!(cache.get_str(&inner).as_deref(), Some("inner"));
+}
