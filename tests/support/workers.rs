@@ -125,12 +125,15 @@ pub(crate) fn run(
         let (cache, stop_flag) = (&cache, &stop);
         start.wait();
         let started = Instant::now();
+        let churning = |extra: u64| {
+            if cfg!(miri) {
+                extra < KEYS + CHURN * MIRI_ROUNDS
+            } else {
+                started.elapsed() < duration
+            }
+        };
         let mut extra = KEYS;
-        while if cfg!(miri) {
-            extra < KEYS + CHURN * MIRI_ROUNDS
-        } else {
-            started.elapsed() < duration
-        } {
+        while churning(extra) {
             for k in extra..extra + CHURN {
                 cache.insert(k, value(k, 1)).unwrap();
             }

@@ -15,10 +15,10 @@ use super::Hashing;
 
 mod input;
 
+use input::{Key, Limit, Op, Value, FAILED, TICK};
+
 /// The cache under test, with hashes that collide for some inputs.
 type Cache = StrCache<String, Hashing>;
-
-use input::{Key, Limit, Op, Value, FAILED, TICK};
 
 /// The model's maps and sets hash with ahash: SipHash, std's default, took
 /// a quarter of a fuzz run's instructions, since the model is consulted
