@@ -9,14 +9,26 @@
 //! alone. A caller that misses looks for a flight with its key's tag:
 //! - None: it adds one and becomes its leader. It looks the key up again
 //!   (a leader that completed between the miss and the add has published
-//!   already), runs the loader with no lock held, publishes the value with
-//!   an ordinary insert, then completes the flight: removes it from the
-//!   list, sets its status to `Loaded(value)` and wakes its waiters.
+//!   already), runs the loader with no lock held, marks the flight
+//!   *publishing* in the list, publishes the value with an ordinary insert,
+//!   then completes the flight: removes it from the list, sets its status
+//!   to `Loaded(value)` and wakes its waiters.
 //! - Some: it waits, on the flight's condition variable or, for async
 //!   callers, through its waker list, until the status leaves `Loading`.
-//!   `Loaded` with the caller's key gives it the value; `Abandoned`, or a
-//!   flight for another key with the same tag, sends it back to the start,
-//!   where the first caller to reach the list leads the next flight.
+//!   `Loaded` with the caller's key gives it the value if the caller joined
+//!   before the flight was marked publishing; `Abandoned`, a flight for
+//!   another key with the same tag, or a flight it joined while publishing,
+//!   sends it back to the start: it looks the key up again, and on a miss
+//!   the first caller to reach the list leads the next flight.
+//!
+//! The publishing mark keeps per-key linearizability. A caller that joined
+//! before the mark was in its call when the insert published the value, so
+//! the value is one the key held during the call. A caller that joins
+//! after the mark may have started after the value was published and then
+//! removed (by another thread, or by an eviction listener that the
+//! leader's insert runs), so it must not be handed that value: it reads
+//! the table instead, after the insert. The mark is written and read under
+//! the list lock, which orders it with every join.
 //!
 //! A leader that fails, panics or is dropped abandons its flight from a
 //! drop guard, with the same steps as completion, so no waiter waits for a
@@ -54,7 +66,15 @@ use crate::{
 };
 
 /// One shard's loads in progress.
-pub(crate) type Flights<K> = Mutex<Vec<Arc<Flight<K>>>>;
+pub(crate) type Flights<K> = Mutex<Vec<Listed<K>>>;
+
+/// A flight in its shard's list.
+pub(crate) struct Listed<K> {
+    flight: Arc<Flight<K>>,
+    /// Whether its leader has begun to publish: callers that join now must
+    /// not take its value (module docs).
+    publishing: bool,
+}
 
 /// A load in progress, shared by its leader and its waiters.
 pub(crate) struct Flight<K> {
@@ -138,6 +158,17 @@ struct Leader<'a, K> {
 }
 
 impl<K> Leader<'_, K> {
+    /// Marks the flight publishing, before its value is inserted.
+    fn publishing(&self) {
+        let mut list = lock(self.list);
+        if let Some(listed) = list
+            .iter_mut()
+            .find(|l| Arc::ptr_eq(&l.flight, &self.flight))
+        {
+            listed.publishing = true;
+        }
+    }
+
     fn complete(mut self, value: Utf8Bytes) {
         self.end(Status::Loaded(value));
     }
@@ -149,7 +180,10 @@ impl<K> Leader<'_, K> {
         }
         self.ended = true;
         let mut list = lock(self.list);
-        if let Some(i) = list.iter().position(|f| Arc::ptr_eq(f, &self.flight)) {
+        if let Some(i) = list
+            .iter()
+            .position(|l| Arc::ptr_eq(&l.flight, &self.flight))
+        {
             list.swap_remove(i);
         }
         drop(list);
@@ -215,8 +249,9 @@ impl Drop for Tally<'_> {
 enum Role<'a, K> {
     /// Run the loader.
     Lead(Leader<'a, K>),
-    /// Wait for another caller's load.
-    Wait(Arc<Flight<K>>),
+    /// Wait for another caller's load; take its value only if `early`, that
+    /// is, joined before the flight was marked publishing.
+    Wait { flight: Arc<Flight<K>>, early: bool },
 }
 
 /// Why [`StrCache::try_get_or_insert_with`] failed.
@@ -380,7 +415,7 @@ where
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
             match self.join(&key, Some(me)) {
-                Role::Wait(flight) => {
+                Role::Wait { flight, early } => {
                     if flight.leader == Some(me) {
                         if flight.key == key {
                             return Err(LoadError::Cache(Error::Recursive));
@@ -392,7 +427,7 @@ where
                     }
                     let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
-                        Some(Status::Loaded(value)) if flight.key == key => {
+                        Some(Status::Loaded(value)) if early && flight.key == key => {
                             bump(&counters.loads_waited);
                             return Ok(self.hold(value));
                         }
@@ -411,8 +446,9 @@ where
                     return self.publish(key, value, Some(leader));
                 }
             }
-            // The load waited for was abandoned, or was another key's with
-            // the same tag: the key may have a value from elsewhere by now.
+            // The load waited for was abandoned, was another key's with the
+            // same tag, or was publishing when joined: the key may have a
+            // value from elsewhere by now, or the published one.
             if let Some(hit) = self.recheck(&key) {
                 return Ok(hit);
             }
@@ -442,9 +478,17 @@ where
     fn join(&self, key: &K, leader: Option<ThreadId>) -> Role<'_, K> {
         let tag = self.tag(key);
         let list = self.flights(tag);
-        let in_flight = |flights: &[Arc<Flight<K>>]| flights.iter().find(|f| f.tag == tag).cloned();
-        if let Some(flight) = in_flight(&lock(list)) {
-            return Role::Wait(flight);
+        let in_flight = |flights: &[Listed<K>]| {
+            flights
+                .iter()
+                .find(|l| l.flight.tag == tag)
+                .map(|l| Role::Wait {
+                    flight: Arc::clone(&l.flight),
+                    early: !l.publishing,
+                })
+        };
+        if let Some(wait) = in_flight(&lock(list)) {
+            return wait;
         }
         // `K::clone` is user code, so the new flight is made before the
         // list is locked again: no user code runs under the list lock.
@@ -459,14 +503,17 @@ where
             done: Condvar::new(),
         });
         let mut flights = lock(list);
-        if let Some(found) = in_flight(&flights) {
+        if let Some(wait) = in_flight(&flights) {
             // Another caller added one meanwhile. The unused flight, and
             // with it the key's `Drop`, goes after the lock is released.
             drop(flights);
             drop(flight);
-            return Role::Wait(found);
+            return wait;
         }
-        flights.push(Arc::clone(&flight));
+        flights.push(Listed {
+            flight: Arc::clone(&flight),
+            publishing: false,
+        });
         drop(flights);
         Role::Lead(Leader {
             list,
@@ -483,6 +530,9 @@ where
         value: Utf8Bytes,
         leader: Option<Leader<'_, K>>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
+        if let Some(leader) = &leader {
+            leader.publishing();
+        }
         self.insert(key, value.clone()).map_err(LoadError::Cache)?;
         if let Some(leader) = leader {
             leader.complete(value.clone());
@@ -567,14 +617,14 @@ where
         }
         loop {
             match self.join(&key, None) {
-                Role::Wait(flight) => {
+                Role::Wait { flight, early } => {
                     let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
                         Some(status) => std::task::Poll::Ready(status),
                         None => std::task::Poll::Pending,
                     })
                     .await;
                     if let Status::Loaded(value) = end {
-                        if flight.key == key {
+                        if early && flight.key == key {
                             bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }

@@ -273,3 +273,90 @@ fn a_key_whose_clone_uses_the_cache_loads_without_deadlock() {
     };
     assert_eq!(cache.get_str(&inner).as_deref(), Some("inner"));
 }
+
+/// The cache of [`a_waiter_is_never_handed_a_value_removed_before_it_began`],
+/// reachable from its eviction listener.
+#[cfg(feature = "async")]
+static REMOVING: std::sync::OnceLock<StrCache<String>> = std::sync::OnceLock::new();
+
+#[cfg(feature = "async")]
+thread_local! {
+    /// The second caller's load, started from inside the listener.
+    static SECOND: std::cell::RefCell<
+        Option<std::pin::Pin<Box<dyn std::future::Future<Output = String>>>>,
+    > = const { std::cell::RefCell::new(None) };
+}
+
+/// Polls `future` once with a waker that does nothing.
+#[cfg(feature = "async")]
+fn poll_once<T>(future: &mut std::pin::Pin<Box<dyn std::future::Future<Output = T>>>) -> Option<T> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => Some(value),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// Found by review (#17, defect 4): between a loader's publish and the end
+/// of its flight, user code runs (here the listener told that the loaded
+/// value replaced an expired one). The listener removes the key, and a
+/// second caller then starts a load of it. That caller joined the flight,
+/// still listed, and was handed the removed value while the cache held
+/// nothing. A flight is now marked publishing before its insert, and a
+/// caller that joins it then reads the table afterwards instead of taking
+/// the flight's value: it misses, and loads its own.
+///
+/// The second caller is an async load polled by hand on this thread, so
+/// the interleaving is exact and nothing waits.
+#[cfg(feature = "async")]
+#[test]
+fn a_waiter_is_never_handed_a_value_removed_before_it_began() {
+    use std::time::Duration;
+
+    let clock = strcache::ManualClock::new();
+    let cache = REMOVING.get_or_init(|| {
+        StrCache::builder()
+            .clock(clock.clone())
+            .on_evict(|key: &String, _, cause| {
+                if cause != strcache::EvictionCause::Expired {
+                    return;
+                }
+                let cache = REMOVING.get().expect("the cache");
+                let removed = cache
+                    .remove(key.as_str())
+                    .expect("the loaded value is present");
+                assert_eq!(removed.as_str(), "loaded first");
+                let key = key.clone();
+                let mut second = Box::pin(async move {
+                    cache
+                        .get_or_insert_with_async(key, async { "loaded second" })
+                        .await
+                        .unwrap()
+                        .to_string()
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = String>>>;
+                // The first load's flight is still listed: the second waits.
+                assert_eq!(poll_once(&mut second), None);
+                SECOND.with(|s| *s.borrow_mut() = Some(second));
+            })
+            .build()
+    });
+    cache
+        .insert_with_ttl("k".into(), "expires", Duration::from_secs(1))
+        .unwrap();
+    clock.advance(Duration::from_secs(2));
+    let first = cache
+        .get_or_insert_with("k".into(), || "loaded first")
+        .unwrap();
+    assert_eq!(&*first, "loaded first");
+    drop(first);
+    let mut second = SECOND
+        .with(|s| s.borrow_mut().take())
+        .expect("the listener started the second load");
+    let second = poll_once(&mut second).expect("the first load has ended");
+    assert_eq!(
+        second, "loaded second",
+        "a load that began after the removal was handed the removed value"
+    );
+    assert_eq!(cache.get_str("k").as_deref(), Some("loaded second"));
+}
