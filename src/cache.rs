@@ -173,10 +173,12 @@ impl<K, S> StrCache<K, S> {
         (tag >> 48) as usize & self.shard_mask
     }
 
-    fn ctx(&self) -> Ctx<'_, K> {
+    /// A write's context, with the clock reading `now` it took before
+    /// locking anything (`expire.rs`).
+    fn ctx(&self, now: u64) -> Ctx<'_, K> {
         Ctx {
             bound: self.bound.as_ref(),
-            expiry: &self.expiry,
+            now,
         }
     }
 
@@ -291,8 +293,9 @@ impl<K, S> StrCache<K, S> {
     where
         K: Send,
     {
+        let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
-        let mut policy = self.ctx().lock_policy();
+        let mut policy = self.ctx(now).lock_policy();
         let old: Vec<_> = (self.shards.iter())
             .filter_map(|s| Some((s, s.clear(&guard)?)))
             .collect();
@@ -300,9 +303,9 @@ impl<K, S> StrCache<K, S> {
             policy.clear();
         }
         drop(policy);
-        // Every table is retired before the first report: a listener or
-        // clock that panics ends the reports, and must not leave a table
-        // unretired, with its entries never dropped.
+        // Every table is retired before the first report: a listener that
+        // panics ends the reports, and must not leave a table unretired,
+        // with its entries never dropped.
         for &(shard, table) in &old {
             // SAFETY: each was unlinked by `Shard::clear` just above, and
             // is retired once, here.
@@ -313,7 +316,7 @@ impl<K, S> StrCache<K, S> {
             for (_, entry) in unsafe { table.deref() }.live(&guard) {
                 // SAFETY: as above; the table owns its entries.
                 let entry = unsafe { entry.deref() };
-                let cause = if self.expired(entry) {
+                let cause = if entry.expired_at(now) {
                     EvictionCause::Expired
                 } else {
                     EvictionCause::Removed
@@ -347,17 +350,12 @@ impl<K, S> StrCache<K, S> {
     where
         K: Send,
     {
+        let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
-        let mut policy = self.ctx().lock_policy();
+        let mut policy = self.ctx(now).lock_policy();
         for shard in self.shards.iter() {
-            shard.purge(
-                &self.expiry,
-                usize::MAX,
-                policy.as_deref_mut(),
-                &mut out,
-                &guard,
-            );
+            shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
         }
         drop(policy);
         // Counted in one shard: `stats()` sums them all.
@@ -383,18 +381,19 @@ impl<K, S> StrCache<K, S> {
     where
         K: Send,
     {
+        let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
         for shard in self.shards.iter() {
             let mut out = Unlinked::new();
             shard.retain(
                 |e| {
-                    if self.expired(e) {
+                    if e.expired_at(now) {
                         Some(EvictionCause::Expired)
                     } else {
                         (!keep(&e.key, &e.value)).then_some(EvictionCause::Removed)
                     }
                 },
-                self.ctx(),
+                self.ctx(now),
                 &mut out,
                 &guard,
             );
@@ -637,13 +636,14 @@ where
             None => 0,
         };
         let (shard, tag) = self.locate(&key);
-        let deadline = self.expiry.deadline(ttl);
+        // User code (the clock): before any lock.
+        let (now, deadline) = self.expiry.stamp(ttl);
         let entry = Owned::new(Entry::new(key, value, deadline, self.bound.is_some()));
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
-        let (outcome, policy) = shard.insert(tag, entry, weight, self.ctx(), &mut out, &guard);
+        let (outcome, policy) = shard.insert(tag, entry, weight, self.ctx(now), &mut out, &guard);
         if let Some(mut policy) = policy {
-            self.evict(&mut policy, &mut out, &guard);
+            self.evict(&mut policy, now, &mut out, &guard);
         }
         if outcome == InsertOutcome::Inserted {
             bump(&shard.counters.inserts);
@@ -653,10 +653,12 @@ where
     }
 
     /// Evicts the policy's victims until the total weight is within the
-    /// bound. Called with the policy locked.
+    /// bound, each reported as expired if it had expired at `now`. Called
+    /// with the policy locked.
     fn evict<'g>(
         &self,
         policy: &mut Policy<EntryRef<K>>,
+        now: u64,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
     ) {
@@ -673,7 +675,7 @@ where
             }
             // SAFETY: live until the unlink just above (invariant
             // `TRACKED`), and retired only through `out`.
-            let cause = if self.expired(unsafe { entry.deref() }) {
+            let cause = if unsafe { entry.deref() }.expired_at(now) {
                 EvictionCause::Expired
             } else {
                 EvictionCause::Size
@@ -700,11 +702,14 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let (shard, tag) = self.locate(key);
+        // User code (the clock): before any lock, and before the unlink
+        // that must be followed by the retirement below.
+        let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
-        let removed = shard.remove(tag, key, self.ctx(), &guard)?;
+        let removed = shard.remove(tag, key, self.ctx(now), &guard)?;
         // SAFETY: unlinked by `Shard::remove`, retired only below.
         let entry = unsafe { removed.deref() };
-        let (value, cause) = if self.expired(entry) {
+        let (value, cause) = if entry.expired_at(now) {
             (None, EvictionCause::Expired)
         } else {
             (Some(entry.value.clone()), EvictionCause::Removed)

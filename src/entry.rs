@@ -85,6 +85,13 @@ impl<K> Entry<K> {
         self.deadline != 0 && expiry.now() >= self.deadline
     }
 
+    /// Whether the entry had expired at the clock reading `now` (0: before
+    /// every deadline), which a write took before locking anything.
+    #[inline]
+    pub(crate) fn expired_at(&self, now: u64) -> bool {
+        self.deadline != 0 && now >= self.deadline
+    }
+
     /// Records a read for the eviction policy. Once the count is saturated
     /// (at once, for an untracked entry) this only loads, so readers of a
     /// hot entry do not write its line.

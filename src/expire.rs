@@ -8,8 +8,21 @@
 //! eviction prefers nothing but reports expired victims as such, and
 //! [`StrCache::purge_expired`](crate::StrCache::purge_expired) unlinks them
 //! all.
+//!
+//! The clock is user code, so no lock is held while it runs. A write reads
+//! it once, before it locks anything, and judges every entry it unlinks or
+//! replaces by that reading. A cache that has never given an entry a
+//! deadline skips the reading: it stands for the instant before the first
+//! deadline, by which nothing has expired.
 
-use std::{cmp::Reverse, collections::BinaryHeap, fmt, sync::Arc, time::Duration, time::Instant};
+use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
+    fmt,
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+    time::Instant,
+};
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -123,6 +136,13 @@ impl Clock for Monotonic {
 pub(crate) struct Expiry {
     clock: Box<dyn Clock>,
     ttl: Option<Duration>,
+    /// Whether an entry has been given a deadline. Set before the clock is
+    /// read for the first deadline, so a writer that finds it unset is
+    /// judging at an instant before every deadline. A `std` atomic even
+    /// under loom, like `sync::Counter`: it orders no other memory, and a
+    /// stale `false` is only the instant before a concurrent first
+    /// deadline.
+    timed: AtomicBool,
 }
 
 impl Expiry {
@@ -130,6 +150,7 @@ impl Expiry {
         Expiry {
             clock: clock.unwrap_or_else(|| Box::new(Monotonic(Instant::now()))),
             ttl,
+            timed: AtomicBool::new(ttl.is_some()),
         }
     }
 
@@ -140,13 +161,31 @@ impl Expiry {
         nanos(self.clock.now()).saturating_add(1)
     }
 
-    /// The deadline of an entry inserted now with `ttl`, or with the
-    /// default time to live when `ttl` is `None`; 0 for never.
-    pub(crate) fn deadline(&self, ttl: Option<Duration>) -> u64 {
-        match ttl.or(self.ttl) {
-            Some(ttl) => self.now().saturating_add(nanos(ttl)),
-            None => 0,
+    /// The reading a write that sets no deadline judges expiry by: the
+    /// clock's, or 0 (before every deadline) if no entry has one yet.
+    #[inline]
+    pub(crate) fn now_if_timed(&self) -> u64 {
+        // Relaxed: see `timed`.
+        if self.timed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.now()
+        } else {
+            0
         }
+    }
+
+    /// The reading a write of an entry with `ttl` (or the default time to
+    /// live when `None`) judges expiry by, and that entry's deadline (0 for
+    /// never).
+    pub(crate) fn stamp(&self, ttl: Option<Duration>) -> (u64, u64) {
+        let Some(ttl) = ttl.or(self.ttl) else {
+            return (self.now_if_timed(), 0);
+        };
+        // Relaxed: see `timed`; it is set before the clock is read below.
+        if !self.timed.load(std::sync::atomic::Ordering::Relaxed) {
+            self.timed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let now = self.now();
+        (now, now.saturating_add(nanos(ttl)))
     }
 }
 
@@ -263,12 +302,24 @@ mod tests {
     fn deadlines_saturate_and_zero_means_never() {
         let clock = ManualClock::new();
         let expiry = Expiry::new(Some(Box::new(clock.clone())), None);
-        assert_eq!(expiry.deadline(None), 0);
+        clock.advance(Duration::from_nanos(4));
+        // No deadline yet: a write judges at the instant before them all.
+        assert_eq!(expiry.stamp(None), (0, 0));
         // A zero time to live expires at once: the deadline is now.
-        assert_eq!(expiry.deadline(Some(Duration::ZERO)), expiry.now());
-        assert_eq!(expiry.deadline(Some(Duration::MAX)), u64::MAX);
+        assert_eq!(expiry.stamp(Some(Duration::ZERO)), (5, 5));
+        assert_eq!(expiry.stamp(Some(Duration::MAX)), (5, u64::MAX));
+        // Once one entry has a deadline, every write reads the clock.
+        assert_eq!(expiry.stamp(None), (5, 0));
         clock.advance(Duration::from_nanos(7));
-        assert_eq!(expiry.now(), 8);
-        assert_eq!(expiry.deadline(Some(Duration::from_nanos(3))), 11);
+        assert_eq!(expiry.now(), 12);
+        assert_eq!(expiry.stamp(Some(Duration::from_nanos(3))), (12, 15));
+    }
+
+    #[test]
+    fn a_default_time_to_live_reads_the_clock_from_the_first_write() {
+        let clock = ManualClock::new();
+        let expiry = Expiry::new(Some(Box::new(clock)), Some(Duration::from_nanos(2)));
+        assert_eq!(expiry.now_if_timed(), 1);
+        assert_eq!(expiry.stamp(None), (1, 3));
     }
 }

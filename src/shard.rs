@@ -48,7 +48,7 @@ use crate::{
     bound::{Bound, EntryRef},
     entry::Entry,
     evict::policy::Policy,
-    expire::{Expiry, Timer, Timers},
+    expire::{Timer, Timers},
     notify::{EvictionCause, Unlinked},
     stats::Counters,
     stats::Retired,
@@ -82,11 +82,11 @@ const EXPIRE_PER_WRITE: usize = 4;
 /// The policy of a bounded cache, locked.
 pub(crate) type PolicyGuard<'a, K> = MutexGuard<'a, Policy<EntryRef<K>>>;
 
-/// What a write needs besides its key: the cache's bound, if any, and its
-/// expiry settings.
+/// What a write needs besides its key: the cache's bound, if any, and the
+/// clock reading it judges expiry by, taken before any lock (`expire.rs`).
 pub(crate) struct Ctx<'a, K> {
     pub(crate) bound: Option<&'a Bound<K>>,
-    pub(crate) expiry: &'a Expiry,
+    pub(crate) now: u64,
 }
 
 impl<K> Clone for Ctx<'_, K> {
@@ -229,7 +229,7 @@ impl<K> Shard<K> {
                     link_timer(&mut state, tag, &entry);
                     table.replace(index, entry);
                     // An expired value was already absent to readers.
-                    let (cause, outcome) = if old.expired(ctx.expiry) {
+                    let (cause, outcome) = if old.expired_at(ctx.now) {
                         (EvictionCause::Expired, InsertOutcome::Inserted)
                     } else {
                         (EvictionCause::Replaced, InsertOutcome::Replaced)
@@ -284,7 +284,7 @@ impl<K> Shard<K> {
             };
             self.expire(
                 &mut state,
-                ctx.expiry,
+                ctx.now,
                 EXPIRE_PER_WRITE,
                 policy.as_deref_mut(),
                 out,
@@ -376,25 +376,25 @@ impl<K> Shard<K> {
         }
     }
 
-    /// Unlinks up to `limit` expired entries. The caller holds the policy
-    /// lock of a bounded cache and passes the policy.
+    /// Unlinks up to `limit` entries expired at `now`. The caller holds the
+    /// policy lock of a bounded cache and passes the policy.
     pub(crate) fn purge<'g>(
         &self,
-        expiry: &Expiry,
+        now: u64,
         limit: usize,
         policy: Option<&mut Policy<EntryRef<K>>>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
     ) {
         let mut state = lock(&self.state);
-        self.expire(&mut state, expiry, limit, policy, out, guard);
+        self.expire(&mut state, now, limit, policy, out, guard);
     }
 
-    /// Unlinks up to `limit` expired entries, under the lock.
+    /// Unlinks up to `limit` entries expired at `now`, under the lock.
     fn expire<'g>(
         &self,
         state: &mut WriterState,
-        expiry: &Expiry,
+        now: u64,
         limit: usize,
         mut policy: Option<&mut Policy<EntryRef<K>>>,
         out: &mut Unlinked<'g, K>,
@@ -403,7 +403,6 @@ impl<K> Shard<K> {
         if state.timers.is_empty() {
             return;
         }
-        let now = expiry.now();
         let table = self.table(guard);
         let mut unlinked = 0;
         while unlinked < limit {

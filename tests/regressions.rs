@@ -8,6 +8,10 @@ use std::{
 
 use strcache::{InsertOutcome, StrCache};
 
+#[path = "support/collect.rs"]
+mod collect;
+use collect::collect_until;
+
 /// A fixed hasher, so every run places keys in the same slots.
 type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
@@ -359,4 +363,123 @@ fn a_waiter_is_never_handed_a_value_removed_before_it_began() {
         "a load that began after the removal was handed the removed value"
     );
     assert_eq!(cache.get_str("k").as_deref(), Some("loaded second"));
+}
+
+/// The cache of [`a_clock_that_reads_the_cache_runs_under_no_lock`].
+static CLOCKED: std::sync::OnceLock<StrCache<u32>> = std::sync::OnceLock::new();
+
+/// A clock that reads the statistics and the `Debug` form of its own
+/// cache, both of which lock a bounded cache's policy.
+#[derive(Debug)]
+struct Inspecting(strcache::ManualClock);
+
+impl strcache::Clock for Inspecting {
+    fn now(&self) -> std::time::Duration {
+        if let Some(cache) = CLOCKED.get() {
+            let _ = cache.stats();
+            let _ = format!("{cache:?}");
+        }
+        self.0.now()
+    }
+}
+
+/// Found by review (#17, defect 6): the clock ran under the shard lock
+/// (judging a replaced entry, unlinking expired ones) and under the policy
+/// lock (judging a victim), so a clock that read `stats()` or `{:?}`
+/// deadlocked. A write now reads the clock once, before any lock. Every
+/// write path runs on a watched thread: a deadlock fails the test after
+/// 10 seconds.
+#[test]
+fn a_clock_that_reads_the_cache_runs_under_no_lock() {
+    use std::time::Duration;
+
+    let clock = strcache::ManualClock::new();
+    CLOCKED.get_or_init(|| {
+        StrCache::builder()
+            .shards(1)
+            .max_entries(4)
+            .time_to_live(Duration::from_secs(10))
+            .clock(Inspecting(clock.clone()))
+            .build()
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let cache = CLOCKED.get().unwrap();
+        for k in 0..8 {
+            cache.insert(k, "first").unwrap();
+        }
+        clock.advance(Duration::from_secs(11));
+        for k in 0..8 {
+            cache.insert(k, "second").unwrap();
+        }
+        cache.remove(&7);
+        clock.advance(Duration::from_secs(11));
+        cache.purge_expired();
+        cache.insert(1, "third").unwrap();
+        cache.retain(|_, _| true);
+        cache.clear();
+        done.send(cache.stats()).unwrap();
+    });
+    let stats = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("every write finished: no deadlock");
+    assert_eq!(stats.entries, 0);
+    assert!(stats.evictions > 0, "{stats:?}");
+    assert!(stats.expirations > 0, "{stats:?}");
+}
+
+/// A clock that panics once armed.
+#[derive(Debug, Clone, Default)]
+struct Failing(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl strcache::Clock for Failing {
+    fn now(&self) -> std::time::Duration {
+        assert!(
+            !self.0.load(std::sync::atomic::Ordering::Relaxed),
+            "the clock fails"
+        );
+        std::time::Duration::ZERO
+    }
+}
+
+/// Found by review (#17, defect 6): a write judged the entry it replaced
+/// by the clock after unlinking it, so a clock that panicked there left the
+/// unlinked entry never retired, its key and value never dropped. The
+/// clock is now read before anything changes, so its panic changes
+/// nothing.
+#[test]
+fn a_panicking_clock_changes_nothing_and_leaks_nothing() {
+    let fails = Failing::default();
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let value = |text: &'static str| {
+        struct Counted(&'static str, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl AsRef<[u8]> for Counted {
+            fn as_ref(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+        }
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        strcache::Utf8Bytes::try_from(bytes::Bytes::from_owner(Counted(text, drops.clone())))
+            .unwrap()
+    };
+    let cache: StrCache<u32> = StrCache::builder().clock(fails.clone()).build();
+    cache
+        .insert_with_ttl(1, value("old"), std::time::Duration::from_secs(1))
+        .unwrap();
+    fails.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    let replaced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.insert(1, value("new")).unwrap();
+    }));
+    assert!(replaced.is_err(), "the clock panics");
+    let removed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.remove(&1)));
+    assert!(removed.is_err(), "the clock panics");
+    fails.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(cache.get_str(&1).as_deref(), Some("old"), "nothing changed");
+    assert_eq!(cache.len(), 1);
+    drop(cache);
+    collect_until(|| drops.load(std::sync::atomic::Ordering::Relaxed) == 2);
 }
