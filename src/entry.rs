@@ -120,6 +120,18 @@ impl<K> Entry<K> {
     }
 }
 
+/// Runs `drop_user_data` as a deferred function of the epoch collector.
+///
+/// It drops keys or values, whose `Drop` is user code and may panic. The
+/// collector runs it on whichever thread collects next, inside that thread's
+/// pin or flush, where a panic has no caller to reach: it would unwind
+/// through the collector and skip the other deferred functions of its bag,
+/// leaking their entries. So the panic is caught here and discarded (the
+/// panic hook has already reported it), and reclamation goes on.
+pub(crate) fn reclaim(drop_user_data: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(drop_user_data));
+}
+
 /// Hands an unlinked entry to the epoch collector, which drops it once every
 /// thread that was pinned at this moment has unpinned. Its bytes (header
 /// and value) count in `retired` until then.
@@ -146,7 +158,7 @@ pub(crate) unsafe fn retire<K: Send>(
     unsafe {
         guard.defer_unchecked(move || {
             retired.sub(bytes);
-            drop(entry.into_owned());
+            reclaim(|| drop(entry.into_owned()));
         });
     }
 }

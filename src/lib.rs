@@ -28,7 +28,11 @@
 //! never a torn or mixed one. Each operation on one key is linearizable:
 //! once a write has returned, every read that starts after it sees that
 //! value or a newer one, and one thread never sees an older value of a key
-//! after a newer one. [`StrCache::len`] is exact when no write is in flight;
+//! after a newer one. A load returns a value the key held during the call,
+//! never one removed before it began. (Tested by `tests/concurrency.rs`,
+//! also under Miri over many schedules, by the models of `tests/loom.rs`,
+//! and against a `HashMap` by `tests/model.rs` and the `ops` fuzz target,
+//! also with colliding hashes.) [`StrCache::len`] is exact when no write is in flight;
 //! [`StrCache::iter`], [`Pinned::iter`] and [`StrCache::retain`] are weakly
 //! consistent, like Java's `ConcurrentHashMap`: they never block writers
 //! and see each key at most once, also a key removed and re-inserted while
@@ -46,9 +50,7 @@
 //! pointer. A table that fills to 3/4 is rehashed into a new one by the
 //! writer that finds it full, under that shard's lock: other writers of the
 //! same shard wait for it, readers keep reading the old table. No user code
-//! runs under a shard lock: not `Hash` or `Eq` of keys, not `Drop` of keys
-//! or values, not the `retain` predicate, not the weigher or the eviction
-//! listener.
+//! runs under any lock of the cache; see *User code*.
 //!
 //! A bounded cache adds one lock for its eviction policy, shared by all
 //! shards so that the hit ratio does not depend on the shard count: its
@@ -60,6 +62,32 @@
 //! list of loads in progress, behind a mutex held only to add, find or
 //! remove a load; all but the first wait for the first one's value. See
 //! *Loading*.
+//!
+//! # User code
+//! The cache calls user code: `Hash`, `Eq`, `Clone` and `Drop` of keys,
+//! `Drop` of the owners of values' bytes, the [`Clock`], the weigher, the
+//! eviction listener, loaders and the `retain` predicate. None of it runs
+//! while a lock of the cache is held, so any of it may use the cache, and
+//! may block without holding up other threads' use of it (only the callers
+//! waiting for a blocked loader's key wait for it). A write reads the clock
+//! once, before it locks anything, and judges what it replaces, unlinks or
+//! evicts by that reading. When user code panics:
+//! - `Hash`, `Eq`, `Clone`, the clock or the weigher: the panic reaches the
+//!   caller before the operation changed anything;
+//! - the eviction listener: after the write took effect and everything it
+//!   unlinked was retired; the rest of that call's reports are skipped;
+//! - a loader: its own caller gets the panic, and a waiter takes over;
+//! - `Drop` of a key or value: when the cache is dropped, every other key
+//!   and value is dropped first, then the panic reaches the cache's owner;
+//!   when the epoch collector reclaims an entry, on whichever thread
+//!   collects next, the panic is caught there and discarded (the panic hook
+//!   has reported it), so reclamation goes on.
+//!
+//! In every case no lock stays held, the cache stays usable, and every key
+//! and value is still dropped exactly once. `tests/hostile.rs` makes each
+//! of these panic, re-enter the cache and block, under a watchdog, and
+//! counts every drop; `tests/drops.rs` counts drops on every path an
+//! entry leaves by.
 //!
 //! # Loading
 //! [`StrCache::get_or_insert_with`], [`StrCache::try_get_or_insert_with`],

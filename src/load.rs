@@ -59,6 +59,7 @@ use std::{
 };
 
 use crate::{
+    entry::reclaim,
     read::CachedStr,
     stats::{bump, Counters},
     sync::{current_thread, lock, Condvar, Mutex, ThreadId},
@@ -547,7 +548,7 @@ where
         // The buffer lives until this reference is dropped, which crossbeam-
         // epoch defers until every thread pinned now, `guard` among them,
         // has unpinned.
-        guard.defer(move || drop(value));
+        guard.defer(move || reclaim(|| drop(value)));
         // SAFETY: `text` points into `value`'s buffer, which is freed no
         // earlier than the deferred drop above, after `guard` (moved into
         // the `CachedStr`) is dropped; buffers never move.

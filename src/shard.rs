@@ -46,7 +46,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::{
     bound::{Bound, EntryRef},
-    entry::Entry,
+    entry::{reclaim, Entry},
     evict::policy::Policy,
     expire::{Timer, Timers},
     notify::{EvictionCause, Unlinked},
@@ -596,7 +596,7 @@ pub(crate) unsafe fn retire_table<K: Send>(
         guard.defer_unchecked(move || {
             retired.sub(bytes);
             let mut table = old.into_owned();
-            table.drop_entries();
+            reclaim(|| table.drop_entries());
         });
     }
     flush_large(guard);

@@ -29,7 +29,7 @@
 //!   bytes written before publication are visible.
 //! - The table as a whole is published by the shard (see `shard.rs`).
 
-use std::borrow::Borrow;
+use std::{borrow::Borrow, panic::AssertUnwindSafe};
 
 use crossbeam_epoch::{Atomic, Guard, Pointer, Shared};
 
@@ -340,15 +340,29 @@ impl<K> Table<K> {
     /// The table owns its live entries (invariant `OWNS`) and no other
     /// thread can reach them: the table is unlinked and no guard that could
     /// have loaded it is still pinned, or the owner has `&mut` access.
+    ///
+    /// A key's or value's `Drop` may panic (user code): every other entry
+    /// is dropped all the same, and then the first panic resumes, unless
+    /// the thread is unwinding already.
     pub(crate) unsafe fn drop_entries(&mut self) {
         // SAFETY: no other thread can access the table (caller's contract).
         let guard = unsafe { crossbeam_epoch::unprotected() };
+        let mut panic = None;
         for slot in self.slots.iter() {
             let entry = slot.entry.load(Ordering::Relaxed, guard);
             if !entry.is_null() {
                 // SAFETY: the table owns this entry and nothing else can
                 // reach it; each slot holds a distinct entry, dropped once.
-                drop(unsafe { entry.into_owned() });
+                let entry = unsafe { entry.into_owned() };
+                let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| drop(entry)));
+                if let Err(payload) = dropped {
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+        if let Some(payload) = panic {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
             }
         }
     }
