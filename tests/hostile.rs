@@ -13,8 +13,8 @@
 //! - it leaks nothing: every key and value made is dropped once, after the
 //!   cache is;
 //! - it deadlocks nowhere: each scenario runs on a thread of its own under
-//!   a watchdog that fails the test after 30 seconds, and every wait inside
-//!   a scenario has a timeout.
+//!   a watchdog that fails the test after 30 seconds
+//!   (`support/watch.rs`), and every wait inside a scenario has a timeout.
 //!
 //! This backs DESIGN.md, invariant 5 (no user code under a lock) and the
 //! promise that every key and value is dropped once.
@@ -25,7 +25,7 @@ use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed},
-        mpsc, Arc, Condvar, Mutex, OnceLock, Weak,
+        Arc, Condvar, Mutex, OnceLock, Weak,
     },
     thread,
     time::Duration,
@@ -36,7 +36,10 @@ use strcache::{Clock, ManualClock, StrCache, Utf8Bytes};
 
 #[path = "support/collect.rs"]
 mod collect;
+#[path = "support/watch.rs"]
+mod watch;
 use collect::collect_until;
+use watch::{watched, PATIENCE};
 
 /// The piece of user code a scenario turns hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +72,6 @@ type Cache = StrCache<Key>;
 const FILL: u32 = 16;
 /// The key each hook's trigger writes, or whose drop it awaits.
 const TARGET: u32 = 7;
-/// How long any wait inside a scenario may take before it fails.
-const WAIT: Duration = Duration::from_secs(10);
 
 /// The script every hostile piece of code consults, and the counts that
 /// show nothing leaked.
@@ -132,7 +133,7 @@ impl Script {
                 let released = self.released.lock().unwrap();
                 let (released, timeout) = self
                     .release
-                    .wait_timeout_while(released, WAIT * 2, |r| !*r)
+                    .wait_timeout_while(released, PATIENCE, |r| !*r)
                     .unwrap();
                 drop(released);
                 assert!(!timeout.timed_out(), "never released");
@@ -339,26 +340,6 @@ fn trigger(cache: &Cache, script: &Arc<Script>, hook: Hook) {
     }
 }
 
-/// Runs `f` on a thread of its own and fails if it has not finished within
-/// 30 seconds: a deadlock fails the test instead of hanging the run.
-fn watched(f: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        done.send(()).unwrap();
-    });
-    match finished.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The scenario panicked: report its panic.
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlocked: not done after 30 s"),
-    }
-}
-
 /// One scenario: fill, arm `hook` with `act`, trigger it, and check that
 /// the cache stayed usable, kept every entry and leaked nothing.
 fn scenario(hook: Hook, act: Act) {
@@ -385,7 +366,7 @@ fn scenario(hook: Hook, act: Act) {
                 };
                 let mut waited = Duration::ZERO;
                 while !script.fired.load(Relaxed) {
-                    assert!(waited < WAIT, "{hook:?} never ran");
+                    assert!(waited < PATIENCE, "{hook:?} never ran");
                     thread::sleep(Duration::from_millis(1));
                     waited += Duration::from_millis(1);
                 }

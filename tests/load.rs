@@ -6,7 +6,7 @@ use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        mpsc, Barrier,
+        mpsc,
     },
     thread,
     time::Duration,
@@ -14,8 +14,12 @@ use std::{
 
 use strcache::{Error, LoadError, ManualClock, StrCache};
 
-/// Long enough that a test that would otherwise hang fails instead.
-const PATIENCE: Duration = Duration::from_secs(30);
+#[path = "support/gate.rs"]
+mod gate;
+#[path = "support/watch.rs"]
+mod watch;
+use gate::Gate;
+use watch::{watched, PATIENCE};
 
 /// Threads racing on one key: fewer under Miri, which runs threads slowly.
 const RACERS: usize = if cfg!(miri) { 4 } else { 64 };
@@ -26,7 +30,7 @@ fn race<T: Send>(
     cache: &StrCache<u32>,
     race: impl Fn(&StrCache<u32>) -> T + Sync,
 ) -> Vec<thread::Result<T>> {
-    let start = Barrier::new(RACERS);
+    let start = Gate::new(RACERS, PATIENCE);
     thread::scope(|s| {
         let handles: Vec<_> = (0..RACERS)
             .map(|_| {
@@ -67,15 +71,25 @@ fn racers_on_one_missing_key_run_one_loader() {
     assert!(got.into_iter().all(|v| v.unwrap() == "seven"));
 }
 
+/// The first loader panics only once every racer has missed: each of the
+/// others then waits for its flight, which cannot end before the panic, so
+/// the hand-off always has waiters to hand over to.
 #[test]
 fn a_panicking_loader_hands_over_to_one_waiter() {
-    let cache = StrCache::<u32>::builder().build();
+    let cache = StrCache::<u32>::builder().record_reads(true).build();
     let calls = AtomicUsize::new(0);
     let got = race(&cache, |cache| {
         let v = cache
             .get_or_insert_with(7, || {
                 let call = calls.fetch_add(1, Ordering::Relaxed);
-                assert!(call > 0, "the first loader panics");
+                if call == 0 {
+                    let started = std::time::Instant::now();
+                    while cache.stats().misses < RACERS as u64 {
+                        assert!(started.elapsed() < PATIENCE, "the racers never missed");
+                        thread::yield_now();
+                    }
+                    panic!("the first loader panics");
+                }
                 slowly("seven")
             })
             .unwrap();
@@ -84,8 +98,14 @@ fn a_panicking_loader_hands_over_to_one_waiter() {
     let panics = got.iter().filter(|v| v.is_err()).count();
     assert_eq!(panics, 1, "the panic reaches the loader's caller only");
     assert!(got.into_iter().flatten().all(|v| v == "seven"));
-    // The panicking load and the one waiter that took over.
+    // The panicking load and the one waiter that took over, although every
+    // racer was waiting when the first loader panicked. The others waited
+    // for the second load (or, had they joined it while it published,
+    // found its value in the table).
     assert_eq!(calls.load(Ordering::Relaxed), 2);
+    let loads = cache.stats().loads;
+    assert_eq!((loads.panicked, loads.succeeded), (1, 1));
+    assert!(loads.waited <= RACERS as u64 - 2, "{loads:?}");
     // Nothing stays locked: writes and loads of the key go on.
     cache.insert(7, "eight").unwrap();
     assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "eight");
@@ -137,16 +157,20 @@ fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
     assert_eq!(cache.get_str(&7).unwrap(), "slow");
 }
 
+/// Watched: without the recursion check the inner call would wait for
+/// itself forever.
 #[test]
 fn a_loader_that_loads_its_own_key_gets_recursive() {
-    let cache = StrCache::<u32>::builder().build();
-    let inner = cache.get_or_insert_with(1, || {
-        let err = cache.get_or_insert_with(1, || "never").unwrap_err();
-        assert_eq!(err, Error::Recursive);
-        assert!(err.to_string().contains("its own key"), "{err}");
-        "outer"
+    watched(|| {
+        let cache = StrCache::<u32>::builder().build();
+        let inner = cache.get_or_insert_with(1, || {
+            let err = cache.get_or_insert_with(1, || "never").unwrap_err();
+            assert_eq!(err, Error::Recursive);
+            assert!(err.to_string().contains("its own key"), "{err}");
+            "outer"
+        });
+        assert_eq!(inner.unwrap(), "outer");
     });
-    assert_eq!(inner.unwrap(), "outer");
 }
 
 #[test]
@@ -166,7 +190,7 @@ fn loaders_of_different_keys_overlap() {
     let cache = StrCache::<u32>::builder().shards(1).build();
     // Each loader waits, inside the loader, for the other to start: the
     // test completes only if the two loaders run at the same time.
-    let both = Barrier::new(2);
+    let both = Gate::new(2, PATIENCE);
     thread::scope(|s| {
         for key in [1, 2] {
             let (cache, both) = (&cache, &both);

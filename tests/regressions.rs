@@ -10,7 +10,10 @@ use strcache::{InsertOutcome, StrCache};
 
 #[path = "support/collect.rs"]
 mod collect;
+#[path = "support/watch.rs"]
+mod watch;
 use collect::collect_until;
+use watch::watched;
 
 /// A fixed hasher, so every run places keys in the same slots.
 type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
@@ -249,26 +252,19 @@ impl Clone for Reentrant {
 /// while holding the shard's flight-list lock, so a key whose `Clone` used
 /// the cache deadlocked on that lock. The clone now runs before the lock.
 /// The load runs on a thread of its own, watched: a deadlock fails the test
-/// after 10 seconds instead of hanging the run.
+/// instead of hanging the run.
 #[test]
 fn a_key_whose_clone_uses_the_cache_loads_without_deadlock() {
     REENTRANT.get_or_init(|| StrCache::builder().shards(1).build());
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let value = watched(|| {
         let cache = REENTRANT.get().unwrap();
         let key = Reentrant {
             id: 1,
             reenter: true,
         };
-        let value = cache
-            .get_or_insert_with(key, || "outer")
-            .unwrap()
-            .to_string();
-        done.send(value).unwrap();
+        let value = cache.get_or_insert_with(key, || "outer").unwrap();
+        value.to_string()
     });
-    let value = finished
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("the load finished: no deadlock");
     assert_eq!(value, "outer");
     let cache = REENTRANT.get().unwrap();
     let inner = Reentrant {
@@ -387,8 +383,7 @@ impl strcache::Clock for Inspecting {
 /// (judging a replaced entry, unlinking expired ones) and under the policy
 /// lock (judging a victim), so a clock that read `stats()` or `{:?}`
 /// deadlocked. A write now reads the clock once, before any lock. Every
-/// write path runs on a watched thread: a deadlock fails the test after
-/// 10 seconds.
+/// write path runs on a watched thread: a deadlock fails the test.
 #[test]
 fn a_clock_that_reads_the_cache_runs_under_no_lock() {
     use std::time::Duration;
@@ -402,8 +397,7 @@ fn a_clock_that_reads_the_cache_runs_under_no_lock() {
             .clock(Inspecting(clock.clone()))
             .build()
     });
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let stats = watched(move || {
         let cache = CLOCKED.get().unwrap();
         for k in 0..8 {
             cache.insert(k, "first").unwrap();
@@ -418,11 +412,8 @@ fn a_clock_that_reads_the_cache_runs_under_no_lock() {
         cache.insert(1, "third").unwrap();
         cache.retain(|_, _| true);
         cache.clear();
-        done.send(cache.stats()).unwrap();
+        cache.stats()
     });
-    let stats = finished
-        .recv_timeout(Duration::from_secs(10))
-        .expect("every write finished: no deadlock");
     assert_eq!(stats.entries, 0);
     assert!(stats.evictions > 0, "{stats:?}");
     assert!(stats.expirations > 0, "{stats:?}");
