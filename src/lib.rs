@@ -174,9 +174,14 @@
 //! - `json` (default): the JSON methods, with serde_json and simd-json.
 //! - `serde`: `serde::Serialize` for [`Stats`].
 //! - `metrics`: `Stats::export_metrics`, through the `metrics` facade.
+//!
+//! These docs show every feature's items, each marked with the feature it
+//! needs. The [`bytes`] crate, whose `Bytes` the cache takes and hands
+//! out, is re-exported as `strcache::bytes`, so its version always matches.
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bound;
 mod builder;
@@ -186,9 +191,11 @@ mod error;
 mod evict;
 mod expire;
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 mod export;
 mod iter;
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 mod json;
 mod load;
 mod notify;
@@ -216,3 +223,19 @@ pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;
 pub use stats::{LoadStats, Stats};
 pub use text::Utf8Bytes;
+
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) the cache stores and
+/// hands out: [`StrCache::try_insert_bytes`] takes one and
+/// [`StrCache::get_bytes`] returns one. Use this re-export rather than a
+/// `bytes` dependency of your own, and the versions always match.
+///
+/// # Examples
+/// ```
+/// use strcache::{bytes::Bytes, StrCache};
+///
+/// let cache: StrCache = StrCache::new();
+/// cache.try_insert_bytes("k".into(), Bytes::from_static(b"body")).unwrap();
+/// let body: Bytes = cache.get_bytes("k").unwrap();
+/// assert_eq!(body, "body");
+/// ```
+pub use bytes;
