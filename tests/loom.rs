@@ -7,19 +7,20 @@
 #![cfg(strcache_loom)]
 
 use std::{
-    collections::hash_map::DefaultHasher,
+    collections::{hash_map::DefaultHasher, HashSet},
     future::{pending, Future},
     hash::BuildHasherDefault,
     pin::pin,
     sync::Arc,
     task::{Context, Poll, Waker},
+    time::Duration,
 };
 
 use loom::{
     sync::atomic::{AtomicUsize, Ordering},
     thread,
 };
-use strcache::{InsertOutcome, LoadError, StrCache};
+use strcache::{Clock, InsertOutcome, LoadError, ManualClock, StrCache};
 
 /// A fixed hasher: loom replays executions, so hashing must not be random.
 type Fixed = BuildHasherDefault<DefaultHasher>;
@@ -262,5 +263,199 @@ fn a_load_after_a_remove_never_gets_the_removed_value() {
             matches!(now.as_deref(), Some("first" | "second")),
             "{now:?}"
         );
+    });
+}
+
+/// The entries of `cache` in key order, as one pass of `pin().iter()`
+/// yields them, checked to have distinct keys. One pin, so that the final
+/// checks of a model cost loom one epoch registration.
+fn contents(cache: &StrCache<u32, Fixed>) -> Vec<(u32, String)> {
+    let pinned = cache.pin();
+    let mut entries: Vec<_> = pinned.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    entries.sort();
+    let mut keys: Vec<_> = entries.iter().map(|(k, _)| *k).collect();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        entries.len(),
+        "a key yielded twice: {entries:?}"
+    );
+    entries
+}
+
+/// Two writers of a bounded cache (one entry) insert keys of different
+/// shards while a key of one of them is cached: each write locks the
+/// policy, then its key's shard, then evicts, still under the policy lock,
+/// a victim that may live in the other shard. No deadlock; the cache ends
+/// within its bound, with a whole value; every key inserted is live or
+/// counted as evicted.
+///
+/// With the `Fixed` hasher and two shards, key 2 lives in shard 0, keys 5
+/// and 7 in shard 1. Inserting and removing keys 2 and 5 beforehand makes
+/// them more frequent than key 7 (key 5 most), so each newcomer wins its
+/// admission duel: if key 2 is written first, it evicts key 7 from shard 1
+/// and key 5 then evicts it from shard 0.
+#[test]
+fn bounded_writers_evict_across_shards() {
+    loom::model(|| {
+        let cache: Arc<StrCache<u32, Fixed>> = Arc::new(
+            StrCache::builder()
+                .shards(2)
+                .hasher(Fixed::default())
+                .max_entries(1)
+                .build(),
+        );
+        for k in [2, 5, 5] {
+            cache.insert(k, "warm").unwrap();
+            cache.remove(&k);
+        }
+        cache.insert(7, "seven").unwrap();
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.insert(5, "five").unwrap())
+        };
+        assert_eq!(cache.insert(2, "two"), Ok(InsertOutcome::Inserted));
+        assert_eq!(other.join().unwrap(), InsertOutcome::Inserted);
+        assert_eq!(cache.len(), 1);
+        let left = contents(&cache);
+        assert!(
+            matches!(
+                left.iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .collect::<Vec<_>>()[..],
+                [(2, "two") | (5, "five") | (7, "seven")]
+            ),
+            "{left:?}"
+        );
+        let stats = cache.stats();
+        assert_eq!((stats.inserts, stats.removals, stats.evictions), (6, 3, 2));
+        assert_eq!(stats.evictions + stats.entries, 3, "keys 2, 5 and 7");
+        assert_eq!(stats.weight, Some(1));
+    });
+}
+
+/// One thread moves the clock to an entry's deadline, reads the key and
+/// inserts another (a write that unlinks expired entries), while another
+/// thread replaces the key. The first thread never reads the expired value
+/// once its own clock move has happened; a replacement judges the value it
+/// replaces by its own clock reading (`Inserted` once that reading has
+/// reached the deadline, `Replaced` before), and counts it as expired or
+/// updated to match; the entry count is exact at the end.
+#[test]
+fn expiry_races_replace() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let cache: Arc<StrCache<u32, Fixed>> = Arc::new(
+            StrCache::builder()
+                .shards(1)
+                .hasher(Fixed::default())
+                .clock(clock.clone())
+                .build(),
+        );
+        let ttl = Duration::from_nanos(10);
+        cache.insert_with_ttl(1, "old", ttl).unwrap();
+        let other = {
+            let (cache, clock) = (cache.clone(), clock.clone());
+            thread::spawn(move || {
+                clock.advance(ttl);
+                let seen = cache.get_str(&1).map(|v| v.to_string());
+                assert!(matches!(seen.as_deref(), None | Some("new")), "{seen:?}");
+                assert_eq!(cache.insert(2, "two"), Ok(InsertOutcome::Inserted));
+            })
+        };
+        let before = clock.now();
+        let outcome = cache.insert(1, "new").unwrap();
+        let after = clock.now();
+        if before >= ttl {
+            assert_eq!(
+                outcome,
+                InsertOutcome::Inserted,
+                "replaced an expired value"
+            );
+        }
+        if after < ttl {
+            assert_eq!(
+                outcome,
+                InsertOutcome::Replaced,
+                "judged a live value expired"
+            );
+        }
+        other.join().unwrap();
+        assert_eq!(cache.len(), 2);
+        let expected = [(1, "new"), (2, "two")];
+        assert_eq!(contents(&cache), expected.map(|(k, v)| (k, v.to_string())));
+        let stats = cache.stats();
+        let expected = match outcome {
+            InsertOutcome::Inserted => (3, 0, 1),
+            InsertOutcome::Replaced => (2, 1, 0),
+        };
+        assert_eq!((stats.inserts, stats.updates, stats.expirations), expected);
+    });
+}
+
+/// A write racing the insert that resizes the table: the replacement of
+/// one existing key and the removal of another both take effect, whether
+/// they land in the old table before the resize or in the new one after
+/// it, and the resize keeps every other key once.
+#[test]
+fn writes_race_resize() {
+    loom::model(|| {
+        let cache = cache();
+        for k in 0..6 {
+            cache.insert(k, "v").unwrap();
+        }
+        let resizer = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.insert(6, "six").unwrap())
+        };
+        assert_eq!(cache.insert(0, "new"), Ok(InsertOutcome::Replaced));
+        assert_eq!(cache.remove(&1).as_deref(), Some("v"));
+        assert_eq!(resizer.join().unwrap(), InsertOutcome::Inserted);
+        assert_eq!(cache.len(), 6);
+        let expected = [
+            (0, "new"),
+            (2, "v"),
+            (3, "v"),
+            (4, "v"),
+            (5, "v"),
+            (6, "six"),
+        ];
+        assert_eq!(contents(&cache), expected.map(|(k, v)| (k, v.to_string())));
+    });
+}
+
+/// An iteration racing the removal and re-insertion of a key yields each
+/// key at most once, every key present throughout, and whole values.
+///
+/// Keys 0 and 1 share home slot 0 and key 2's is slot 1, so the keys fill
+/// slots 0, 1 and 2 and the removal leaves a tombstone in slot 1 with slot
+/// 3 empty after it: a re-insert into that empty slot instead of the
+/// tombstone would put key 1 after an iterator that already yielded it.
+#[test]
+fn iteration_races_reinsert() {
+    loom::model(|| {
+        let cache = cache();
+        for k in 0..3 {
+            cache.insert(k, "v").unwrap();
+        }
+        let churner = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                assert_eq!(cache.remove(&1).as_deref(), Some("v"));
+                assert_eq!(cache.insert(1, "again"), Ok(InsertOutcome::Inserted));
+            })
+        };
+        let mut seen = HashSet::new();
+        for (k, v) in cache.pin().iter() {
+            assert!(seen.insert(*k), "key {k} yielded twice");
+            match k {
+                1 => assert!(v == "v" || v == "again", "{v:?}"),
+                _ => assert_eq!(v, "v"),
+            }
+        }
+        assert!(seen.contains(&0) && seen.contains(&2), "{seen:?}");
+        churner.join().unwrap();
+        let expected = [(0, "v"), (1, "again"), (2, "v")];
+        assert_eq!(contents(&cache), expected.map(|(k, v)| (k, v.to_string())));
     });
 }
