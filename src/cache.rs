@@ -16,10 +16,9 @@ use crate::{
     evict::policy::Policy,
     expire::Expiry,
     iter::OwnedIter,
-    load::Flights,
     notify::{EvictionCause, Listener, Unlinked},
     read::{CachedStr, Pinned},
-    shard::{retire_table, Ctx, Shard},
+    shard::{retire_table, Ctx, Fill, Shard},
     stats::{bump, Counters, Reads, Stats},
     sync::Epoch,
     table::tag_of,
@@ -75,8 +74,6 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     bound: Option<Bound<K>>,
     expiry: Expiry,
     listener: Option<Listener<K>>,
-    /// Each shard's loads in progress.
-    loads: Box<[Flights<K>]>,
     /// Hit and miss counters, if the builder asked for them.
     reads: Option<Reads>,
 }
@@ -149,7 +146,6 @@ impl<K, S> StrCache<K, S> {
             bound: settings.bound,
             expiry: settings.expiry,
             listener: settings.listener,
-            loads: (0..shards).map(|_| Flights::default()).collect(),
             reads: settings.reads,
         }
     }
@@ -159,9 +155,9 @@ impl<K, S> StrCache<K, S> {
         self.epoch.pin()
     }
 
-    /// The loads in progress of the shard of the key with hash tag `tag`.
-    pub(crate) fn flights(&self, tag: u64) -> &Flights<K> {
-        &self.loads[self.shard_index(tag)]
+    /// The shard of the key with hash tag `tag`.
+    pub(crate) fn shard(&self, tag: u64) -> &Shard<K> {
+        &self.shards[self.shard_index(tag)]
     }
 
     /// The counters of the shard of the key with hash tag `tag`.
@@ -179,6 +175,7 @@ impl<K, S> StrCache<K, S> {
         Ctx {
             bound: self.bound.as_ref(),
             now,
+            fill: Fill::Write,
         }
     }
 
@@ -623,6 +620,24 @@ where
     where
         K: Send + 'static,
     {
+        let outcome = self.write_fill(key, value, ttl, Fill::Write)?;
+        debug_assert!(outcome.is_some(), "only a load is ever beaten by a write");
+        Ok(outcome.unwrap_or(InsertOutcome::Inserted))
+    }
+
+    /// Inserts `key` with `value`, related to the loads of the key in flight
+    /// as `fill` says: `Ok(None)` if it was a load that a write beat, and
+    /// nothing changed.
+    pub(crate) fn write_fill(
+        &self,
+        key: K,
+        value: Utf8Bytes,
+        ttl: Option<Duration>,
+        fill: Fill<'_, K>,
+    ) -> Result<Option<InsertOutcome>, Error>
+    where
+        K: Send + 'static,
+    {
         let weight = match &self.bound {
             Some(bound) => {
                 // User code (the weigher): before any lock.
@@ -641,7 +656,19 @@ where
         let entry = Owned::new(Entry::new(key, value, deadline, self.bound.is_some()));
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
-        let (outcome, policy) = shard.insert(tag, entry, weight, self.ctx(now), &mut out, &guard);
+        let ctx = Ctx {
+            fill,
+            ..self.ctx(now)
+        };
+        let (outcome, policy) = match shard.insert(tag, entry, weight, ctx, &mut out, &guard) {
+            Ok(inserted) => inserted,
+            // Beaten: the entry was never published, and its key and value
+            // (user `Drop`s) go here, with no lock held.
+            Err(unpublished) => {
+                drop(unpublished);
+                return Ok(None);
+            }
+        };
         if let Some(mut policy) = policy {
             self.evict(&mut policy, now, &mut out, &guard);
         }
@@ -649,7 +676,7 @@ where
             bump(&shard.counters.inserts);
         }
         out.finish(self.listener.as_ref(), &shard.counters, &guard);
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// Evicts the policy's victims until the total weight is within the

@@ -18,7 +18,7 @@ impl Stats {
     /// | `strcache_updates_total` | counter | |
     /// | `strcache_removals_total` | counter | |
     /// | `strcache_evictions_total` | counter | `cause`: `size`, `expired` |
-    /// | `strcache_loads_total` | counter | `result`: `success`, `failure`, `panic`, `cancelled`, `timeout`, `waited` |
+    /// | `strcache_loads_total` | counter | `result`: `success`, `failure`, `panic`, `cancelled`, `timeout`, `waited`, `superseded` |
     /// | `strcache_entries` | gauge | |
     /// | `strcache_weight` | gauge | (bounded caches only) |
     /// | `strcache_retired_bytes` | gauge | |
@@ -54,6 +54,7 @@ impl Stats {
             ("cancelled", l.cancelled),
             ("timeout", l.timed_out),
             ("waited", l.waited),
+            ("superseded", l.superseded),
         ] {
             counter!("strcache_loads_total", "cache" => cache.clone(), "result" => result)
                 .absolute(n);

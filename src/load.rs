@@ -3,36 +3,42 @@
 //! cancelled or call back into the cache.
 //!
 //! # Synchronization
-//! Each shard has a list of *flights*, the loads in progress, behind a
-//! mutex held only to find, add or remove a flight: no user code runs
-//! under it, not even the key's `Eq`, since flights are found by hash tag
-//! alone. A caller that misses looks for a flight with its key's tag:
+//! Each shard lists its *flights*, the loads in progress, in its writer
+//! state, under the shard lock (`shard.rs`), held only to find, add or
+//! remove a flight: no user code runs under it, not even the key's `Eq`,
+//! since flights are found by hash tag alone. A caller that misses looks
+//! for a flight with its key's tag:
 //! - None: it adds one and becomes its leader. It looks the key up again
 //!   (a leader that completed between the miss and the add has published
-//!   already), runs the loader with no lock held, marks the flight
-//!   *publishing* in the list, publishes the value with an ordinary insert,
-//!   then completes the flight: removes it from the list, sets its status
-//!   to `Loaded(value)` and wakes its waiters.
+//!   already), runs the loader with no lock held, and publishes the value
+//!   with an insert that, in the critical section that links it, checks
+//!   that the flight is still listed and unlists it. Then it completes the
+//!   flight: sets its status to `Loaded(value)` and wakes its waiters.
 //! - Some: it waits, on the flight's condition variable or, for async
 //!   callers, through its waker list, until the status leaves `Loading`.
-//!   `Loaded` with the caller's key gives it the value if the caller joined
-//!   before the flight was marked publishing; `Abandoned`, a flight for
-//!   another key with the same tag, or a flight it joined while publishing,
-//!   sends it back to the start: it looks the key up again, and on a miss
-//!   the first caller to reach the list leads the next flight.
+//!   `Loaded` with the caller's key gives it the value; `Abandoned`, or a
+//!   flight for another key with the same tag, sends it back to the start:
+//!   it looks the key up again, and on a miss the first caller to reach
+//!   the list leads the next flight.
 //!
-//! The publishing mark keeps per-key linearizability. A caller that joined
-//! before the mark was in its call when the insert published the value, so
-//! the value is one the key held during the call. A caller that joins
-//! after the mark may have started after the value was published and then
-//! removed (by another thread, or by an eviction listener that the
-//! leader's insert runs), so it must not be handed that value: it reads
-//! the table instead, after the insert. The mark is written and read under
-//! the list lock, which orders it with every join.
+//! A write of the key (insert, remove, clear, retain) unlists its flight
+//! under the same lock. The leader then finds its flight unlisted and does
+//! not publish: its value goes to its own caller and to the waiters that
+//! joined before the write, whose calls began before it, but never over
+//! the write. Callers that start after the write find no flight and load
+//! afresh.
+//!
+//! Per-key linearizability follows. A waiter joins while its flight is
+//! listed, so before the flight's value was linked and before any write
+//! that beat it: the value was loaded during its call, and if published,
+//! the key held it during its call. A caller that starts after the value
+//! was linked (and perhaps removed already, by another thread or by the
+//! eviction listener the insert runs) finds no flight, since the flight
+//! left the list as the value was linked.
 //!
 //! A leader that fails, panics or is dropped abandons its flight from a
-//! drop guard, with the same steps as completion, so no waiter waits for a
-//! loader that no longer runs. The status is written and read under the
+//! drop guard: it unlists the flight and ends it, so no waiter waits for
+//! a loader that no longer runs. The status is written and read under the
 //! flight's own mutex, which orders the value before the waiter's read and
 //! makes a wake-up impossible to miss: a waiter checks the status and
 //! starts waiting under that mutex, and the leader sets the status under it
@@ -61,21 +67,12 @@ use std::{
 use crate::{
     entry::reclaim,
     read::CachedStr,
+    shard::{Fill, Shard},
     stats::{bump, Counters},
     sync::{current_thread, lock, Condvar, Mutex, ThreadId},
     Error, StrCache, Utf8Bytes,
 };
 
-/// One shard's loads in progress.
-pub(crate) type Flights<K> = Mutex<Vec<Listed<K>>>;
-
-/// A flight in its shard's list.
-pub(crate) struct Listed<K> {
-    flight: Arc<Flight<K>>,
-    /// Whether its leader has begun to publish: callers that join now must
-    /// not take its value (module docs).
-    publishing: bool,
-}
 
 /// A load in progress, shared by its leader and its waiters.
 pub(crate) struct Flight<K> {
@@ -110,6 +107,11 @@ impl<K> fmt::Debug for Flight<K> {
 }
 
 impl<K> Flight<K> {
+    /// The hash tag of the key it loads.
+    pub(crate) fn tag(&self) -> u64 {
+        self.tag
+    }
+
     /// Waits until the load ends or `deadline` passes: `Some(status)` with
     /// `Loaded` or `Abandoned`, or `None` on timeout.
     fn wait(&self, deadline: Option<Instant>) -> Option<Status> {
@@ -152,24 +154,13 @@ impl<K> Flight<K> {
 /// The leader's hold on its flight: ends it as `Abandoned` when dropped
 /// before [`complete`](Self::complete).
 struct Leader<'a, K> {
-    list: &'a Flights<K>,
+    shard: &'a Shard<K>,
     flight: Arc<Flight<K>>,
     /// Whether the flight has ended.
     ended: bool,
 }
 
 impl<K> Leader<'_, K> {
-    /// Marks the flight publishing, before its value is inserted.
-    fn publishing(&self) {
-        let mut list = lock(self.list);
-        if let Some(listed) = list
-            .iter_mut()
-            .find(|l| Arc::ptr_eq(&l.flight, &self.flight))
-        {
-            listed.publishing = true;
-        }
-    }
-
     fn complete(mut self, value: Utf8Bytes) {
         self.end(Status::Loaded(value));
     }
@@ -180,14 +171,7 @@ impl<K> Leader<'_, K> {
             return;
         }
         self.ended = true;
-        let mut list = lock(self.list);
-        if let Some(i) = list
-            .iter()
-            .position(|l| Arc::ptr_eq(&l.flight, &self.flight))
-        {
-            list.swap_remove(i);
-        }
-        drop(list);
+        self.shard.unlist_flight(&self.flight);
         let mut state = lock(&self.flight.state);
         state.status = status;
         let wakers = std::mem::take(&mut state.wakers);
@@ -250,9 +234,8 @@ impl Drop for Tally<'_> {
 enum Role<'a, K> {
     /// Run the loader.
     Lead(Leader<'a, K>),
-    /// Wait for another caller's load; take its value only if `early`, that
-    /// is, joined before the flight was marked publishing.
-    Wait { flight: Arc<Flight<K>>, early: bool },
+    /// Wait for another caller's load.
+    Wait(Arc<Flight<K>>),
 }
 
 /// Why [`StrCache::try_get_or_insert_with`] failed.
@@ -306,6 +289,13 @@ where
     ///
     /// A hit costs what [`get_str`](Self::get_str) costs. A loaded value
     /// obeys the cache's bound and default time to live like any insert.
+    ///
+    /// A write of the key that lands while `load` runs (an insert, a
+    /// remove, a clear, or a retain that drops it) wins: the loaded value
+    /// is returned to this caller, and to the callers already waiting for
+    /// it, but is not cached over the write; [`LoadStats::superseded`](crate::LoadStats::superseded)
+    /// counts such loads. Callers that start after the write do not wait
+    /// for this load.
     ///
     /// If `load` panics, the panic reaches this caller only; one of the
     /// waiters runs its own loader instead. `load` may use the cache,
@@ -416,7 +406,7 @@ where
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
             match self.join(&key, Some(me)) {
-                Role::Wait { flight, early } => {
+                Role::Wait(flight) => {
                     if flight.leader == Some(me) {
                         if flight.key == key {
                             return Err(LoadError::Cache(Error::Recursive));
@@ -428,7 +418,7 @@ where
                     }
                     let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
-                        Some(Status::Loaded(value)) if early && flight.key == key => {
+                        Some(Status::Loaded(value)) if flight.key == key => {
                             bump(&counters.loads_waited);
                             return Ok(self.hold(value));
                         }
@@ -447,9 +437,8 @@ where
                     return self.publish(key, value, Some(leader));
                 }
             }
-            // The load waited for was abandoned, was another key's with the
-            // same tag, or was publishing when joined: the key may have a
-            // value from elsewhere by now, or the published one.
+            // The load waited for was abandoned, or was another key's with
+            // the same tag: the key may have a value from elsewhere by now.
             if let Some(hit) = self.recheck(&key) {
                 return Ok(hit);
             }
@@ -478,21 +467,12 @@ where
     /// Leads a new flight for `key`, or joins the one in progress.
     fn join(&self, key: &K, leader: Option<ThreadId>) -> Role<'_, K> {
         let tag = self.tag(key);
-        let list = self.flights(tag);
-        let in_flight = |flights: &[Listed<K>]| {
-            flights
-                .iter()
-                .find(|l| l.flight.tag == tag)
-                .map(|l| Role::Wait {
-                    flight: Arc::clone(&l.flight),
-                    early: !l.publishing,
-                })
-        };
-        if let Some(wait) = in_flight(&lock(list)) {
-            return wait;
+        let shard = self.shard(tag);
+        if let Some(flight) = shard.flight(tag) {
+            return Role::Wait(flight);
         }
         // `K::clone` is user code, so the new flight is made before the
-        // list is locked again: no user code runs under the list lock.
+        // shard is locked again: no user code runs under its lock.
         let flight = Arc::new(Flight {
             tag,
             key: key.clone(),
@@ -503,39 +483,38 @@ where
             }),
             done: Condvar::new(),
         });
-        let mut flights = lock(list);
-        if let Some(wait) = in_flight(&flights) {
-            // Another caller added one meanwhile. The unused flight, and
-            // with it the key's `Drop`, goes after the lock is released.
-            drop(flights);
+        if let Some(found) = shard.list_flight(&flight) {
+            // Another caller listed one meanwhile. The unused flight, and
+            // with it the key's `Drop`, goes here, with no lock held.
             drop(flight);
-            return wait;
+            return Role::Wait(found);
         }
-        flights.push(Listed {
-            flight: Arc::clone(&flight),
-            publishing: false,
-        });
-        drop(flights);
         Role::Lead(Leader {
-            list,
+            shard,
             flight,
             ended: false,
         })
     }
 
-    /// Inserts a loaded value, completes the flight if there is one, and
-    /// returns the value.
+    /// Inserts a loaded value unless a write of its key beat the load
+    /// (module docs), completes the flight if there is one, and returns the
+    /// value either way.
     fn publish<E>(
         &self,
         key: K,
         value: Utf8Bytes,
         leader: Option<Leader<'_, K>>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
-        if let Some(leader) = &leader {
-            leader.publishing();
-        }
-        self.insert(key, value.clone()).map_err(LoadError::Cache)?;
+        let fill = leader
+            .as_ref()
+            .map_or(Fill::Unlisted, |leader| Fill::Load(&leader.flight));
+        let outcome = self
+            .write_fill(key, value.clone(), None, fill)
+            .map_err(LoadError::Cache)?;
         if let Some(leader) = leader {
+            if outcome.is_none() {
+                bump(&self.counters(leader.flight.tag).loads_superseded);
+            }
             leader.complete(value.clone());
         }
         Ok(self.hold(value))
@@ -618,14 +597,14 @@ where
         }
         loop {
             match self.join(&key, None) {
-                Role::Wait { flight, early } => {
+                Role::Wait(flight) => {
                     let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
                         Some(status) => std::task::Poll::Ready(status),
                         None => std::task::Poll::Pending,
                     })
                     .await;
                     if let Status::Loaded(value) = end {
-                        if early && flight.key == key {
+                        if flight.key == key {
                             bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }

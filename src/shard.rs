@@ -38,6 +38,15 @@
 //! - `len` is written under the lock with Relaxed and read with Relaxed: it
 //!   is a count, not a guard for any data. The deadlines index (`Timers`)
 //!   is plain data under the lock.
+//! - The loads in progress (`load.rs`) are listed in the writer state,
+//!   under the same lock, so that writes and loads' publications are
+//!   ordered by it. A write that touches a key (insert, remove, clear,
+//!   retain) unlists every flight with the key's tag; a load publishes
+//!   only if its flight is still listed, and unlists it in the critical
+//!   section that links its value. So a write that returned before a load
+//!   published always wins: the load's value goes to its own callers only.
+//!   Flights are matched by tag alone, never by the key's `Eq`, and
+//!   unlisting one drops no key: its leader holds it until its flight ends.
 
 use std::{borrow::Borrow, sync::Arc};
 
@@ -49,6 +58,7 @@ use crate::{
     entry::{reclaim, Entry},
     evict::policy::Policy,
     expire::{Timer, Timers},
+    load::Flight,
     notify::{EvictionCause, Unlinked},
     stats::Counters,
     stats::Retired,
@@ -82,11 +92,17 @@ const EXPIRE_PER_WRITE: usize = 4;
 /// The policy of a bounded cache, locked.
 pub(crate) type PolicyGuard<'a, K> = MutexGuard<'a, Policy<EntryRef<K>>>;
 
-/// What a write needs besides its key: the cache's bound, if any, and the
-/// clock reading it judges expiry by, taken before any lock (`expire.rs`).
+/// What an insert did, with the policy of a bounded cache still locked.
+pub(crate) type Inserted<'a, K> = (InsertOutcome, Option<PolicyGuard<'a, K>>);
+
+/// What a write needs besides its key: the cache's bound, if any, the
+/// clock reading it judges expiry by, taken before any lock (`expire.rs`),
+/// and how an insert relates to the loads of its key in flight (removals
+/// always win over them).
 pub(crate) struct Ctx<'a, K> {
     pub(crate) bound: Option<&'a Bound<K>>,
     pub(crate) now: u64,
+    pub(crate) fill: Fill<'a, K>,
 }
 
 impl<K> Clone for Ctx<'_, K> {
@@ -105,8 +121,8 @@ impl<'a, K> Ctx<'a, K> {
 }
 
 /// The writer side's bookkeeping, guarded by the shard lock.
-#[derive(Debug, Default)]
-struct WriterState {
+#[derive(Debug)]
+struct WriterState<K> {
     /// Live entries in the published table.
     len: usize,
     /// Tombstones in the published table.
@@ -117,7 +133,71 @@ struct WriterState {
     /// built. Until then no key can have left it, so none was displaced
     /// (`Probe::Vacant`).
     unlinked: bool,
+    /// The loads in progress of this shard's keys (module docs).
+    flights: Vec<Arc<Flight<K>>>,
 }
+
+impl<K> Default for WriterState<K> {
+    fn default() -> Self {
+        WriterState {
+            len: 0,
+            tombstones: 0,
+            timers: Timers::default(),
+            unlinked: false,
+            flights: Vec::new(),
+        }
+    }
+}
+
+impl<K> WriterState<K> {
+    /// Unlists the loads in flight of keys with hash tag `tag`: a write to
+    /// the key wins over them. Their leaders still hold them, so no flight
+    /// (and no key) is dropped here.
+    fn supersede(&mut self, tag: u64) {
+        if !self.flights.is_empty() {
+            self.flights.retain(|f| f.tag() != tag);
+        }
+    }
+
+    /// Settles a write's `fill` with the loads in flight of its key (tag
+    /// `tag`), just before the write links its entry: whether it may.
+    fn fill(&mut self, tag: u64, fill: Fill<'_, K>) -> bool {
+        match fill {
+            Fill::Write => {
+                self.supersede(tag);
+                true
+            }
+            Fill::Load(flight) => self.unlist(flight),
+            Fill::Unlisted => true,
+        }
+    }
+
+    /// Unlists `flight` if it is listed, and says whether it was.
+    fn unlist(&mut self, flight: &Arc<Flight<K>>) -> bool {
+        let listed = self.flights.iter().position(|f| Arc::ptr_eq(f, flight));
+        listed.map(|i| self.flights.swap_remove(i)).is_some()
+    }
+}
+
+/// How a write relates to the loads in progress of its key.
+pub(crate) enum Fill<'a, K> {
+    /// An ordinary write: it wins over every load of its key in flight.
+    Write,
+    /// The leader of `flight` publishing its loaded value: unless a write
+    /// of the key came first and unlisted the flight.
+    Load(&'a Arc<Flight<K>>),
+    /// A load with no flight (a loader loading another key with the same
+    /// tag): it neither wins over loads nor is beaten by writes.
+    Unlisted,
+}
+
+impl<K> Clone for Fill<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Fill<'_, K> {}
 
 /// One shard of a cache.
 ///
@@ -130,7 +210,7 @@ struct WriterState {
 pub(crate) struct Shard<K> {
     /// Read by every lookup; kept off the writer's cache line.
     table: CachePadded<Atomic<Table<K>>>,
-    state: Mutex<WriterState>,
+    state: Mutex<WriterState<K>>,
     len: AtomicUsize,
     /// Tombstones revived so far. A writer reads it before its unlocked
     /// search and again under the lock: a revival in between may have put
@@ -170,6 +250,29 @@ impl<K> Shard<K> {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// The load in flight of a key with hash tag `tag`, if one is listed.
+    pub(crate) fn flight(&self, tag: u64) -> Option<Arc<Flight<K>>> {
+        let state = lock(&self.state);
+        state.flights.iter().find(|f| f.tag() == tag).cloned()
+    }
+
+    /// Lists `flight` unless a load of its tag is listed already, which it
+    /// returns instead.
+    pub(crate) fn list_flight(&self, flight: &Arc<Flight<K>>) -> Option<Arc<Flight<K>>> {
+        let mut state = lock(&self.state);
+        let tag = flight.tag();
+        if let Some(found) = state.flights.iter().find(|f| f.tag() == tag) {
+            return Some(Arc::clone(found));
+        }
+        state.flights.push(Arc::clone(flight));
+        None
+    }
+
+    /// Unlists `flight`, if a write or its own publication has not already.
+    pub(crate) fn unlist_flight(&self, flight: &Arc<Flight<K>>) {
+        lock(&self.state).unlist(flight);
+    }
+
     /// Looks `key` up. Lock-free.
     #[inline]
     pub(crate) fn get<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
@@ -182,7 +285,9 @@ impl<K> Shard<K> {
 
     /// Publishes `entry` (of weight `weight`) under its key, and unlinks a
     /// few expired entries of this shard. Returns the policy of a bounded
-    /// cache still locked, for the caller to evict down to the bound.
+    /// cache still locked, for the caller to evict down to the bound; or,
+    /// for a load that a write beat (`fill`), the entry unpublished, for
+    /// the caller to drop once no lock is held.
     pub(crate) fn insert<'a, 'g>(
         &self,
         tag: u64,
@@ -191,7 +296,7 @@ impl<K> Shard<K> {
         ctx: Ctx<'a, K>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) -> (InsertOutcome, Option<PolicyGuard<'a, K>>)
+    ) -> Result<Inserted<'a, K>, Owned<Entry<K>>>
     where
         K: Eq,
     {
@@ -215,6 +320,11 @@ impl<K> Shard<K> {
                 Probe::Occupied { index, current } => {
                     if table.current(index, guard) != current {
                         continue;
+                    }
+                    if !state.fill(tag, ctx.fill) {
+                        drop(state);
+                        drop(policy);
+                        return Err(entry);
                     }
                     // SAFETY: live in the published table, under the lock.
                     let old = unsafe { current.deref() };
@@ -262,6 +372,11 @@ impl<K> Shard<K> {
                         flush_large(guard);
                         continue;
                     }
+                    if !state.fill(tag, ctx.fill) {
+                        drop(state);
+                        drop(policy);
+                        return Err(entry);
+                    }
                     if let Some(policy) = policy.as_deref_mut() {
                         entry.set_node(policy.insert(tag, weight, EntryRef::new(tag, &entry)));
                     }
@@ -291,7 +406,7 @@ impl<K> Shard<K> {
                 guard,
             );
             drop(state);
-            return (outcome, policy);
+            return Ok((outcome, policy));
         }
     }
 
@@ -310,10 +425,28 @@ impl<K> Shard<K> {
         Q: Eq + ?Sized,
     {
         loop {
+            // Acquire: as in `insert`.
+            let revivals = self.revivals.load(Ordering::Acquire);
             let table_ptr = self.table.load(Ordering::Acquire, guard);
             let table = self.table(guard);
-            let Probe::Occupied { index, current } = table.probe(tag, key, guard) else {
-                return None;
+            let (index, current) = match table.probe(tag, key, guard) {
+                Probe::Occupied { index, current } => (index, current),
+                Probe::Vacant { end, .. } => {
+                    // Absent, but a load of it may be in flight, which the
+                    // removal wins over (module docs), if the key is still
+                    // absent under the lock: validated as an insert's
+                    // search is, or searched again.
+                    let mut state = lock(&self.state);
+                    // Relaxed: under the lock, as in `insert`.
+                    if self.table.load(Ordering::Relaxed, guard) != table_ptr
+                        || self.revivals.load(Ordering::Relaxed) != revivals
+                        || !table.is_empty_slot(end)
+                    {
+                        continue;
+                    }
+                    state.supersede(tag);
+                    return None;
+                }
             };
             let mut policy = ctx.lock_policy();
             let mut state = lock(&self.state);
@@ -322,6 +455,7 @@ impl<K> Shard<K> {
             {
                 continue;
             }
+            state.supersede(tag);
             self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
             return Some(current);
         }
@@ -368,6 +502,7 @@ impl<K> Shard<K> {
         let table = self.table(guard);
         for (tag, entry, cause) in victims {
             if let Some(index) = table.position_of(tag, entry, guard) {
+                state.supersede(tag);
                 self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
                 // SAFETY: unlinked above under the lock, once: `position_of`
                 // found it live in the published table.
@@ -393,7 +528,7 @@ impl<K> Shard<K> {
     /// Unlinks up to `limit` entries expired at `now`, under the lock.
     fn expire<'g>(
         &self,
-        state: &mut WriterState,
+        state: &mut WriterState<K>,
         now: u64,
         limit: usize,
         mut policy: Option<&mut Policy<EntryRef<K>>>,
@@ -432,9 +567,11 @@ impl<K> Shard<K> {
 
     /// Replaces the table with an empty one and returns the old one, which
     /// the caller passes to `retire_table`. `None` if there was nothing to
-    /// clear.
+    /// clear. Unlists every load in flight.
     pub(crate) fn clear<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, Table<K>>> {
         let mut state = lock(&self.state);
+        // Every load in flight loses to the clear (module docs).
+        state.flights.clear();
         if state.len == 0 && state.tombstones == 0 {
             return None;
         }
@@ -448,7 +585,7 @@ impl<K> Shard<K> {
     /// when given, the policy.
     fn unlink(
         &self,
-        state: &mut WriterState,
+        state: &mut WriterState<K>,
         table: &Table<K>,
         index: usize,
         policy: Option<&mut Policy<EntryRef<K>>>,
@@ -472,7 +609,7 @@ impl<K> Shard<K> {
 
     /// Rehashes into a table sized for the live entries, dropping
     /// tombstones. Called under the lock with the published table.
-    fn resize(&self, state: &mut WriterState, old: Shared<'_, Table<K>>, guard: &Guard) {
+    fn resize(&self, state: &mut WriterState<K>, old: Shared<'_, Table<K>>, guard: &Guard) {
         // SAFETY: `old` is the published table, loaded under `guard`.
         let old_table = unsafe { old.deref() };
         let new = old_table.rehash(table_capacity_for(state.len + 1), guard);
@@ -555,7 +692,7 @@ impl<K> Drop for Shard<K> {
 }
 
 /// Records the deadline, if any, of an entry about to be linked.
-fn link_timer<K>(state: &mut WriterState, tag: u64, entry: &Entry<K>) {
+fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
     if entry.deadline != 0 {
         state.timers.linked(Timer {
             deadline: entry.deadline,

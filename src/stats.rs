@@ -119,6 +119,9 @@ pub struct LoadStats {
     pub timed_out: u64,
     /// Callers that got the value another caller loaded.
     pub waited: u64,
+    /// Loads whose value went to their callers but was not cached, because
+    /// a write, removal or clear of the key came while they loaded.
+    pub superseded: u64,
 }
 
 impl Stats {
@@ -168,8 +171,8 @@ impl fmt::Display for Stats {
         write!(
             f,
             "inserts {}, updates {}, removals {}, evictions {}, expirations {}, \
-             loads {} ok {} failed {} panicked {} cancelled {} timed out {} waited, \
-             {} entries",
+             loads {} ok {} failed {} panicked {} cancelled {} timed out {} waited \
+             {} superseded, {} entries",
             self.inserts,
             self.updates,
             self.removals,
@@ -181,6 +184,7 @@ impl fmt::Display for Stats {
             l.cancelled,
             l.timed_out,
             l.waited,
+            l.superseded,
             self.entries,
         )?;
         if let Some(weight) = self.weight {
@@ -204,6 +208,7 @@ pub(crate) struct Counters {
     pub(crate) loads_cancelled: Counter,
     pub(crate) loads_timed_out: Counter,
     pub(crate) loads_waited: Counter,
+    pub(crate) loads_superseded: Counter,
     pub(crate) retired: Arc<Retired>,
 }
 
@@ -233,6 +238,7 @@ impl Counters {
         loads.cancelled += get(&self.loads_cancelled);
         loads.timed_out += get(&self.loads_timed_out);
         loads.waited += get(&self.loads_waited);
+        loads.superseded += get(&self.loads_superseded);
         stats.retired_bytes += get(&self.retired.0);
     }
 }

@@ -328,3 +328,100 @@ mod async_load {
         assert_eq!(cache.get_str(&7).unwrap(), "taken over");
     }
 }
+
+/// A write of a key while its load is in flight, as a loader that writes
+/// its own key makes it: deterministic, on one thread.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Insert,
+    Remove,
+    Clear,
+    Retain,
+}
+
+/// A write that lands while a load of the same key is in flight wins: the
+/// load's value goes to its own caller but is not cached over the write
+/// (#19). Each kind of write runs inside the loader, after the load began
+/// and before it returns.
+#[test]
+fn a_write_during_a_load_wins_over_it() {
+    for write in [Write::Insert, Write::Remove, Write::Clear, Write::Retain] {
+        let cache = StrCache::<u32>::builder().build();
+        cache.insert(8, "neighbour").unwrap();
+        let loaded = cache.get_or_insert_with(7, || {
+            match write {
+                Write::Insert => assert!(cache.insert(7, "written").is_ok()),
+                Write::Remove => assert!(cache.remove(&7).is_none()),
+                Write::Clear => cache.clear(),
+                Write::Retain => {
+                    cache.insert(7, "written").unwrap();
+                    cache.retain(|&k, _| k != 7);
+                }
+            }
+            "loaded"
+        });
+        assert_eq!(
+            loaded.unwrap(),
+            "loaded",
+            "{write:?}: the load's own caller"
+        );
+        let now = cache.get_str(&7).map(|v| v.to_string());
+        match write {
+            Write::Insert => assert_eq!(now.as_deref(), Some("written"), "{write:?}"),
+            Write::Remove | Write::Clear | Write::Retain => assert_eq!(now, None, "{write:?}"),
+        }
+        assert_eq!(cache.stats().loads.superseded, 1, "{write:?}");
+        // The next load of the key runs its loader and is cached.
+        if now.is_none() {
+            assert_eq!(cache.get_or_insert_with(7, || "again").unwrap(), "again");
+            assert_eq!(cache.get_str(&7).unwrap(), "again");
+        }
+    }
+}
+
+/// A write from another thread while the loader blocks: the loader's
+/// caller and the waiter that joined before the write get the loaded
+/// value; a caller after the write reads the written one; the cache keeps
+/// the written one (#19).
+#[test]
+fn a_concurrent_insert_during_a_load_wins_over_it() {
+    watched(|| {
+        let cache = StrCache::<u32>::builder().record_reads(true).build();
+        let (started, is_started) = mpsc::channel();
+        let (release, is_released) = mpsc::channel::<()>();
+        thread::scope(|s| {
+            let cache = &cache;
+            let loader = s.spawn(move || {
+                let v = cache.get_or_insert_with(7, || {
+                    started.send(()).unwrap();
+                    is_released.recv_timeout(PATIENCE).unwrap();
+                    "loaded"
+                });
+                v.unwrap().to_string()
+            });
+            is_started.recv_timeout(PATIENCE).unwrap();
+            let waiter = s.spawn(|| {
+                let v = cache.get_or_insert_with(7, || -> &str { unreachable!("joins the load") });
+                v.unwrap().to_string()
+            });
+            // The waiter's miss is counted before it looks for the flight,
+            // which cannot end before `release`: once it shows, it waits.
+            let started = std::time::Instant::now();
+            while cache.stats().misses < 2 {
+                assert!(started.elapsed() < PATIENCE, "the waiter never missed");
+                thread::yield_now();
+            }
+            assert_eq!(
+                cache.insert(7, "written"),
+                Ok(strcache::InsertOutcome::Inserted)
+            );
+            assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "written");
+            release.send(()).unwrap();
+            assert_eq!(loader.join().unwrap(), "loaded");
+            assert_eq!(waiter.join().unwrap(), "loaded");
+        });
+        assert_eq!(cache.get_str(&7).unwrap(), "written");
+        let loads = cache.stats().loads;
+        assert_eq!((loads.succeeded, loads.superseded, loads.waited), (1, 1, 1));
+    });
+}

@@ -459,3 +459,59 @@ fn iteration_races_reinsert() {
         assert_eq!(contents(&cache), expected.map(|(k, v)| (k, v.to_string())));
     });
 }
+
+/// An insert racing a load of the same key wins, whether it lands before
+/// the load's miss, while the loader runs, or after the load published:
+/// the load's caller gets its own value or the written one, and the cache
+/// ends with the written one (#19).
+#[test]
+fn an_insert_during_a_load_wins() {
+    loom::model(|| {
+        let cache = cache();
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || assert!(cache.insert(1, "written").is_ok()))
+        };
+        let got = cache
+            .get_or_insert_with(1, || "loaded")
+            .unwrap()
+            .to_string();
+        assert!(matches!(got.as_str(), "loaded" | "written"), "{got}");
+        writer.join().unwrap();
+        assert_eq!(cache.get_str(&1).unwrap(), "written");
+    });
+}
+
+/// A remove that starts after the loader began leaves the key absent,
+/// whether the load published before it or not (#19). Without the check,
+/// under the lock, that a removed key is still absent, a remove whose
+/// search missed a value published meanwhile left it cached.
+#[test]
+fn a_remove_during_a_load_wins() {
+    loom::model(|| {
+        let cache = cache();
+        let began = Arc::new(AtomicUsize::new(0));
+        let remover = {
+            let (cache, began) = (cache.clone(), began.clone());
+            thread::spawn(move || {
+                // Acquire: pairs with the loader's Release store, so a
+                // remove that sees it starts after the loader began.
+                let during = began.load(Ordering::Acquire) == 1;
+                cache.remove(&1);
+                during
+            })
+        };
+        let got = cache.get_or_insert_with(1, || {
+            began.store(1, Ordering::Release);
+            "loaded"
+        });
+        assert_eq!(got.unwrap(), "loaded");
+        let during = remover.join().unwrap();
+        if during {
+            assert!(
+                cache.get_str(&1).is_none(),
+                "the load was cached over the remove"
+            );
+        }
+    });
+}

@@ -204,7 +204,7 @@ fn display_names_every_counter() {
         "removals 0",
         "evictions 0",
         "expirations 0",
-        "loads 0 ok 0 failed 0 panicked 0 cancelled 0 timed out 0 waited",
+        "loads 0 ok 0 failed 0 panicked 0 cancelled 0 timed out 0 waited 0 superseded",
         "1 entries",
     ] {
         assert!(line.contains(part), "{part:?} missing from {line:?}");
@@ -331,6 +331,6 @@ mod metrics_export {
         assert_eq!(get("strcache_entries{cache=users}"), Some(1.0));
         assert_eq!(get("strcache_weight{cache=users}"), Some(1.0));
         assert!(get("strcache_retired_bytes{cache=users}").is_some());
-        assert_eq!(values.len(), 16, "{values:#?}");
+        assert_eq!(values.len(), 17, "{values:#?}");
     }
 }
