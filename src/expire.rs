@@ -161,6 +161,11 @@ impl Expiry {
         nanos(self.clock.now()).saturating_add(1)
     }
 
+    /// The default time to live, if the cache has one.
+    pub(crate) fn ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+
     /// The reading a write that sets no deadline judges expiry by: the
     /// clock's, or 0 (before every deadline) if no entry has one yet.
     #[inline]

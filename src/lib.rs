@@ -217,7 +217,7 @@ pub use builder::Builder;
 pub use cache::StrCache;
 pub use error::Error;
 pub use expire::{Clock, ManualClock};
-pub use load::LoadError;
+pub use load::{Expiring, LoadError, Loaded};
 pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;

@@ -73,7 +73,6 @@ use crate::{
     Error, StrCache, Utf8Bytes,
 };
 
-
 /// A load in progress, shared by its leader and its waiters.
 pub(crate) struct Flight<K> {
     tag: u64,
@@ -238,6 +237,78 @@ enum Role<'a, K> {
     Wait(Arc<Flight<K>>),
 }
 
+/// What a loader returns: a value, which the cache's default time to live
+/// (if any) governs, or an [`Expiring`] value with a time to live of its
+/// own.
+///
+/// Implemented for every type a value can be made from (`&'static str`,
+/// `String`, [`Utf8Bytes`], ...) and for [`Expiring`] of one.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use strcache::{Expiring, Loaded};
+///
+/// let (value, ttl) = "plain".into_parts();
+/// assert_eq!((value.as_str(), ttl), ("plain", None));
+/// let (_, ttl) = Expiring::new("brief", Duration::from_secs(5)).into_parts();
+/// assert_eq!(ttl, Some(Duration::from_secs(5)));
+/// ```
+pub trait Loaded {
+    /// The value, and its own time to live if it has one.
+    fn into_parts(self) -> (Utf8Bytes, Option<Duration>);
+}
+
+impl<V: Into<Utf8Bytes>> Loaded for V {
+    fn into_parts(self) -> (Utf8Bytes, Option<Duration>) {
+        (self.into(), None)
+    }
+}
+
+/// A loaded value with a time to live chosen by its loader, for example
+/// from the backend's `Cache-Control: max-age`. The entry expires after
+/// `ttl` or after the cache's default time to live, whichever is shorter.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use strcache::{Expiring, ManualClock, StrCache};
+///
+/// let clock = ManualClock::new();
+/// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
+/// let max_age = Duration::from_secs(30);
+/// let v = cache.get_or_insert_with("k".into(), || Expiring::new("fresh", max_age));
+/// assert_eq!(v.unwrap(), "fresh");
+/// clock.advance(max_age);
+/// assert!(cache.get_str("k").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiring<V> {
+    /// The value.
+    pub value: V,
+    /// How long it lives, at most.
+    pub ttl: Duration,
+}
+
+impl<V> Expiring<V> {
+    /// `value`, to live for `ttl` at most.
+    ///
+    /// # Examples
+    /// ```
+    /// let e = strcache::Expiring::new("v", std::time::Duration::from_secs(1));
+    /// assert_eq!(e.value, "v");
+    /// ```
+    pub fn new(value: V, ttl: Duration) -> Self {
+        Expiring { value, ttl }
+    }
+}
+
+impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
+    fn into_parts(self) -> (Utf8Bytes, Option<Duration>) {
+        (self.value.into(), Some(self.ttl))
+    }
+}
+
 /// Why [`StrCache::try_get_or_insert_with`] failed.
 ///
 /// # Examples
@@ -320,7 +391,7 @@ where
     /// let v = cache.get_or_insert_with("user:1".into(), || -> &str { unreachable!() }).unwrap();
     /// assert_eq!(v, r#"{"name":"Ada"}"#);
     /// ```
-    pub fn get_or_insert_with<V: Into<Utf8Bytes>>(
+    pub fn get_or_insert_with<V: Loaded>(
         &self,
         key: K,
         load: impl FnOnce() -> V,
@@ -344,7 +415,7 @@ where
     /// let v = cache.try_get_or_insert_with("k".into(), || "1".parse::<u8>().map(|n| n.to_string()));
     /// assert_eq!(v.unwrap(), "1");
     /// ```
-    pub fn try_get_or_insert_with<V: Into<Utf8Bytes>, E>(
+    pub fn try_get_or_insert_with<V: Loaded, E>(
         &self,
         key: K,
         load: impl FnOnce() -> Result<V, E>,
@@ -369,7 +440,7 @@ where
     /// let v = cache.get_or_insert_with_timeout("k".into(), Duration::from_secs(1), || "v");
     /// assert_eq!(v.unwrap(), "v");
     /// ```
-    pub fn get_or_insert_with_timeout<V: Into<Utf8Bytes>>(
+    pub fn get_or_insert_with_timeout<V: Loaded>(
         &self,
         key: K,
         timeout: Duration,
@@ -382,7 +453,7 @@ where
     /// The synchronous load: a hit costs what `get_str` costs, nothing
     /// more (no clock read, no thread lookup).
     #[inline]
-    fn load<V: Into<Utf8Bytes>, E>(
+    fn load<V: Loaded, E>(
         &self,
         key: K,
         timeout: Option<Duration>,
@@ -396,7 +467,7 @@ where
 
     /// The protocol in the module docs, with the leader's thread recorded.
     /// `timeout` bounds waiting, not loading.
-    fn load_missing<V: Into<Utf8Bytes>, E>(
+    fn load_missing<V: Loaded, E>(
         &self,
         key: K,
         timeout: Option<Duration>,
@@ -413,8 +484,8 @@ where
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
-                        let value = self.run(flight.tag, load)?.into();
-                        return self.publish(key, value, None);
+                        let loaded = self.run(flight.tag, load)?;
+                        return self.publish(key, loaded, None);
                     }
                     let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
@@ -433,8 +504,8 @@ where
                     if let Some(hit) = self.recheck(&key) {
                         return Ok(hit);
                     }
-                    let value = self.run(leader.flight.tag, load)?.into();
-                    return self.publish(key, value, Some(leader));
+                    let loaded = self.run(leader.flight.tag, load)?;
+                    return self.publish(key, loaded, Some(leader));
                 }
             }
             // The load waited for was abandoned, or was another key's with
@@ -502,14 +573,20 @@ where
     fn publish<E>(
         &self,
         key: K,
-        value: Utf8Bytes,
+        loaded: impl Loaded,
         leader: Option<Leader<'_, K>>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
+        let (value, ttl) = loaded.into_parts();
+        // A loader's time to live never outlasts the cache's own.
+        let ttl = match (ttl, self.expiry().ttl()) {
+            (Some(chosen), Some(cap)) => Some(chosen.min(cap)),
+            (chosen, cap) => chosen.or(cap),
+        };
         let fill = leader
             .as_ref()
             .map_or(Fill::Unlisted, |leader| Fill::Load(&leader.flight));
         let outcome = self
-            .write_fill(key, value.clone(), None, fill)
+            .write_fill(key, value.clone(), ttl, fill)
             .map_err(LoadError::Cache)?;
         if let Some(leader) = leader {
             if outcome.is_none() {
@@ -587,11 +664,57 @@ where
     ///     assert_eq!(v, "loaded");
     /// });
     /// ```
-    pub async fn get_or_insert_with_async<V: Into<Utf8Bytes>>(
+    pub async fn get_or_insert_with_async<V: Loaded>(
         &self,
         key: K,
         load: impl std::future::Future<Output = V>,
     ) -> Result<CachedStr<'_>, Error> {
+        let load = async { Ok::<_, Infallible>(load.await) };
+        self.try_get_or_insert_with_async(key, load)
+            .await
+            .map_err(LoadError::into_error)
+    }
+
+    /// As [`get_or_insert_with_async`](Self::get_or_insert_with_async),
+    /// with a loader that can fail, as
+    /// [`try_get_or_insert_with`](Self::try_get_or_insert_with): the error
+    /// reaches this caller only, and one of the waiters runs its own loader.
+    ///
+    /// # Errors
+    /// [`LoadError::Load`] with the loader's error, or
+    /// [`LoadError::Cache`] as
+    /// [`get_or_insert_with_async`](Self::get_or_insert_with_async).
+    ///
+    /// # Examples
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+    /// #             return v;
+    /// #         }
+    /// #     }
+    /// # }
+    /// use strcache::{LoadError, StrCache};
+    ///
+    /// let cache: StrCache = StrCache::new();
+    /// block_on(async {
+    ///     let down = cache
+    ///         .try_get_or_insert_with_async("k".into(), async { Err::<&str, _>("backend down") })
+    ///         .await;
+    ///     assert_eq!(down.unwrap_err(), LoadError::Load("backend down"));
+    ///     let up = cache
+    ///         .try_get_or_insert_with_async("k".into(), async { Ok::<_, &str>("loaded") })
+    ///         .await;
+    ///     assert_eq!(up.unwrap(), "loaded");
+    /// });
+    /// ```
+    pub async fn try_get_or_insert_with_async<V: Loaded, E>(
+        &self,
+        key: K,
+        load: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<CachedStr<'_>, LoadError<E>> {
         if let Some(hit) = self.get_str(&key) {
             return Ok(hit);
         }
@@ -615,11 +738,9 @@ where
                         return Ok(hit);
                     }
                     let tally = Tally::new(self.counters(leader.flight.tag));
-                    let value = load.await.into();
-                    tally.ended(true);
-                    return self
-                        .publish::<Infallible>(key, value, Some(leader))
-                        .map_err(LoadError::into_error);
+                    let result = load.await;
+                    tally.ended(result.is_ok());
+                    return self.publish(key, result.map_err(LoadError::Load)?, Some(leader));
                 }
             }
             if let Some(hit) = self.recheck(&key) {

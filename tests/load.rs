@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use strcache::{Error, LoadError, ManualClock, StrCache};
+use strcache::{Error, Expiring, LoadError, ManualClock, StrCache};
 
 #[path = "support/gate.rs"]
 mod gate;
@@ -218,23 +218,50 @@ fn a_loaded_value_obeys_the_bound() {
     assert_eq!(cache.get_or_insert_with(1, || "fits").unwrap(), "fits");
 }
 
+/// A loaded value with a zero time to live (a cache's own cannot be zero)
+/// expires as it is published.
 #[test]
 fn a_loaded_value_obeys_the_ttl_and_is_returned_even_if_gone_at_once() {
     let clock = ManualClock::new();
-    let cache = StrCache::<u32>::builder()
-        .time_to_live(Duration::ZERO)
-        .clock(clock)
-        .build();
+    let cache = StrCache::<u32>::builder().clock(clock).build();
     let calls = AtomicUsize::new(0);
     let load = || {
         calls.fetch_add(1, Ordering::Relaxed);
-        "brief"
+        Expiring::new("brief", Duration::ZERO)
     };
     // Expired as soon as it is published, yet its loader's caller gets it.
     assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
     assert!(cache.get_str(&1).is_none());
     assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
     assert_eq!(calls.load(Ordering::Relaxed), 2);
+}
+
+/// A loader's own time to live decides its entry's, within the cache's:
+/// the shorter of the two wins.
+#[test]
+fn a_loader_chooses_its_entry_s_time_to_live_within_the_cache_s() {
+    let clock = ManualClock::new();
+    let cache = StrCache::<u32>::builder()
+        .time_to_live(Duration::from_secs(60))
+        .clock(clock.clone())
+        .build();
+    let short = cache.get_or_insert_with(1, || Expiring::new("short", Duration::from_secs(10)));
+    assert_eq!(short.unwrap(), "short");
+    let long = cache.try_get_or_insert_with(2, || {
+        Ok::<_, ()>(Expiring::new("long", Duration::from_secs(600)))
+    });
+    assert_eq!(long.unwrap(), "long");
+    clock.advance(Duration::from_secs(10));
+    assert!(
+        cache.get_str(&1).is_none(),
+        "expired at its own time to live"
+    );
+    assert_eq!(cache.get_str(&2).unwrap(), "long");
+    clock.advance(Duration::from_secs(50));
+    assert!(
+        cache.get_str(&2).is_none(),
+        "capped at the cache's time to live"
+    );
 }
 
 #[test]
@@ -261,6 +288,47 @@ mod async_load {
             .enable_time()
             .build()
             .unwrap()
+    }
+
+    /// A failed async load reaches its own caller only, is counted as a
+    /// failure and cached as nothing; a waiter that was waiting for it runs
+    /// its own loader.
+    #[test]
+    fn a_failed_async_load_hands_over_to_a_waiter() {
+        let cache = Arc::new(StrCache::<u32>::builder().build());
+        runtime().block_on(async {
+            let (started, is_started) = tokio::sync::oneshot::channel();
+            let (fail, is_failed) = tokio::sync::oneshot::channel::<()>();
+            let leader = {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move {
+                    let load = async {
+                        started.send(()).unwrap();
+                        is_failed.await.unwrap();
+                        Err::<&str, _>("backend down")
+                    };
+                    let got = cache.try_get_or_insert_with_async(7, load).await;
+                    got.map(|v| v.to_string())
+                })
+            };
+            is_started.await.unwrap();
+            let waiter = {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move {
+                    let load = async { Ok::<_, &str>("second") };
+                    let got = cache.try_get_or_insert_with_async(7, load).await;
+                    got.map(|v| v.to_string())
+                })
+            };
+            fail.send(()).unwrap();
+            let led = tokio::time::timeout(PATIENCE, leader).await.unwrap();
+            assert_eq!(led.unwrap(), Err(LoadError::Load("backend down")));
+            let waited = tokio::time::timeout(PATIENCE, waiter).await.unwrap();
+            assert_eq!(waited.unwrap().as_deref(), Ok("second"));
+        });
+        let loads = cache.stats().loads;
+        assert_eq!((loads.failed, loads.succeeded), (1, 1));
+        assert_eq!(cache.get_str(&7).unwrap(), "second");
     }
 
     #[test]
