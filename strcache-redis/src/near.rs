@@ -314,6 +314,38 @@ impl NearCache {
         result
     }
 
+    /// Waits until every invalidation the server sent this near-cache
+    /// before the call has been applied: one PING round trip on the
+    /// tracking connection, whose reply comes after those pushes. The
+    /// server queues a write's invalidations before it replies to the
+    /// writer, so after `sync` no local value is older than any write that
+    /// had returned before `sync` was called. While tracking is down the
+    /// local tier is empty, and `sync` returns at once.
+    ///
+    /// # Errors
+    /// [`Error::Redis`] when the PING fails (the connection is then
+    /// flushed by the heartbeat or the disconnect).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), strcache_redis::Error> {
+    /// # let near = strcache_redis::NearCache::builder("redis://127.0.0.1:6379").build().await?;
+    /// // Another client has just written "k" and told us so.
+    /// near.sync().await?;
+    /// let fresh = near.get("k").await?; // not older than that write
+    /// # drop(fresh);
+    /// # Ok(()) }
+    /// ```
+    pub async fn sync(&self) -> Result<(), Error> {
+        if let Some(mut session) = self.shared.link.session() {
+            redis::cmd("PING")
+                .query_async::<redis::Value>(&mut session.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// What the near-cache has done so far.
     ///
     /// # Examples

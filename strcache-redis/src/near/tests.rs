@@ -149,3 +149,119 @@ async fn concurrent_misses_share_one_get() {
         (READERS, 1, 0)
     );
 }
+
+/// A xorshift generator: the torture test's choices, reproducible by seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A hook that delays some fills between reply and commit, so that
+/// invalidations overtake them: a yield, or a sleep of up to 2 ms.
+fn delays(seed: u64) -> FillHook {
+    let rng = std::sync::Mutex::new(Rng(seed));
+    Arc::new(move |_key, _shared| {
+        let pick = rng.lock().unwrap().below(8);
+        Box::pin(async move {
+            match pick {
+                0..=3 => {}
+                4..=5 => tokio::task::yield_now().await,
+                n => {
+                    tokio::time::sleep(std::time::Duration::from_micros(200 * (n - 3) * (n - 3)))
+                        .await
+                }
+            }
+        })
+    })
+}
+
+/// The convergence torture test: three near-caches over one server, each
+/// with delays injected into its fills; two writers, each owning half the
+/// keys, write 10,000 increasing versions through connections of their own while
+/// readers on every near-cache read. Each reader sees each key's versions
+/// in order. Once the writers stop and each near-cache has made one PING
+/// round trip, every near-cache holds nothing or exactly the server's
+/// value for every key: no key stays stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_caches_converge_on_the_servers_values() {
+    const KEYS: u64 = 16;
+    const WRITES: u64 = 10_000;
+    const NEARS: u64 = 3;
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let mut nears = Vec::new();
+    for seed in 1..=NEARS {
+        nears.push(Arc::new(near_with(&server, delays(seed * 7919)).await));
+    }
+    let writing = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for owner in 0..2 {
+        let mut conn = server.admin().await;
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(owner + 17);
+            for version in 1..=WRITES / 2 {
+                let key = rng.below(KEYS / 2) * 2 + owner;
+                let () = conn.set(format!("k{key}"), version).await.unwrap();
+            }
+        }));
+    }
+    let mut readers = Vec::new();
+    for (i, near) in nears.iter().enumerate() {
+        for r in 0..2 {
+            let (near, writing) = (Arc::clone(near), Arc::clone(&writing));
+            readers.push(tokio::spawn(async move {
+                let mut rng = Rng(i as u64 * 31 + r + 5);
+                let mut seen = [0u64; KEYS as usize];
+                let mut reads = 0u64;
+                while writing.load(Relaxed) {
+                    let key = rng.below(KEYS);
+                    let read = near.get(&format!("k{key}")).await.unwrap();
+                    let version = read.map_or(0, |v| v.parse::<u64>().unwrap());
+                    assert!(
+                        version >= seen[key as usize],
+                        "k{key} went back from {} to {version}",
+                        seen[key as usize]
+                    );
+                    seen[key as usize] = version;
+                    reads += 1;
+                }
+                reads
+            }));
+        }
+    }
+    for writer in writers {
+        support::within("the writers", writer).await.unwrap();
+    }
+    writing.store(false, Relaxed);
+    let mut reads = 0;
+    for reader in readers {
+        reads += support::within("the readers", reader).await.unwrap();
+    }
+    let (mut stale, mut compared) = (Vec::new(), 0);
+    for (i, near) in nears.iter().enumerate() {
+        near.sync().await.unwrap();
+        for key in 0..KEYS {
+            let key = format!("k{key}");
+            let server_value: Option<String> = admin.get(&key).await.unwrap();
+            if let Some(local) = near.get_local(&key) {
+                compared += 1;
+                if Some(&*local) != server_value.as_deref() {
+                    stale.push(format!(
+                        "near {i}: {key} = {local}, server {server_value:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(stale.is_empty(), "stale keys: {stale:?}");
+    let discarded: u64 = nears.iter().map(|n| n.stats().fills_discarded).sum();
+    eprintln!("{WRITES} writes, {reads} reads, {discarded} fills discarded, {compared} cached keys matched the server");
+}
