@@ -4,7 +4,13 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+        Arc,
+    },
+    time::Duration,
+};
 
 use redis::AsyncCommands;
 use strcache_redis::{Error, NearCache, Tracking};
@@ -336,4 +342,115 @@ async fn optin_mode_tracks_its_fills() {
         return;
     };
     assert_set_invalidates(&near, &mut admin, "k", "v2").await;
+}
+
+/// The fault test: SIGKILL the server under load (a writer writing
+/// increasing versions, readers reading through the near-cache), and start
+/// it again, empty. Each reader's versions of a key never go back (a key
+/// the restart lost reads as missing), the near-cache reconnects by
+/// itself, and after one sync every cached key equals the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_nothing_stale_and_the_near_cache_recovers() {
+    const KEYS: u64 = 8;
+    let Some(mut server) = Server::start() else {
+        return;
+    };
+    let near = Arc::new(
+        NearCache::builder(server.url())
+            .timeout(Duration::from_millis(300))
+            .heartbeat(Duration::from_millis(100))
+            .build()
+            .await
+            .unwrap(),
+    );
+    let client = redis::Client::open(server.url()).unwrap();
+    let running = Arc::new(AtomicBool::new(true));
+    let (writes, reads) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let writer = {
+        let (running, writes) = (Arc::clone(&running), Arc::clone(&writes));
+        tokio::spawn(async move {
+            let mut conn = None;
+            let mut version = 0u64;
+            while running.load(Relaxed) {
+                if conn.is_none() {
+                    conn = client.get_multiplexed_async_connection().await.ok();
+                }
+                let Some(c) = conn.as_mut() else {
+                    // The server is down: try again shortly.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                };
+                version += 1;
+                let written: redis::RedisResult<()> =
+                    c.set(format!("k{}", version % KEYS), version).await;
+                if written.is_ok() {
+                    writes.fetch_add(1, Relaxed);
+                } else {
+                    conn = None;
+                }
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (near, running, reads) =
+                (Arc::clone(&near), Arc::clone(&running), Arc::clone(&reads));
+            tokio::spawn(async move {
+                let mut seen = [0u64; KEYS as usize];
+                let mut i = r;
+                while running.load(Relaxed) {
+                    i += 1;
+                    let key = (i * 3) % KEYS;
+                    // Errors are expected while the server is down.
+                    if let Ok(read) = near.get(&format!("k{key}")).await {
+                        if let Some(version) = read.map(|v| v.parse::<u64>().unwrap()) {
+                            assert!(
+                                version >= seen[key as usize],
+                                "k{key} went back from {} to {version}",
+                                seen[key as usize]
+                            );
+                            seen[key as usize] = version;
+                        }
+                        reads.fetch_add(1, Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let at_least = |counter: &Arc<AtomicU64>, n: u64| {
+        let counter = Arc::clone(counter);
+        move || counter.load(Relaxed) >= n
+    };
+    wait_until("500 writes", at_least(&writes, 500)).await;
+    wait_until("500 reads", at_least(&reads, 500)).await;
+    server.kill();
+    wait_until("the disconnect flush", || {
+        near.stats().flushes.disconnect >= 1
+    })
+    .await;
+    assert!(near.get_local("k1").is_none());
+    server.restart();
+    wait_until("the reconnect", || near.stats().reconnects >= 1).await;
+    let (w, r) = (writes.load(Relaxed), reads.load(Relaxed));
+    wait_until("500 more writes", at_least(&writes, w + 500)).await;
+    wait_until("500 more reads", at_least(&reads, r + 500)).await;
+    running.store(false, Relaxed);
+    within("the writer", writer).await.unwrap();
+    for reader in readers {
+        within("a reader", reader).await.unwrap();
+    }
+    assert!(near.is_tracking());
+    near.sync().await.unwrap();
+    let mut admin = server.admin().await;
+    for key in 0..KEYS {
+        let key = format!("k{key}");
+        let server_value: Option<String> = admin.get(&key).await.unwrap();
+        if let Some(local) = near.get_local(&key) {
+            assert_eq!(Some(&*local), server_value.as_deref(), "{key} is stale");
+        }
+        assert_eq!(
+            near.get(&key).await.unwrap().as_deref(),
+            server_value.as_deref()
+        );
+    }
 }

@@ -19,6 +19,7 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 pub(crate) struct Server {
     child: Child,
     port: u16,
+    args: Vec<String>,
 }
 
 impl Server {
@@ -51,20 +52,25 @@ impl Server {
                 .and_then(|l| l.local_addr())
                 .expect("no free loopback port")
                 .port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server did not start");
-            let mut server = Server { child, port };
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let child = spawn(port, &args);
+            let mut server = Server { child, port, args };
             if server.wait_ready() {
                 return Some(server);
             }
         }
         panic!("redis-server did not come up on any of 5 free ports");
+    }
+
+    /// Starts the server again on its port, empty (it saves nothing),
+    /// after [`kill`](Self::kill).
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.port, &self.args);
+        assert!(
+            self.wait_ready(),
+            "redis-server did not restart on its port"
+        );
     }
 
     /// Waits for the server to accept connections; false if it exited.
@@ -114,6 +120,18 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `redis-server` on `port`, with nothing saved to disk.
+fn spawn(port: u16, args: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server did not start")
 }
 
 /// The calls of `command` the server has run (`INFO commandstats`).
