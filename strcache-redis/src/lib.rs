@@ -58,12 +58,17 @@
 //! local tier is strcache, with its zero-copy reads and single flight.
 //!
 //! # Cargo features
-//! None yet.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `metrics` | no | [`NearCache::export_metrics`], through the `metrics` facade |
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod error;
+#[cfg(feature = "metrics")]
+mod export;
 mod link;
 mod near;
 mod stats;

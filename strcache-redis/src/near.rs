@@ -363,6 +363,22 @@ impl NearCache {
         self.shared.counters.snapshot(superseded)
     }
 
+    /// The local tier's own statistics (strcache's [`Stats`](strcache::Stats)):
+    /// entries, evictions, expirations, loads.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), strcache_redis::Error> {
+    /// # let near = strcache_redis::NearCache::builder("redis://127.0.0.1:6379").build().await?;
+    /// near.get("k").await?;
+    /// println!("{} entries held locally", near.local_stats().entries);
+    /// # Ok(()) }
+    /// ```
+    pub fn local_stats(&self) -> strcache::Stats {
+        self.shared.cache.stats()
+    }
+
     /// Whether tracking is up: cached values are served only while it is.
     ///
     /// # Examples
