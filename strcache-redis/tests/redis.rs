@@ -140,6 +140,41 @@ async fn a_killed_tracking_connection_flushes_reconnects_and_retracks() {
     assert_set_invalidates(&near, &mut admin, "k", "v2").await;
 }
 
+/// A server that stops answering (CLIENT PAUSE, as a half-open connection
+/// looks): the heartbeat's PING times out and flushes, and once the server
+/// answers again the near-cache reconnects and tracks.
+#[tokio::test]
+async fn a_silent_connection_fails_the_heartbeat_and_flushes() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let () = admin.set("k", "v1").await.unwrap();
+    let near = NearCache::builder(server.url())
+        .heartbeat(Duration::from_millis(100))
+        .timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    near.get("k").await.unwrap().unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .arg("ALL")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    wait_until("the heartbeat flush", || {
+        near.stats().flushes.heartbeat == 1
+    })
+    .await;
+    assert!(near.get_local("k").is_none());
+    wait_until("the reconnect", || near.stats().reconnects == 1).await;
+    assert_eq!(near.stats().flushes.disconnect, 0);
+    assert_eq!(near.get("k").await.unwrap().unwrap(), "v1");
+    assert_set_invalidates(&near, &mut admin, "k", "v2").await;
+}
+
 #[tokio::test]
 async fn evictions_from_the_servers_tracking_table_invalidate() {
     let Some(server) = Server::start_with(&["--tracking-table-max-keys", "2"]) else {
