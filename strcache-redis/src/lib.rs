@@ -41,7 +41,9 @@
 //! - [`NearCache::set`] and [`NearCache::del`] drop the local copy after
 //!   Redis applied the write: a near-cache reads its own writes;
 //! - a local entry expires at the earlier of [`Builder::max_ttl`] and the
-//!   key's remaining server TTL, fetched atomically with the value.
+//!   key's remaining server TTL, fetched atomically with the value;
+//! - after [`NearCache::sync`] (one PING round trip), no local value is
+//!   older than a write that returned before the call, whoever wrote it.
 //!
 //! # Scope
 //! Standalone Redis 6.0 or later (RESP3 and `CLIENT TRACKING`). Redis

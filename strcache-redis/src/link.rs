@@ -40,8 +40,9 @@
 //!    bump, so before the clear, while its flight was listed: the clear
 //!    either unlists it (no publish) or removes the published value. A
 //!    fill whose check sees the new generation does not hand its value to
-//!    the core at all. A fill that started after the bump sees no session
-//!    (or a new one, tracked before it was installed) and reads uncached.
+//!    the core at all. A fill that starts after the bump sees either no
+//!    session, and reads for its caller only, or the next generation's,
+//!    whose connection was tracked before it was installed.
 //! 5. A null invalidation clears the tier without a generation bump: the
 //!    connection is still tracked, and the clear unlists every flight, so
 //!    step 3's argument holds for every key at once.
