@@ -62,7 +62,7 @@
 //! # Cargo features
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `metrics` | no | [`NearCache::export_metrics`], through the `metrics` facade |
+//! | `metrics` | no | `NearCache::export_metrics`, through the `metrics` facade |
 
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
