@@ -8,7 +8,7 @@ use crate::{
     expire::{Clock, Expiry},
     notify::Listener,
     stats::Reads,
-    EvictionCause, StrCache, Utf8Bytes,
+    ConfigError, EvictionCause, StrCache, Utf8Bytes,
 };
 
 /// The most shards a cache may have (the shard is chosen by 16 hash bits).
@@ -20,6 +20,19 @@ const MAX_SHARDS: usize = 1 << 16;
 const MAX_INITIAL_CAPACITY: usize = 1 << 26;
 
 /// Configures and builds a [`StrCache`].
+///
+/// Settings that cannot make a cache (`max_entries(0)`, two different
+/// bounds, a zero time to live, zero shards) are refused when the cache is
+/// built, with a [`ConfigError`] that names the setting:
+/// [`try_build`](Self::try_build) returns it, and [`build`](Self::build)
+/// panics with its message, as the builders of moka and quick_cache do,
+/// since settings are usually fixed in the code and wrong ones are a bug to
+/// fix rather than a condition to handle. Settings read from a file or the
+/// command line are what `try_build` is for.
+///
+/// The key type is fixed when the builder is made: `StrCache::<u64>::builder()`,
+/// or by the type of the variable the cache goes into,
+/// `let cache: StrCache = StrCache::builder().build()` for `String` keys.
 ///
 /// # Examples
 /// ```
@@ -36,7 +49,10 @@ pub struct Builder<K, S> {
     capacity: usize,
     shards: Option<usize>,
     hasher: S,
-    bound: Option<(u64, Weigher<K>)>,
+    /// The bound as called (`"max_entries"`, the maximum) and its weigher.
+    bound: Option<(&'static str, u64, Weigher<K>)>,
+    /// A second bound that differs from the first; refused by `try_build`.
+    conflict: Option<ConfigError>,
     ttl: Option<Duration>,
     clock: Option<Box<dyn Clock>>,
     listener: Option<Listener<K>>,
@@ -51,6 +67,7 @@ impl<K> Builder<K, ahash::RandomState> {
             shards: None,
             hasher: ahash::RandomState::new(),
             bound: None,
+            conflict: None,
             ttl: None,
             clock: None,
             listener: None,
@@ -79,14 +96,19 @@ impl<K, S> Builder<K, S> {
         self
     }
 
-    /// The number of shards, rounded up to a power of two, at least 1 and
-    /// at most 65,536. Default: four per available core, rounded up to a
-    /// power of two, so writers on different cores rarely share a lock.
+    /// The number of shards, rounded up to a power of two. Default: four
+    /// per available core, rounded up to a power of two, so writers on
+    /// different cores rarely share a lock. 0 or more than 65,536 makes
+    /// [`build`](Self::build) fail ([`ConfigError::ZeroShards`],
+    /// [`ConfigError::TooManyShards`]).
     ///
     /// # Examples
     /// ```
     /// let cache = strcache::StrCache::<u32>::builder().shards(5).build();
     /// assert_eq!(cache.shard_count(), 8);
+    ///
+    /// let err = strcache::StrCache::<u32>::builder().shards(0).try_build().unwrap_err();
+    /// assert_eq!(err.to_string(), "shards(0): a cache needs at least one shard");
     /// ```
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
@@ -110,6 +132,7 @@ impl<K, S> Builder<K, S> {
             shards: self.shards,
             hasher,
             bound: self.bound,
+            conflict: self.conflict,
             ttl: self.ttl,
             clock: self.clock,
             listener: self.listener,
@@ -120,25 +143,61 @@ impl<K, S> Builder<K, S> {
 
     /// Bounds the cache to `max` entries. Inserts beyond it evict entries
     /// the policy judges least likely to be read again (see the crate docs,
-    /// *Eviction*). Replaces any earlier bound.
+    /// *Eviction*).
+    ///
+    /// A cache has one bound: this, [`max_bytes`](Self::max_bytes) or
+    /// [`max_weight`](Self::max_weight). Setting a second, different one
+    /// makes [`build`](Self::build) fail ([`ConfigError::TwoBounds`]), and
+    /// so does `max_entries(0)` ([`ConfigError::ZeroBound`]).
     ///
     /// # Examples
     /// ```
-    /// let cache = strcache::StrCache::<u32>::builder().max_entries(100).build();
+    /// use strcache::{ConfigError, StrCache};
+    ///
+    /// let cache = StrCache::<u32>::builder().max_entries(100).build();
     /// for i in 0..1_000 {
     ///     cache.insert(i, "v").unwrap();
     /// }
     /// assert!(cache.len() <= 100);
+    ///
+    /// let err = StrCache::<String>::builder()
+    ///     .max_entries(100)
+    ///     .max_bytes(1 << 20)
+    ///     .try_build()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err,
+    ///     ConfigError::TwoBounds { first: "max_entries(100)".into(), second: "max_bytes(1048576)".into() }
+    /// );
     /// ```
-    pub fn max_entries(mut self, max: u64) -> Self {
-        self.bound = Some((max, Weigher::Entries));
+    pub fn max_entries(self, max: u64) -> Self {
+        self.bound("max_entries", max, Weigher::Entries)
+    }
+
+    /// Sets the bound, or records a conflict with a different one set
+    /// before. Weighers cannot be compared, so a second `max_weight` always
+    /// conflicts.
+    fn bound(mut self, setting: &'static str, max: u64, weigher: Weigher<K>) -> Self {
+        match &self.bound {
+            None => self.bound = Some((setting, max, weigher)),
+            Some((first, first_max, _))
+                if (*first, *first_max) == (setting, max) && setting != "max_weight" => {}
+            Some((first, first_max, _)) => {
+                let conflict = ConfigError::TwoBounds {
+                    first: format!("{first}({first_max})"),
+                    second: format!("{setting}({max})"),
+                };
+                self.conflict.get_or_insert(conflict);
+            }
+        }
         self
     }
 
     /// Bounds the heap memory of the cache's entries to about `max` bytes:
     /// each entry weighs its key's bytes, its value's bytes and a fixed
-    /// overhead, [`entry_overhead`](crate::entry_overhead). Replaces any
-    /// earlier bound.
+    /// overhead, [`entry_overhead`](crate::entry_overhead). The one bound
+    /// of the cache, as with [`max_entries`](Self::max_entries);
+    /// `max_bytes(0)` makes [`build`](Self::build) fail.
     ///
     /// # Examples
     /// ```
@@ -149,19 +208,21 @@ impl<K, S> Builder<K, S> {
     /// let per_entry = 5 + 100 + strcache::entry_overhead::<String>();
     /// assert!(cache.len() * per_entry <= 64 * 1024);
     /// ```
-    pub fn max_bytes(mut self, max: u64) -> Self
+    pub fn max_bytes(self, max: u64) -> Self
     where
         K: KeyBytes,
     {
-        self.bound = Some((max, Weigher::Bytes(K::key_bytes)));
-        self
+        self.bound("max_bytes", max, Weigher::Bytes(K::key_bytes))
     }
 
     /// Bounds the total weight of the entries to `max`, each weighed by
     /// `weigher`. The weigher runs on the inserting thread before any lock
     /// is taken; if it panics, the insert panics and changes nothing.
-    /// Replaces any earlier bound. A `max` above
-    /// [`MAX_WEIGHT`](crate::MAX_WEIGHT) is lowered to it.
+    /// A `max` above [`MAX_WEIGHT`](crate::MAX_WEIGHT) is lowered to it.
+    /// The one bound of the cache, as with [`max_entries`](Self::max_entries);
+    /// a second `max_weight` always conflicts, since weighers cannot be
+    /// compared. `max_weight(0, ..)` is allowed: it holds only the entries
+    /// that `weigher` weighs 0.
     ///
     /// # Examples
     /// ```
@@ -176,19 +237,19 @@ impl<K, S> Builder<K, S> {
     /// assert!(cache.insert(4, "x".repeat(11)).is_err());
     /// ```
     pub fn max_weight(
-        mut self,
+        self,
         max: u64,
         weigher: impl Fn(&K, &str) -> u64 + Send + Sync + 'static,
     ) -> Self {
-        self.bound = Some((max, Weigher::Custom(Box::new(weigher))));
-        self
+        self.bound("max_weight", max, Weigher::Custom(Box::new(weigher)))
     }
 
     /// A time to live for every entry inserted without one of its own
     /// ([`insert_with_ttl`](StrCache::insert_with_ttl) overrides it). An
     /// expired entry is never returned; its memory is reclaimed by later
     /// writes to its shard, by eviction, or by
-    /// [`purge_expired`](StrCache::purge_expired).
+    /// [`purge_expired`](StrCache::purge_expired). A zero `ttl` makes
+    /// [`build`](Self::build) fail ([`ConfigError::ZeroTimeToLive`]).
     ///
     /// # Examples
     /// ```
@@ -199,6 +260,9 @@ impl<K, S> Builder<K, S> {
     ///     .build();
     /// cache.insert("k".into(), "v").unwrap();
     /// assert!(cache.contains_key("k"));
+    ///
+    /// let zero = strcache::StrCache::<String>::builder().time_to_live(Duration::ZERO);
+    /// assert_eq!(zero.try_build().unwrap_err(), strcache::ConfigError::ZeroTimeToLive);
     /// ```
     pub fn time_to_live(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
@@ -222,9 +286,14 @@ impl<K, S> Builder<K, S> {
     /// Calls `listener` with each entry that leaves the cache and why:
     /// evicted for size, expired, replaced or removed. It runs on the
     /// thread whose call removed the entry, after that call has released
-    /// every lock, so it may use the cache. If it panics, the panic reaches
-    /// that call's caller and the cache stays consistent; the remaining
-    /// entries of that call are not reported.
+    /// every lock, so it may use the cache. Entries still in the cache when
+    /// it is dropped are not reported: they are dropped with it.
+    ///
+    /// If it panics, the panic reaches that call's caller and the cache
+    /// stays consistent, every entry that left it dropped once; but the
+    /// rest of that call's reports are skipped (a `clear` of many entries
+    /// reports none after the panic). The listener stays installed and
+    /// hears the next call's departures.
     ///
     /// # Examples
     /// ```
@@ -274,29 +343,86 @@ impl<K, S> Builder<K, S> {
 
     /// Builds the cache.
     ///
+    /// # Panics
+    /// If the settings cannot make a cache, with the [`ConfigError`]
+    /// message that names the setting (see [`try_build`](Self::try_build)).
+    ///
     /// # Examples
     /// ```
     /// let cache = strcache::StrCache::<String>::builder().build();
     /// assert!(cache.is_empty());
     /// ```
+    ///
+    /// ```should_panic
+    /// // Panics: "invalid cache settings: max_entries(0): a cache bounded to 0 can hold nothing; ..."
+    /// strcache::StrCache::<String>::builder().max_entries(0).build();
+    /// ```
+    #[track_caller]
     pub fn build(self) -> StrCache<K, S> {
-        let shards = self
-            .shards
-            .unwrap_or_else(default_shards)
-            .clamp(1, MAX_SHARDS)
-            .next_power_of_two();
+        match self.try_build() {
+            Ok(cache) => cache,
+            Err(e) => panic!("invalid cache settings: {e}"),
+        }
+    }
+
+    /// Builds the cache, or says which setting makes that impossible.
+    ///
+    /// # Errors
+    /// - `max_entries(0)` or `max_bytes(0)`: [`ConfigError::ZeroBound`];
+    /// - two different bounds: [`ConfigError::TwoBounds`];
+    /// - `time_to_live(Duration::ZERO)`: [`ConfigError::ZeroTimeToLive`];
+    /// - `shards(0)`, or more than 65,536: [`ConfigError::ZeroShards`],
+    ///   [`ConfigError::TooManyShards`].
+    ///
+    /// # Examples
+    /// ```
+    /// use strcache::{ConfigError, StrCache};
+    ///
+    /// // A bound read from a configuration file:
+    /// let max: u64 = "0".parse().unwrap();
+    /// match StrCache::<String>::builder().max_entries(max).try_build() {
+    ///     Ok(_) => unreachable!("a bound of 0 is refused"),
+    ///     Err(e) => assert_eq!(e, ConfigError::ZeroBound { setting: "max_entries" }),
+    /// }
+    /// ```
+    pub fn try_build(self) -> Result<StrCache<K, S>, ConfigError> {
+        if let Some(conflict) = self.conflict {
+            return Err(conflict);
+        }
+        let shards = match self.shards {
+            Some(0) => return Err(ConfigError::ZeroShards),
+            Some(shards) if shards > MAX_SHARDS => {
+                let max = MAX_SHARDS;
+                return Err(ConfigError::TooManyShards { shards, max });
+            }
+            Some(shards) => shards,
+            None => default_shards(),
+        }
+        .next_power_of_two();
+        if let Some((setting @ ("max_entries" | "max_bytes"), 0, _)) = self.bound {
+            return Err(ConfigError::ZeroBound { setting });
+        }
+        if self.ttl == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroTimeToLive);
+        }
         let settings = Settings {
-            bound: self.bound.map(|(max, weigher)| Bound::new(max, weigher)),
+            bound: (self.bound).map(|(_, max, weigher)| Bound::new(max, weigher)),
             expiry: Expiry::new(self.clock, self.ttl),
             listener: self.listener,
             reads: self.record_reads.then(Reads::new),
         };
-        StrCache::from_parts(shards, self.capacity, self.hasher, settings)
+        Ok(StrCache::from_parts(
+            shards,
+            self.capacity,
+            self.hasher,
+            settings,
+        ))
     }
 }
 
+/// Four shards per available core, within [`MAX_SHARDS`].
 fn default_shards() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) * 4).min(MAX_SHARDS)
 }
 
 impl<K, S> fmt::Debug for Builder<K, S> {
@@ -305,6 +431,7 @@ impl<K, S> fmt::Debug for Builder<K, S> {
             .field("capacity", &self.capacity)
             .field("shards", &self.shards)
             .field("bound", &self.bound)
+            .field("conflict", &self.conflict)
             .field("ttl", &self.ttl)
             .field("clock", &self.clock)
             .field("record_reads", &self.record_reads)

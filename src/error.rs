@@ -1,6 +1,9 @@
-//! The crate's error type.
+//! The crate's errors: [`Error`] for what a cache refuses, [`ConfigError`]
+//! for settings a [`Builder`](crate::Builder) cannot build.
 
-use std::fmt;
+#[cfg(feature = "json")]
+use std::sync::Arc;
+use std::{error, fmt};
 
 /// Why a write or a load was refused. A refused write changes nothing: the
 /// previous value for the key is still there.
@@ -43,17 +46,22 @@ pub enum Error {
     Timeout,
     /// A loader tried to load its own key, which would wait for itself.
     Recursive,
-    /// The value could not be serialized to JSON; serde_json's message.
-    Serialize(String),
+    /// The value could not be serialized to JSON; serde_json's error is
+    /// the [`source`](std::error::Error::source).
+    #[cfg(feature = "json")]
+    Serialize(JsonError),
     /// The bytes are not exactly one JSON value.
+    #[cfg(feature = "json")]
     InvalidJson {
         /// Where simd-json found the error, in bytes from the start.
         offset: usize,
         /// What it found there.
         reason: String,
     },
-    /// The cached text is not the type asked for; serde_json's message.
-    Deserialize(String),
+    /// The cached text is not the type asked for; serde_json's error is
+    /// the [`source`](std::error::Error::source).
+    #[cfg(feature = "json")]
+    Deserialize(JsonError),
 }
 
 impl fmt::Display for Error {
@@ -81,17 +89,170 @@ impl fmt::Display for Error {
             Error::Recursive => f.write_str(
                 "a loader tried to load its own key, which would wait for itself forever",
             ),
-            Error::Serialize(ref message) => {
-                write!(f, "value cannot be serialized to JSON: {message}")
-            }
+            #[cfg(feature = "json")]
+            Error::Serialize(ref e) => write!(f, "value cannot be serialized to JSON: {e}"),
+            #[cfg(feature = "json")]
             Error::InvalidJson { offset, ref reason } => {
                 write!(f, "value is not one JSON value: {reason} at byte offset {offset}")
             }
-            Error::Deserialize(ref message) => {
-                write!(f, "cached JSON is not of the type asked for: {message}")
+            #[cfg(feature = "json")]
+            Error::Deserialize(ref e) => {
+                write!(f, "cached JSON is not of the type asked for: {e}")
             }
         }
     }
 }
 
-impl std::error::Error for Error {}
+/// The message of each variant names the cause too, as
+/// [`LoadError`](crate::LoadError)'s do, so printing the error alone says
+/// everything; `source` hands the cause over as a value.
+impl error::Error for Error {
+    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
+        #[cfg(feature = "json")]
+        if let Error::Serialize(e) | Error::Deserialize(e) = self {
+            return Some(e.serde_json());
+        }
+        None
+    }
+}
+
+/// Why a [`Builder`](crate::Builder) refused its settings: each names the
+/// setting as it was called. [`Builder::try_build`](crate::Builder::try_build)
+/// returns it; [`Builder::build`](crate::Builder::build) panics with its
+/// message.
+///
+/// # Examples
+/// ```
+/// use strcache::{ConfigError, StrCache};
+///
+/// let err = StrCache::<String>::builder().max_entries(0).try_build().unwrap_err();
+/// assert_eq!(err, ConfigError::ZeroBound { setting: "max_entries" });
+/// assert_eq!(
+///     err.to_string(),
+///     "max_entries(0): a cache bounded to 0 can hold nothing; \
+///      leave the bound out for an unbounded cache"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_entries(0)` or `max_bytes(0)`: no entry would fit.
+    ZeroBound {
+        /// `"max_entries"` or `"max_bytes"`.
+        setting: &'static str,
+    },
+    /// Two different bounds: a cache has one.
+    TwoBounds {
+        /// The first bound set, as called: `"max_entries(100)"`.
+        first: String,
+        /// The bound set after it.
+        second: String,
+    },
+    /// `time_to_live(Duration::ZERO)`: every entry would expire as it is
+    /// inserted.
+    ZeroTimeToLive,
+    /// `shards(0)`.
+    ZeroShards,
+    /// More shards than a cache can have.
+    TooManyShards {
+        /// The number asked for.
+        shards: usize,
+        /// The most a cache can have, 65,536.
+        max: usize,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroBound { setting } => write!(
+                f,
+                "{setting}(0): a cache bounded to 0 can hold nothing; \
+                 leave the bound out for an unbounded cache"
+            ),
+            ConfigError::TwoBounds { first, second } => write!(
+                f,
+                "{first} and {second}: a cache has one bound; keep the one you mean"
+            ),
+            ConfigError::ZeroTimeToLive => f.write_str(
+                "time_to_live(0s): every entry would expire as it is inserted; \
+                 leave it out for entries that do not expire",
+            ),
+            ConfigError::ZeroShards => f.write_str("shards(0): a cache needs at least one shard"),
+            ConfigError::TooManyShards { shards, max } => {
+                write!(f, "shards({shards}): a cache has at most {max} shards")
+            }
+        }
+    }
+}
+
+impl error::Error for ConfigError {}
+
+/// serde_json's error, behind an `Arc` so that [`Error`] stays `Clone`.
+/// Two are equal when they say the same thing (serde_json's error is not
+/// `PartialEq`).
+///
+/// # Examples
+/// ```
+/// use std::error::Error as _;
+///
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("n".into(), "[1,2]").unwrap();
+/// let err = cache.get_json::<u8>("n").unwrap_err();
+/// let strcache::Error::Deserialize(json) = &err else { panic!("{err}") };
+/// assert!(json.serde_json().is_data());
+/// let source = err.source().unwrap().downcast_ref::<serde_json::Error>().unwrap();
+/// assert_eq!(source.to_string(), json.to_string());
+/// ```
+#[cfg(feature = "json")]
+#[derive(Clone)]
+pub struct JsonError(Arc<serde_json::Error>);
+
+#[cfg(feature = "json")]
+impl JsonError {
+    /// serde_json's error: its category, line and column.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// cache.insert("n".into(), "[1,\n2]").unwrap();
+    /// let Err(strcache::Error::Deserialize(json)) = cache.get_json::<Vec<bool>>("n") else {
+    ///     panic!("a list of numbers is not a list of booleans")
+    /// };
+    /// assert_eq!((json.serde_json().line(), json.serde_json().column()), (1, 2));
+    /// ```
+    pub fn serde_json(&self) -> &serde_json::Error {
+        &self.0
+    }
+}
+
+#[cfg(feature = "json")]
+impl From<serde_json::Error> for JsonError {
+    fn from(e: serde_json::Error) -> Self {
+        JsonError(Arc::new(e))
+    }
+}
+
+#[cfg(feature = "json")]
+impl PartialEq for JsonError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+#[cfg(feature = "json")]
+impl Eq for JsonError {}
+
+#[cfg(feature = "json")]
+impl fmt::Debug for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "json")]
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}

@@ -23,7 +23,7 @@ use serde::{
 };
 use serde_json::Value;
 
-use crate::{Error, InsertOutcome, Pinned, StrCache, Utf8Bytes};
+use crate::{CachedStr, Error, InsertOutcome, IntoKey, Pinned, StrCache, Utf8Bytes};
 
 /// Scratch buffers larger than this are freed after use rather than kept
 /// for the thread's next call.
@@ -53,7 +53,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 /// `value` as JSON text in an exact-size buffer.
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
     with_scratch(|buf| {
-        serde_json::to_writer(&mut *buf, value).map_err(|e| Error::Serialize(e.to_string()))?;
+        serde_json::to_writer(&mut *buf, value).map_err(|e| Error::Serialize(e.into()))?;
         let text = Bytes::copy_from_slice(buf);
         // SAFETY: serde_json writes only UTF-8: its `to_string` relies on
         // the same guarantee.
@@ -63,7 +63,7 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
 
 /// `value` as canonical JSON text: the keys of every object sorted.
 fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
-    let value = serde_json::to_value(value).map_err(|e| Error::Serialize(e.to_string()))?;
+    let value = serde_json::to_value(value).map_err(|e| Error::Serialize(e.into()))?;
     to_json(&Sorted(&value))
 }
 
@@ -170,7 +170,76 @@ fn describe(json: &[u8], simd: &simd_json::Error) -> Error {
 
 /// Deserializes `T` from cached JSON `text`.
 fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Error> {
-    serde_json::from_str(text).map_err(|e| Error::Deserialize(e.to_string()))
+    serde_json::from_str(text).map_err(|e| Error::Deserialize(e.into()))
+}
+
+/// A key to look up a `StrCache<K>` by in [`StrCache::get_json`] and
+/// [`Pinned::get_json`]: any `Q` that `K` borrows as (`K: Borrow<Q>`), as
+/// in `HashMap::get`, so `&str` for `String` keys. The key is an `impl
+/// Lookup<K>` argument, so `get_json` has one type argument to name, the
+/// type to read: `get_json::<User>("user:7")`. Sealed: implemented for
+/// every such `Q`, and by nothing else.
+///
+/// # Examples
+/// ```
+/// use strcache::{Lookup, StrCache};
+///
+/// fn age(cache: &StrCache, key: &(impl Lookup<String> + ?Sized)) -> Option<u8> {
+///     cache.get_json::<u8>(key).ok().flatten()
+/// }
+///
+/// let cache: StrCache = StrCache::new();
+/// cache.insert_json("age:7", &36).unwrap();
+/// assert_eq!(age(&cache, "age:7"), Some(36));
+/// assert_eq!(age(&cache, &"age:7".to_string()), Some(36));
+/// ```
+pub trait Lookup<K>: sealed::Sealed<K> {}
+
+impl<K, Q> Lookup<K> for Q
+where
+    K: Borrow<Q>,
+    Q: Hash + Eq + ?Sized,
+{
+}
+
+mod sealed {
+    use super::{Borrow, BuildHasher, CachedStr, Hash, Pinned, StrCache};
+
+    /// What [`Lookup`] does, where no other crate can implement it.
+    // `pub` in a private module: it bounds the public `Lookup`, so it may
+    // not be private, and it cannot be named outside this crate.
+    #[allow(unreachable_pub)]
+    pub trait Sealed<K> {
+        /// `cache.get_str(self)`.
+        fn text<'c, S: BuildHasher>(&self, cache: &'c StrCache<K, S>) -> Option<CachedStr<'c>>
+        where
+            K: Hash + Eq;
+
+        /// `pinned.get_str(self)`.
+        fn pinned_text<'p, S: BuildHasher>(&self, pinned: &'p Pinned<'_, K, S>) -> Option<&'p str>
+        where
+            K: Hash + Eq;
+    }
+
+    impl<K, Q> Sealed<K> for Q
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        fn text<'c, S: BuildHasher>(&self, cache: &'c StrCache<K, S>) -> Option<CachedStr<'c>>
+        where
+            K: Hash + Eq,
+        {
+            cache.get_str(self)
+        }
+
+        fn pinned_text<'p, S: BuildHasher>(&self, pinned: &'p Pinned<'_, K, S>) -> Option<&'p str>
+        where
+            K: Hash + Eq,
+        {
+            pinned.get_str(self)
+        }
+    }
 }
 
 impl<K, S> StrCache<K, S>
@@ -182,31 +251,38 @@ where
     /// serialization runs before any lock, into a per-thread scratch
     /// buffer; the text is then copied once into an exact-size buffer.
     ///
+    /// The key is an [`IntoKey`]: a `K`, or for `String` keys a `&str`
+    /// too, so `"user:7"` and `format!("user:{id}")` both do. A cache
+    /// whose key type nothing fixes gets none from this key: the compiler
+    /// asks for it (see [`IntoKey`]).
+    ///
     /// # Errors
-    /// [`Error::Serialize`] with serde_json's message when `value` cannot
-    /// be serialized (a map with keys that are not strings, a `Serialize`
-    /// impl that fails), or as [`insert`](Self::insert). Nothing changes.
+    /// [`Error::Serialize`], holding serde_json's error, when `value`
+    /// cannot be serialized (a map with keys that are not strings, a
+    /// `Serialize` impl that fails), or as [`insert`](Self::insert).
+    /// Nothing changes.
     ///
     /// # Examples
     /// ```
     /// use std::collections::HashMap;
     /// use strcache::{Error, StrCache};
     ///
-    /// let cache: StrCache = StrCache::new();
-    /// cache.insert_json("ids".into(), &[1, 2, 3]).unwrap();
+    /// let cache: StrCache = StrCache::builder().max_entries(10_000).build();
+    /// cache.insert_json("ids", &[1, 2, 3]).unwrap();
+    /// cache.insert_json(format!("ids:{}", 2), &[4]).unwrap();
     /// assert_eq!(cache.get_str("ids").unwrap(), "[1,2,3]");
     ///
     /// let bad: HashMap<Vec<u8>, u8> = HashMap::from([(vec![1], 1)]);
-    /// let err = cache.insert_json("ids".into(), &bad).unwrap_err();
+    /// let err = cache.insert_json("ids", &bad).unwrap_err();
     /// assert!(matches!(err, Error::Serialize(_)), "{err}");
     /// assert_eq!(cache.get_str("ids").unwrap(), "[1,2,3]");
     /// ```
     pub fn insert_json<T: Serialize + ?Sized>(
         &self,
-        key: K,
+        key: impl IntoKey<K>,
         value: &T,
     ) -> Result<InsertOutcome, Error> {
-        self.insert(key, to_json(value)?)
+        self.insert(key.into_key(), to_json(value)?)
     }
 
     /// As [`insert_json`](Self::insert_json), with the keys of every object
@@ -223,15 +299,15 @@ where
     ///
     /// let cache: strcache::StrCache = strcache::StrCache::new();
     /// let map: HashMap<&str, u8> = HashMap::from([("b", 2), ("a", 1), ("c", 3)]);
-    /// cache.insert_json_canonical("m".into(), &map).unwrap();
+    /// cache.insert_json_canonical("m", &map).unwrap();
     /// assert_eq!(cache.get_str("m").unwrap(), r#"{"a":1,"b":2,"c":3}"#);
     /// ```
     pub fn insert_json_canonical<T: Serialize + ?Sized>(
         &self,
-        key: K,
+        key: impl IntoKey<K>,
         value: &T,
     ) -> Result<InsertOutcome, Error> {
-        self.insert(key, to_canonical_json(value)?)
+        self.insert(key.into_key(), to_canonical_json(value)?)
     }
 
     /// Publishes `json` for `key` after checking, with simd-json, that it
@@ -248,39 +324,51 @@ where
     /// use strcache::{Error, StrCache};
     ///
     /// let cache: StrCache = StrCache::new();
-    /// cache.try_insert_json_bytes("k".into(), Bytes::from_static(br#"{"ok":true}"#)).unwrap();
+    /// cache.try_insert_json_bytes("k", Bytes::from_static(br#"{"ok":true}"#)).unwrap();
     /// let err = cache
-    ///     .try_insert_json_bytes("k".into(), Bytes::from_static(br#"{"ok":true} x"#))
+    ///     .try_insert_json_bytes("k", Bytes::from_static(br#"{"ok":true} x"#))
     ///     .unwrap_err();
     /// assert!(matches!(err, Error::InvalidJson { .. }), "{err}");
     /// assert_eq!(cache.get_str("k").unwrap(), r#"{"ok":true}"#);
     /// ```
-    pub fn try_insert_json_bytes(&self, key: K, json: Bytes) -> Result<InsertOutcome, Error> {
-        self.insert(key, validate(json)?)
+    pub fn try_insert_json_bytes(
+        &self,
+        key: impl IntoKey<K>,
+        json: Bytes,
+    ) -> Result<InsertOutcome, Error> {
+        self.insert(key.into_key(), validate(json)?)
     }
 
     /// Deserializes the value for `key` into an owned `T`; `Ok(None)` when
-    /// the key has no value. To borrow `&str` fields from the cached text
-    /// instead of copying them, use [`Pinned::get_json`].
+    /// the key has no value. The one type argument is `T`:
+    /// `get_json::<User>("user:7")`; the key is any [`Lookup`], as for
+    /// [`get_str`](Self::get_str). To borrow `&str` fields from the cached
+    /// text instead of copying them, use [`Pinned::get_json`].
     ///
     /// # Errors
-    /// [`Error::Deserialize`] with serde_json's message when the text is
+    /// [`Error::Deserialize`], holding serde_json's error, when the text is
     /// not a `T`.
     ///
     /// # Examples
     /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct User {
+    ///     id: u32,
+    ///     name: String,
+    /// }
+    ///
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// cache.insert_json("ids".into(), &[1, 2, 3]).unwrap();
-    /// assert_eq!(cache.get_json::<Vec<u8>, _>("ids").unwrap(), Some(vec![1, 2, 3]));
-    /// assert_eq!(cache.get_json::<Vec<u8>, _>("none").unwrap(), None);
-    /// assert!(cache.get_json::<String, _>("ids").is_err());
+    /// let ada = User { id: 7, name: "Ada".into() };
+    /// cache.insert_json("user:7", &ada).unwrap();
+    /// assert_eq!(cache.get_json::<User>("user:7").unwrap(), Some(ada));
+    /// assert_eq!(cache.get_json::<User>("user:8").unwrap(), None);
+    /// assert!(cache.get_json::<Vec<u8>>("user:7").is_err());
     /// ```
-    pub fn get_json<T: DeserializeOwned, Q>(&self, key: &Q) -> Result<Option<T>, Error>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get_str(key).map(|text| from_json(&text)).transpose()
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        key: &(impl Lookup<K> + ?Sized),
+    ) -> Result<Option<T>, Error> {
+        key.text(self).map(|text| from_json(&text)).transpose()
     }
 }
 
@@ -292,10 +380,10 @@ where
     /// Deserializes the value for `key` into a `T` that may borrow from the
     /// cached text for as long as the pin lives: a `&str` field costs no
     /// copy (unless it has escapes to undo). `Ok(None)` when the key has no
-    /// value.
+    /// value. The one type argument is `T`, as for [`StrCache::get_json`].
     ///
     /// # Errors
-    /// [`Error::Deserialize`] with serde_json's message when the text is
+    /// [`Error::Deserialize`], holding serde_json's error, when the text is
     /// not a `T`.
     ///
     /// # Examples
@@ -308,15 +396,14 @@ where
     /// let cache: strcache::StrCache = strcache::StrCache::new();
     /// cache.insert("u".into(), r#"{"name":"Ada","bio":"a long text"}"#).unwrap();
     /// let pin = cache.pin();
-    /// let user: User = pin.get_json("u").unwrap().unwrap();
+    /// let user = pin.get_json::<User>("u").unwrap().unwrap();
     /// assert_eq!(user.name, "Ada");
     /// assert!(pin.get_str("u").unwrap().contains(user.name));
     /// ```
-    pub fn get_json<'p, T: Deserialize<'p>, Q>(&'p self, key: &Q) -> Result<Option<T>, Error>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.get_str(key).map(from_json).transpose()
+    pub fn get_json<'p, T: Deserialize<'p>>(
+        &'p self,
+        key: &(impl Lookup<K> + ?Sized),
+    ) -> Result<Option<T>, Error> {
+        key.pinned_text(self).map(from_json).transpose()
     }
 }

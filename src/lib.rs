@@ -32,7 +32,9 @@
 //! never one removed before it began. (Tested by `tests/concurrency.rs`,
 //! also under Miri over many schedules, by the models of `tests/loom.rs`,
 //! and against a `HashMap` by `tests/model.rs` and the `ops` fuzz target,
-//! also with colliding hashes.) [`StrCache::len`] is exact when no write is in flight;
+//! also with colliding hashes.) [`StrCache::len`] is exact when no write is
+//! in flight, and counts expired entries that no write has unlinked yet
+//! (see *Expiry*);
 //! [`StrCache::iter`], [`Pinned::iter`] and [`StrCache::retain`] are weakly
 //! consistent, like Java's `ConcurrentHashMap`: they never block writers
 //! and see each key at most once, also a key removed and re-inserted while
@@ -95,11 +97,55 @@
 //! (on by default), `get_or_insert_with_async` run one loader per missing
 //! key at a time; keys load in parallel. A loader that fails, panics or is
 //! cancelled hands the load to one of its waiters, which runs its own
-//! loader; its error or panic reaches its own caller only. A waiter with a
-//! timeout gives up with [`Error::Timeout`] while the loader carries on. A
-//! loader that loads its own key gets [`Error::Recursive`] (synchronous
-//! loads only); one that loads or reads other keys works. Two loaders that
-//! wait for each other's keys wait forever unless a timeout bounds them.
+//! loader; its error or panic reaches its own caller only. A loader that
+//! loads or reads other keys works.
+//!
+//! The timeout of [`StrCache::get_or_insert_with_timeout`] bounds only the
+//! wait for another caller's loader: that caller gives up with
+//! [`Error::Timeout`] while the loader carries on and publishes. A caller
+//! that runs its own loader runs it to the end, however long it takes:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let cache: strcache::StrCache = strcache::StrCache::new();
+//! let slow = || {
+//!     std::thread::sleep(Duration::from_millis(20));
+//!     "loaded"
+//! };
+//! // No other caller loads "k": this one's loader runs, and is not cut short.
+//! let v = cache.get_or_insert_with_timeout("k".into(), Duration::from_millis(1), slow);
+//! assert_eq!(v.unwrap(), "loaded");
+//! ```
+//!
+//! A synchronous loader that loads its own key gets [`Error::Recursive`]
+//! instead of waiting for itself. Two loaders that wait for each other's
+//! keys, on two threads, wait forever unless a timeout bounds them. The
+//! async `get_or_insert_with_async` has neither: no recursion detection and
+//! no timeout. An async loader that awaits a load of its own key waits
+//! forever; bound it with the executor's timeout (`tokio::time::timeout`),
+//! whose cancellation hands the load over safely:
+//!
+//! ```
+//! # #[cfg(feature = "async")]
+//! # {
+//! use std::{future::Future, pin::pin, task::{Context, Waker}};
+//!
+//! let cache: strcache::StrCache = strcache::StrCache::new();
+//! {
+//!     let mut outer = pin!(cache.get_or_insert_with_async("k".into(), async {
+//!         // Loads its own key: waits for itself.
+//!         let inner = cache.get_or_insert_with_async("k".into(), async { "inner" }).await;
+//!         inner.map(|v| v.to_string()).unwrap_or_default()
+//!     }));
+//!     let mut cx = Context::from_waker(Waker::noop());
+//!     for _ in 0..100 {
+//!         assert!(outer.as_mut().poll(&mut cx).is_pending());
+//!     }
+//! } // The future is dropped here, as a timeout drops it: the load is cancelled.
+//! assert_eq!(cache.get_or_insert_with("k".into(), || "v").unwrap(), "v");
+//! # }
+//! ```
 //!
 //! # JSON
 //! With the `json` feature (on by default), [`StrCache::insert_json`]
@@ -121,11 +167,19 @@
 //! still hold are not counted (see *Reclamation*). An entry heavier than the
 //! whole bound is refused with [`Error::TooLarge`].
 //!
-//! The policy is decided on the write side. A reader only marks the entry
-//! it reads, in a two-bit counter inside the entry, and stores nothing once
-//! the counter is saturated, so hot keys are read without writes to shared
+//! The bound is on entries, not on memory: `max_entries` counts entries
+//! whatever their size, and `max_bytes` counts the bytes of the entries in
+//! the cache. Neither counts what was replaced, removed or evicted and is
+//! not yet freed: a reader's pin keeps such memory allocated until it
+//! unpins (see *Reclamation*; [`Stats::retired_bytes`] shows how much).
+//!
+//! The policy is decided on the write side. A reader of a bounded cache
+//! marks the entry it reads, in a two-bit counter inside the entry: it
+//! stores to the entry until the counter saturates, at three reads, and
+//! only loads it after that, so hot keys are read without writes to shared
 //! memory. Writers fold the marks into the policy when they look at an
-//! entry.
+//! entry, which clears them: the next reads store again, up to
+//! saturation. Readers of an unbounded cache store nothing.
 //!
 //! # Expiry
 //! [`Builder::time_to_live`] and [`StrCache::insert_with_ttl`] give entries
@@ -134,7 +188,8 @@
 //! writes to a shard unlink a few of its expired entries, eviction reports
 //! expired victims as [`EvictionCause::Expired`], and
 //! [`StrCache::purge_expired`] unlinks them all. Until then an expired entry
-//! still counts in [`StrCache::len`] and in the weight of a bounded cache.
+//! still counts in [`StrCache::len`] (and [`StrCache::is_empty`] is false)
+//! and in the weight of a bounded cache, though no read returns it.
 //! Whatever unlinks it reports it as expired; an insert over an expired
 //! value reports [`InsertOutcome::Inserted`], since the key was absent.
 //!
@@ -143,8 +198,9 @@
 //! every thread that was pinned when it was retired has unpinned. A
 //! [`CachedStr`] or [`Pinned`] holds such a pin: keep them short-lived, or
 //! retired memory accumulates. Entries still in the cache are freed when it
-//! is dropped; retired ones are freed by the epoch collector as threads pin,
-//! on whichever thread collects, so writes need `K: Send + 'static`.
+//! is dropped, without a report to the eviction listener; retired ones are
+//! freed by the epoch collector as threads pin, on whichever thread
+//! collects, so writes need `K: Send + 'static`.
 //!
 //! # Allocation
 //! Reads allocate nothing themselves. One pin in 128 on each thread also
@@ -197,6 +253,7 @@ mod iter;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 mod json;
+mod key;
 mod load;
 mod notify;
 mod read;
@@ -215,8 +272,13 @@ pub mod check;
 pub use bound::{entry_overhead, KeyBytes, MAX_WEIGHT};
 pub use builder::Builder;
 pub use cache::StrCache;
-pub use error::Error;
+#[cfg(feature = "json")]
+pub use error::JsonError;
+pub use error::{ConfigError, Error};
 pub use expire::{Clock, ManualClock};
+#[cfg(feature = "json")]
+pub use json::Lookup;
+pub use key::IntoKey;
 pub use load::{Expiring, LoadError, Loaded};
 pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};

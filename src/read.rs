@@ -18,7 +18,10 @@ use crate::{iter::Iter, StrCache};
 /// It holds an epoch pin, which keeps the bytes alive even if the entry is
 /// replaced or removed meanwhile; memory retired while it lives is freed
 /// after it is dropped. It is neither `Send` nor `Sync` (the pin belongs
-/// to the thread).
+/// to the thread), so it cannot be held across an `.await` in a task that
+/// must be `Send` (a multi-threaded tokio runtime's). There, take
+/// [`StrCache::get_bytes`], a `Bytes` that shares the cached buffer and is
+/// `Send`, or read within a scope that ends before the `.await`.
 ///
 /// # Examples
 /// ```
@@ -28,6 +31,30 @@ use crate::{iter::Iter, StrCache};
 /// cache.insert("k".into(), "newer").unwrap();
 /// assert_eq!(v, "value"); // still the value it was read as
 /// assert_eq!(format!("<{v}>"), "<value>");
+/// ```
+///
+/// A `CachedStr` cannot go to another thread:
+///
+/// ```compile_fail
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("k".into(), "value").unwrap();
+/// let v = cache.get_str("k").unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || assert_eq!(v, "value")); // `CachedStr` is not `Send`
+/// });
+/// ```
+///
+/// while the `Bytes` of [`get_bytes`](StrCache::get_bytes) can, and so can
+/// what a scoped read makes of the text:
+///
+/// ```
+/// let cache: strcache::StrCache = strcache::StrCache::new();
+/// cache.insert("k".into(), "value").unwrap();
+/// let v = cache.get_bytes("k").unwrap();
+/// let len = cache.get_str("k").map(|text| text.len()); // the pin ends here
+/// std::thread::scope(|s| {
+///     s.spawn(move || assert_eq!((&v[..], len), (&b"value"[..], Some(5))));
+/// });
 /// ```
 pub struct CachedStr<'c> {
     /// # Invariants

@@ -1,14 +1,16 @@
 //! Bounded caches: the bound holds after every insert, oversized entries
 //! are refused without a change, the policy resists scans and does not
-//! depend on the shard count, and the listener hears every departure.
-//! (That a reader keeps an evicted value alive is in `tests/drops.rs`.)
+//! depend on the shard count, and the listener hears every departure but
+//! those of the entries dropped with the cache. Memory that pinned readers
+//! hold is outside the bound. (That a reader keeps an evicted value alive
+//! until it unpins is in `tests/drops.rs`.)
 
 use std::{
     collections::hash_map::DefaultHasher,
     hash::BuildHasherDefault,
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
 };
@@ -73,16 +75,6 @@ fn an_entry_heavier_than_the_bound_is_refused_and_changes_nothing() {
         cache.insert("k".into(), "x".repeat(10)),
         Ok(InsertOutcome::Replaced)
     );
-}
-
-#[test]
-fn a_zero_bound_refuses_everything() {
-    let cache = bounded(0);
-    assert!(matches!(
-        cache.insert(1, "v"),
-        Err(Error::TooLarge { weight: 1, max: 0 })
-    ));
-    assert!(cache.is_empty());
 }
 
 #[test]
@@ -262,6 +254,61 @@ fn the_listener_may_use_the_cache() {
     for k in removed.iter() {
         assert!(!cache.contains_key(k), "{k} removed, yet present");
     }
+}
+
+#[test]
+fn the_listener_hears_nothing_of_entries_dropped_with_the_cache() {
+    let (cache, log) = logged(10);
+    for i in 0..5 {
+        cache.insert(i, "v").unwrap();
+    }
+    cache.remove(&0);
+    drop(cache);
+    let log = log.lock().unwrap();
+    assert_eq!(*log, [(0, "v".to_string(), EvictionCause::Removed)]);
+}
+
+#[test]
+fn a_panicking_listener_skips_the_rest_of_that_calls_reports() {
+    let reports = Arc::new(AtomicUsize::new(0));
+    let heard = Arc::clone(&reports);
+    let cache: StrCache<u64> = StrCache::builder()
+        .on_evict(move |_: &u64, _, _| {
+            heard.fetch_add(1, Ordering::Relaxed);
+            panic!("listener fails");
+        })
+        .build();
+    for i in 0..5 {
+        cache.insert(i, "v").unwrap();
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| cache.clear())).is_err());
+    // Five entries left; the first report panicked and ended the others.
+    assert_eq!(reports.load(Ordering::Relaxed), 1);
+    assert!(cache.is_empty());
+    // The listener stays installed: the next call reports again.
+    cache.insert(7, "v").unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(|| cache.remove(&7))).is_err());
+    assert_eq!(reports.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn a_pinned_reader_holds_memory_outside_the_bound() {
+    let cache: StrCache<u64> = StrCache::builder().max_entries(1).build();
+    let big = "x".repeat(1 << 16);
+    cache.insert(0, big.clone()).unwrap();
+    let held = cache.get_str(&0).unwrap();
+    let mut next = 1;
+    while cache.contains_key(&0) {
+        assert!(next < 10_000, "key 0 was never evicted");
+        cache.insert(next, "y").unwrap();
+        next += 1;
+    }
+    // One entry in the bound, and the evicted 64 KiB still readable, and
+    // still allocated, for as long as the reader's pin lives.
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.weight), (1, Some(1)));
+    assert!(stats.retired_bytes >= 1 << 16, "{stats:?}");
+    assert_eq!(*held, big);
 }
 
 #[test]

@@ -59,6 +59,19 @@ fn the_default_ttl_applies_unless_an_entry_has_its_own() {
 }
 
 #[test]
+fn len_and_is_empty_count_an_expired_entry_until_it_is_unlinked() {
+    let clock = ManualClock::new();
+    let cache = cache_with(&clock);
+    cache.insert_with_ttl(1, "v", SEC).unwrap();
+    clock.advance(SEC);
+    assert!(cache.get_str(&1).is_none());
+    assert_eq!(cache.len(), 1);
+    assert!(!cache.is_empty());
+    cache.purge_expired();
+    assert!(cache.is_empty());
+}
+
+#[test]
 fn a_zero_ttl_expires_at_once() {
     let clock = ManualClock::new();
     let cache = cache_with(&clock);

@@ -4,6 +4,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    error::Error as _,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Mutex,
@@ -21,7 +22,7 @@ use strcache::{Error, StrCache};
 fn insert_json_writes_compact_json() {
     let cache: StrCache = StrCache::new();
     let value = json!({"id": 7, "tags": ["a", "b"], "name": "Ada \"the\" first"});
-    cache.insert_json("k".into(), &value).unwrap();
+    cache.insert_json("k", &value).unwrap();
     let text = cache.get_str("k").unwrap();
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
     assert_eq!(*text, serde_json::to_string(&value).unwrap());
@@ -41,13 +42,23 @@ impl Serialize for Failing {
 #[test]
 fn a_failed_serialization_changes_nothing() {
     let cache: StrCache = StrCache::new();
-    cache.insert_json("k".into(), &[1, 2]).unwrap();
-    let err = cache.insert_json("k".into(), &Failing).unwrap_err();
-    assert_eq!(err, Error::Serialize("refused by the impl".into()));
+    cache.insert_json("k", &[1, 2]).unwrap();
+    let err = cache.insert_json("k", &Failing).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "value cannot be serialized to JSON: refused by the impl"
+    );
+    // serde_json's error is kept whole, as the source.
+    let source = err.source().expect("serde_json's error");
+    let source = source
+        .downcast_ref::<serde_json::Error>()
+        .expect("serde_json");
+    assert!(source.is_data(), "{source:?}");
+    assert_eq!(err.clone(), err);
     let keys: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
-    let err = cache.insert_json("k".into(), &keys).unwrap_err();
+    let err = cache.insert_json("k", &keys).unwrap_err();
     assert!(err.to_string().contains("key must be a string"), "{err}");
-    let err = cache.insert_json_canonical("k".into(), &keys).unwrap_err();
+    let err = cache.insert_json_canonical("k", &keys).unwrap_err();
     assert!(matches!(err, Error::Serialize(_)), "{err}");
     assert_eq!(cache.get_str("k").unwrap(), "[1,2]");
     assert_eq!(cache.len(), 1);
@@ -67,8 +78,8 @@ fn canonical_json_does_not_depend_on_map_order() {
     // Two maps with different hashers iterate in different orders.
     let one: HashMap<_, _> = entries.iter().cloned().collect();
     let two: HashMap<_, _> = entries.iter().rev().cloned().collect();
-    cache.insert_json_canonical("one".into(), &one).unwrap();
-    cache.insert_json_canonical("two".into(), &two).unwrap();
+    cache.insert_json_canonical("one", &one).unwrap();
+    cache.insert_json_canonical("two", &two).unwrap();
     let text = cache.get_str("one").unwrap();
     assert_eq!(text, cache.get_str("two").unwrap());
     assert!(
@@ -81,9 +92,7 @@ fn canonical_json_does_not_depend_on_map_order() {
 fn raw_json_is_validated_and_kept_without_a_copy() {
     let cache: StrCache = StrCache::new();
     let json = Bytes::from_static(b" {\"a\": [1, 2.5, null, true, \"x\"]}\n");
-    cache
-        .try_insert_json_bytes("k".into(), json.clone())
-        .unwrap();
+    cache.try_insert_json_bytes("k", json.clone()).unwrap();
     assert_eq!(cache.get_bytes("k").unwrap().as_ptr(), json.as_ptr());
     for (bad, offset) in [
         (&b"{\"a\":1} {}"[..], 8),
@@ -93,7 +102,7 @@ fn raw_json_is_validated_and_kept_without_a_copy() {
         (b"", 0),
     ] {
         let err = cache
-            .try_insert_json_bytes("k".into(), Bytes::from_static(bad))
+            .try_insert_json_bytes("k", Bytes::from_static(bad))
             .unwrap_err();
         match &err {
             Error::InvalidJson { offset: at, .. } => {
@@ -104,7 +113,7 @@ fn raw_json_is_validated_and_kept_without_a_copy() {
         assert!(err.to_string().contains("byte offset"), "{err}");
     }
     let err = cache
-        .try_insert_json_bytes("k".into(), Bytes::from_static(b"\"\xff\""))
+        .try_insert_json_bytes("k", Bytes::from_static(b"\"\xff\""))
         .unwrap_err();
     assert!(
         matches!(err, Error::InvalidUtf8 { valid_up_to: 1, .. }),
@@ -139,9 +148,14 @@ fn get_json_borrows_from_the_cached_text_under_a_pin() {
         text.contains(&user.name.as_ptr()),
         "name copied, not borrowed"
     );
-    assert_eq!(pin.get_json::<User, _>("none").unwrap(), None);
-    let err = pin.get_json::<Vec<u8>, _>("u").unwrap_err();
-    assert!(matches!(err, Error::Deserialize(_)), "{err}");
+    assert_eq!(pin.get_json::<User>("none").unwrap(), None);
+    let err = pin.get_json::<Vec<u8>>("u").unwrap_err();
+    let Error::Deserialize(json) = &err else {
+        panic!("{err}")
+    };
+    assert!(json.serde_json().is_data(), "{json:?}");
+    let source = err.source().expect("serde_json's error");
+    assert!(source.is::<serde_json::Error>(), "{source:?}");
 }
 
 /// A value whose serialization inserts another JSON value into the cache,
@@ -150,7 +164,7 @@ struct Reentrant<'a>(&'a StrCache);
 
 impl Serialize for Reentrant<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.insert_json("inner".into(), &["inner"]).unwrap();
+        self.0.insert_json("inner", &["inner"]).unwrap();
         serializer.serialize_str("outer")
     }
 }
@@ -158,9 +172,7 @@ impl Serialize for Reentrant<'_> {
 #[test]
 fn a_serializer_may_insert_json_itself() {
     let cache: StrCache = StrCache::new();
-    cache
-        .insert_json("outer".into(), &Reentrant(&cache))
-        .unwrap();
+    cache.insert_json("outer", &Reentrant(&cache)).unwrap();
     assert_eq!(cache.get_str("outer").unwrap(), r#""outer""#);
     assert_eq!(cache.get_str("inner").unwrap(), r#"["inner"]"#);
 }
@@ -189,7 +201,7 @@ fn readers_see_only_published_json_while_writers_mutate_a_shared_map() {
                     }
                     let text = serde_json::to_string(&*map).unwrap();
                     published.lock().unwrap().insert(text);
-                    cache.insert_json("state".into(), &*map).unwrap();
+                    cache.insert_json("state", &*map).unwrap();
                 }
                 writing.fetch_sub(1, Ordering::Release);
             });
@@ -254,12 +266,12 @@ proptest! {
     #[test]
     fn any_value_round_trips(value in any_json()) {
         let cache: StrCache = StrCache::new();
-        cache.insert_json("v".into(), &value).unwrap();
-        prop_assert_eq!(cache.get_json::<Value, _>("v").unwrap(), Some(value.clone()));
-        cache.insert_json_canonical("c".into(), &value).unwrap();
-        prop_assert_eq!(cache.get_json::<Value, _>("c").unwrap(), Some(value.clone()));
+        cache.insert_json("v", &value).unwrap();
+        prop_assert_eq!(cache.get_json::<Value>("v").unwrap(), Some(value.clone()));
+        cache.insert_json_canonical("c", &value).unwrap();
+        prop_assert_eq!(cache.get_json::<Value>("c").unwrap(), Some(value.clone()));
         let text = cache.get_bytes("v").unwrap();
-        cache.try_insert_json_bytes("raw".into(), text).unwrap();
+        cache.try_insert_json_bytes("raw", text).unwrap();
     }
 }
 
@@ -268,7 +280,7 @@ fn nesting_is_limited_as_serde_json_limits_it() {
     let cache: StrCache = StrCache::new();
     for depth in [1, 127, 128, 129, 1_000] {
         let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        let ours = cache.try_insert_json_bytes("k".into(), Bytes::from(json.clone()));
+        let ours = cache.try_insert_json_bytes("k", Bytes::from(json.clone()));
         let theirs = serde_json::from_str::<Value>(&json);
         assert_eq!(
             ours.is_ok(),

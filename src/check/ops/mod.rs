@@ -66,13 +66,15 @@ impl Harness {
         let seed = u.arbitrary::<u64>()?;
         let limit = match u.int_in_range(0..=3u8)? {
             0 => None,
-            1 => Some(Limit::Entries(u.int_in_range(0..=24)?)),
+            // At least 1: `max_entries(0)` is refused when built.
+            1 => Some(Limit::Entries(u.int_in_range(1..=24)?)),
             2 => Some(Limit::Bytes(u.int_in_range(0..=600)?)),
             _ => Some(Limit::Heavy(u.int_in_range(0..=600)?)),
         };
         let ttl = u
             .arbitrary::<Option<u8>>()?
-            .map(|ticks| u64::from(ticks % 8));
+            // At least one tick: a zero time to live is refused when built.
+            .map(|ticks| u64::from(1 + ticks % 8));
         let clock = ManualClock::new();
         let reports = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&reports);
