@@ -34,9 +34,15 @@ use crossbeam_epoch::Guard;
 ///
 /// Normal builds pin crossbeam-epoch's global collector: the thread-local
 /// handle is already registered, so pinning allocates nothing. Under loom
-/// the global collector does not exist, so each cache owns a collector and
-/// registers a handle per pin (allocation is harmless under the model
-/// checker).
+/// the global collector does not exist, so each cache owns a collector,
+/// and each loom thread registers one handle on it, on its first pin, kept
+/// in a loom thread-local until the thread ends; each pin then flushes, so
+/// that reclamation runs as often as the models can race it. A handle per
+/// pin would
+/// churn the collector's list of participants: freed entries of that list
+/// come back at addresses that differ from one execution to the next, the
+/// list's pointer comparisons then differ too, and loom's replay of an
+/// execution diverges ("is the model fully deterministic?").
 #[derive(Debug, Default)]
 pub(crate) struct Epoch {
     #[cfg(strcache_loom)]
@@ -53,9 +59,31 @@ impl Epoch {
         }
         #[cfg(strcache_loom)]
         {
-            self.collector.register().pin()
+            let guard = HANDLES.with(|handles| {
+                let mut handles = handles.borrow_mut();
+                if let Some((_, handle)) = handles.iter().find(|(c, _)| *c == self.collector) {
+                    return handle.pin();
+                }
+                let handle = self.collector.register();
+                let guard = handle.pin();
+                handles.push((self.collector.clone(), handle));
+                guard
+            });
+            // Every pin tries to advance the epoch and frees what it can,
+            // as a fresh handle's first pin did: the models explore
+            // reclamation racing every read, not once in 128 pins.
+            guard.flush();
+            guard
         }
     }
+}
+
+#[cfg(strcache_loom)]
+loom::thread_local! {
+    /// This loom thread's handle on each collector it has pinned (`Epoch`).
+    static HANDLES: std::cell::RefCell<
+        Vec<(crossbeam_epoch::Collector, crossbeam_epoch::LocalHandle)>,
+    > = std::cell::RefCell::new(Vec::new());
 }
 
 /// Locks `mutex`, ignoring poison.
