@@ -1,5 +1,5 @@
 //! Keys and values shared by `benches/hot_path.rs` and
-//! `examples/throughput.rs`, so both measure the same data.
+//! `examples/throughput/`, so both measure the same data.
 
 /// Size of every value, in bytes.
 pub(crate) const VALUE_LEN: usize = 128;

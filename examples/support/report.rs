@@ -1,5 +1,5 @@
 //! CSV files and SVG line charts for the comparison examples
-//! (`throughput.rs`, `hit_ratio.rs`), so that BENCHMARKS.md can show a
+//! (`throughput/`, `hit_ratio.rs`), so that BENCHMARKS.md can show a
 //! chart beside each table.
 //!
 //! Charts use plotters' SVG backend without a font feature: labels become

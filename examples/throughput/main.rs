@@ -55,17 +55,28 @@
 //!   RNG before anything is timed and are the same for every contender.
 //!
 //! The machine is shared and noisy: compare within one run and read the
-//! ratios, not the absolute numbers.
+//! ratios, not the absolute numbers. Every cell keeps the range of its
+//! runs, and a ratio is marked `~` when the runs of either of its two cells
+//! spread wider than the difference it shows: such a ratio does not tell
+//! the two apart. (In quick mode each cell runs once, so no spread is
+//! known and nothing is marked.)
+//!
+//! # Output
+//! stdout holds the report, in markdown: a table per workload, the
+//! alternated pairs, and a verdict, a few lines on where strcache leads its
+//! peers, where it trails them, and against whom, leaving out the ratios
+//! marked `~`. Progress goes to stderr: on a terminal one line redrawn in
+//! place (how far, the time spent and left, which workload, contender and
+//! cell), elsewhere a line per workload and contender.
 
 use std::{
     collections::HashMap,
-    error::Error,
     hint::black_box,
     path::PathBuf,
     process::ExitCode,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Barrier, RwLock,
+        Arc, Barrier,
     },
     thread,
     time::{Duration, Instant},
@@ -75,28 +86,24 @@ use rand::{rngs::SmallRng, RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use strcache::{StrCache, Utf8Bytes};
 
-#[path = "../benches/support/workload.rs"]
+#[path = "../../benches/support/workload.rs"]
 mod workload;
 use workload::{key, touch, value_for, VALUE_LEN};
 
-#[path = "support/report.rs"]
+#[path = "../support/progress.rs"]
+mod progress;
+#[path = "../support/report.rs"]
 mod report;
+#[path = "../support/verdict.rs"]
+mod verdict;
+use progress::Progress;
+use verdict::{Cell, Ratio};
 
-/// The hasher every contender uses.
-type Hasher = ahash::RandomState;
-
-/// `std`'s map behind one reader-writer lock.
-type Locked = RwLock<HashMap<String, Arc<str>, Hasher>>;
-/// dashmap: a fixed set of `RwLock`ed shards.
-type Dash = dashmap::DashMap<String, Arc<str>, Hasher>;
-/// papaya: lock-free reads, memory reclaimed through seize.
-type Papaya = papaya::HashMap<String, Arc<str>, Hasher>;
-/// scc: bucket-level locks, epoch-based reclamation (sdd).
-type Scc = scc::HashMap<String, Arc<str>, Hasher>;
-/// moka: a TinyLFU cache; every read records into the policy.
-type Moka = moka::sync::Cache<String, Arc<str>, Hasher>;
-/// quick_cache: an S3-FIFO cache, `RwLock`ed shards.
-type Quick = quick_cache::sync::Cache<String, Arc<str>, quick_cache::UnitWeighter, Hasher>;
+mod contenders;
+mod output;
+use contenders::{
+    Contender, Dash, Hasher, Locked, Moka, Papaya, Quick, Scc, Variant, BOUNDED, COUNTED,
+};
 
 /// Ops a worker runs between two looks at the stop flag.
 const CHECK_EVERY: usize = 256;
@@ -286,162 +293,12 @@ impl Workload {
     }
 }
 
-/// A concurrent map under test, from `String` keys to 128-byte values.
-trait Contender: Sync + Sized {
-    /// The row label in the report.
-    const NAME: &'static str;
-    /// An empty map that holds `keys` keys without evicting any.
-    fn with_capacity(keys: usize) -> Self;
-    /// Looks `key` up and [`touch`]es its value; 0 if it is absent.
-    fn get(&self, key: &str) -> usize;
-    /// Inserts or overwrites `key`, storing a clone of `value`.
-    fn insert(&self, key: &str, value: &Value);
-}
-
-impl Contender for StrCache {
-    const NAME: &'static str = "strcache";
-    fn with_capacity(keys: usize) -> Self {
-        StrCache::builder().initial_capacity(keys).build()
-    }
-    fn get(&self, key: &str) -> usize {
-        self.get_str(key).map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.bytes.clone()).unwrap();
-    }
-}
-
-/// strcache built another way: `Variant<COUNTED>` counts hits and misses
-/// (`record_reads(true)`), what the per-thread read counters cost;
-/// `Variant<BOUNDED>` has a bound (twice the key count, so nothing is
-/// evicted while measuring), what readers pay for the policy's use marks
-/// and writers for its lock.
-struct Variant<const V: u8>(StrCache);
-
-/// See [`Variant`].
-const COUNTED: u8 = 0;
-/// See [`Variant`].
-const BOUNDED: u8 = 1;
-
-impl<const V: u8> Contender for Variant<V> {
-    const NAME: &'static str = ["strcache (reads counted)", "strcache (bounded)"][V as usize];
-    fn with_capacity(keys: usize) -> Self {
-        let builder = StrCache::builder().initial_capacity(keys);
-        Variant(
-            match V {
-                COUNTED => builder.record_reads(true),
-                _ => builder.max_entries(2 * keys as u64),
-            }
-            .build(),
-        )
-    }
-    fn get(&self, key: &str) -> usize {
-        self.0.get(key)
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        Contender::insert(&self.0, key, value);
-    }
-}
-
-impl Contender for Locked {
-    const NAME: &'static str = "RwLock<HashMap>";
-    fn with_capacity(keys: usize) -> Self {
-        RwLock::new(HashMap::with_capacity_and_hasher(keys, Hasher::new()))
-    }
-    fn get(&self, key: &str) -> usize {
-        self.read()
-            .expect("not poisoned")
-            .get(key)
-            .map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        let mut map = self.write().expect("not poisoned");
-        map.insert(key.to_owned(), value.shared.clone());
-    }
-}
-
-impl Contender for Dash {
-    const NAME: &'static str = "dashmap";
-    fn with_capacity(keys: usize) -> Self {
-        dashmap::DashMap::with_capacity_and_hasher(keys, Hasher::new())
-    }
-    fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
-    }
-}
-
-impl Contender for Papaya {
-    const NAME: &'static str = "papaya";
-    fn with_capacity(keys: usize) -> Self {
-        papaya::HashMap::with_capacity_and_hasher(keys, Hasher::new())
-    }
-    fn get(&self, key: &str) -> usize {
-        self.pin().get(key).map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.pin().insert(key.to_owned(), value.shared.clone());
-    }
-}
-
-impl Contender for Scc {
-    const NAME: &'static str = "scc::HashMap";
-    fn with_capacity(keys: usize) -> Self {
-        scc::HashMap::with_capacity_and_hasher(keys, Hasher::new())
-    }
-    fn get(&self, key: &str) -> usize {
-        self.read_sync(key, |_, v| touch(v.as_bytes())).unwrap_or(0)
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.upsert_sync(key.to_owned(), value.shared.clone());
-    }
-}
-
-impl Contender for Moka {
-    const NAME: &'static str = "moka";
-    fn with_capacity(keys: usize) -> Self {
-        moka::sync::Cache::builder()
-            .max_capacity(keys as u64)
-            .initial_capacity(keys)
-            .build_with_hasher(Hasher::new())
-    }
-    fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
-    }
-}
-
-impl Contender for Quick {
-    const NAME: &'static str = "quick_cache";
-    fn with_capacity(keys: usize) -> Self {
-        // Twice the key count: capacity is split evenly over shards, and
-        // keys are not, so an exact fit would evict from the fuller shards.
-        quick_cache::sync::Cache::with(
-            keys,
-            2 * keys as u64,
-            quick_cache::UnitWeighter,
-            Hasher::new(),
-            quick_cache::sync::DefaultLifecycle::default(),
-        )
-    }
-    fn get(&self, key: &str) -> usize {
-        self.get(key).map_or(0, |v| touch(v.as_bytes()))
-    }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
-    }
-}
-
 /// One contender's results for one workload, in [`columns`] order.
 struct Row {
     /// The contender's name.
     name: &'static str,
-    /// Median Mops/s per column.
-    cells: Vec<f64>,
+    /// Mops/s per column.
+    cells: Vec<Cell>,
 }
 
 /// Column labels: thread counts outer, mixes inner.
@@ -467,7 +324,8 @@ fn filled<C: Contender>(workload: &Workload) -> C {
 }
 
 /// Fills a fresh `C` with the workload's keys and measures every column.
-fn measure<C: Contender>(workload: &Workload, config: &Config) -> Row {
+fn measure<C: Contender>(workload: &Workload, config: &Config, progress: &Progress) -> Row {
+    progress.stage(format!("{}: {}", workload.name, C::NAME));
     let map: C = filled(workload);
     let apply = |op| match op {
         Op::Read(i) => map.get(&workload.keys[i as usize]),
@@ -480,15 +338,13 @@ fn measure<C: Contender>(workload: &Workload, config: &Config) -> Row {
     for threads in 1..=config.threads {
         for ((mix, ..), ops) in MIXES.iter().zip(&workload.ops) {
             let runs: Vec<f64> = (0..config.repeats)
-                .map(|_| run_cell(&ops[..threads], config.duration, apply))
+                .map(|_| {
+                    let mops = run_cell(&ops[..threads], config.duration, apply);
+                    progress.step(&format!("{threads}t {mix}"));
+                    mops
+                })
                 .collect();
-            let mops = median(&runs);
-            eprintln!(
-                "{:<42} {:<16} {threads}t {mix:<6} {mops:>8.2} Mops/s",
-                workload.title,
-                C::NAME
-            );
-            cells.push(mops);
+            cells.push(Cell::of(&runs));
         }
     }
     Row {
@@ -542,58 +398,78 @@ where
     })
 }
 
-/// The median of `runs` (the upper one of an even count).
-fn median(runs: &[f64]) -> f64 {
-    let mut sorted = runs.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
+/// The contenders of every table.
+const CONTENDERS: usize = 9;
 
 /// Measures every contender on one workload, in report order.
-fn measure_all(workload: &Workload, config: &Config) -> Vec<Row> {
-    vec![
-        measure::<StrCache>(workload, config),
-        measure::<Variant<COUNTED>>(workload, config),
-        measure::<Variant<BOUNDED>>(workload, config),
-        measure::<Locked>(workload, config),
-        measure::<Dash>(workload, config),
-        measure::<Papaya>(workload, config),
-        measure::<Scc>(workload, config),
-        measure::<Moka>(workload, config),
-        measure::<Quick>(workload, config),
-    ]
+fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec<Row> {
+    let rows = vec![
+        measure::<StrCache>(workload, config, progress),
+        measure::<Variant<COUNTED>>(workload, config, progress),
+        measure::<Variant<BOUNDED>>(workload, config, progress),
+        measure::<Locked>(workload, config, progress),
+        measure::<Dash>(workload, config, progress),
+        measure::<Papaya>(workload, config, progress),
+        measure::<Scc>(workload, config, progress),
+        measure::<Moka>(workload, config, progress),
+        measure::<Quick>(workload, config, progress),
+    ];
+    debug_assert_eq!(rows.len(), CONTENDERS);
+    rows
+}
+
+/// The runs of a whole run, for the progress line: every cell of every
+/// table, then the pairs' turns.
+fn total_runs(config: &Config, workloads: usize) -> usize {
+    let tables = workloads * CONTENDERS * config.threads * MIXES.len() * config.repeats;
+    // The floor and read counting on the hot keys, and bounded against
+    // unbounded at each pair thread count on the hot keys and Zipf.
+    let pairs = 2 + 2 * pair_threads(config).len();
+    tables + pairs * 2 * turns(config)
 }
 
 /// Two contenders measured in turns on one workload, read-only.
 struct Pair {
     /// What is compared with what, as `a / b`.
     name: &'static str,
+    /// The workload's name in file names.
+    short: &'static str,
     /// The workload's title.
     workload: String,
     /// Threads reading.
     threads: usize,
-    /// Median Mops/s of the first side.
-    a: f64,
-    /// Median Mops/s of the second side, strcache as the other rows build it.
-    b: f64,
+    /// Mops/s of the first side.
+    a: Cell,
+    /// Mops/s of the second side, strcache as the other rows build it.
+    b: Cell,
+}
+
+/// The thread counts of the bounded / unbounded pairs: one thread, and
+/// every thread.
+fn pair_threads(config: &Config) -> Vec<usize> {
+    let mut threads = vec![1, config.threads];
+    threads.dedup();
+    threads
 }
 
 /// The pairs measured in turns on `workload`, read-only: on the hot keys,
 /// one thread against the unsynchronized floor, and on every thread read
 /// counting against none; on the hot keys and Zipf, on one thread and on
 /// every thread, a bounded cache against an unbounded one.
-fn measure_pairs<'w>(workload: &'w Workload, config: &Config) -> Vec<Pair> {
+fn measure_pairs<'w>(workload: &'w Workload, config: &Config, progress: &Progress) -> Vec<Pair> {
     if workload.name != "hot" && workload.name != "zipf" {
         return Vec::new();
     }
     let ours = || reader::<StrCache>(workload);
     let mut pairs = Vec::new();
     let mut pair = |name, threads: usize, a: &dyn Fn() -> Reader<'w>| {
-        let (a, b) = alternated(&workload.ops[0][..threads], config, a, &ours);
-        let workload = workload.title.clone();
+        progress.stage(format!("{}: {name}, {threads}t, in turns", workload.name));
+        let sequences = &workload.ops[0][..threads];
+        let (a, b) = alternated(sequences, config, a, &ours, progress);
         pairs.push(Pair {
             name,
-            workload,
+            short: workload.name,
+            workload: workload.title.clone(),
             threads,
             a,
             b,
@@ -617,7 +493,7 @@ fn measure_pairs<'w>(workload: &'w Workload, config: &Config) -> Vec<Pair> {
             reader::<Variant<COUNTED>>(workload)
         });
     }
-    for threads in [1, config.threads] {
+    for threads in pair_threads(config) {
         pair("bounded / unbounded", threads, &|| {
             reader::<Variant<BOUNDED>>(workload)
         });
@@ -642,123 +518,34 @@ fn read_key(workload: &Workload, op: Op) -> &str {
     }
 }
 
-/// Runs readers built by `a` and `b` on `sequences` in turns,
-/// `2 * repeats + 1` times each, so drift in the machine hits both. Each
-/// turn reads a new map, and every map stays alive until the last turn,
-/// so each turn's entries lie at new addresses: where one map's few hot
-/// entries happen to fall in memory moves its reads by up to a quarter, on
-/// identical instructions. Returns the medians in Mops/s.
+/// The turns of each side of a pair: `2 * repeats + 1`.
+fn turns(config: &Config) -> usize {
+    2 * config.repeats + 1
+}
+
+/// Runs readers built by `a` and `b` on `sequences` in turns, [`turns`]
+/// times each, so drift in the machine hits both. Each turn reads a new
+/// map, and every map stays alive until the last turn, so each turn's
+/// entries lie at new addresses: where one map's few hot entries happen to
+/// fall in memory moves its reads by up to a quarter, on identical
+/// instructions. Returns both sides' cells in Mops/s.
 fn alternated<'a>(
     sequences: &[Vec<Op>],
     config: &Config,
     a: &dyn Fn() -> Reader<'a>,
     b: &dyn Fn() -> Reader<'a>,
-) -> (f64, f64) {
+    progress: &Progress,
+) -> (Cell, Cell) {
     let (mut a_runs, mut b_runs, mut maps) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..2 * config.repeats + 1 {
+    for turn in 0..turns(config) {
         for (build, runs) in [(a, &mut a_runs), (b, &mut b_runs)] {
             let read = build();
             runs.push(run_cell(sequences, config.duration, &read));
             maps.push(read);
+            progress.step(&format!("turn {}", turn + 1));
         }
     }
-    (median(&a_runs), median(&b_runs))
-}
-
-/// Prints one workload's table in markdown, with strcache's ratios.
-fn print_table(title: &str, columns: &[String], rows: &[Row]) {
-    println!("\n### {title} (Mops/s)\n");
-    println!("| crate | {} |", columns.join(" | "));
-    println!("|:--|{}", "--:|".repeat(columns.len()));
-    for row in rows {
-        let cells: Vec<String> = row.cells.iter().map(|m| format!("{m:.2}")).collect();
-        println!("| {} | {} |", row.name, cells.join(" | "));
-    }
-    let (ours, rest) = rows.split_first().expect("strcache comes first");
-    let (counted, rest) = rest.split_first().expect("then strcache (reads counted)");
-    let (bounded, peers) = rest.split_first().expect("then strcache (bounded)");
-    let papaya = peers.iter().find(|r| r.name == "papaya").expect("papaya");
-    let vs_best: Vec<String> = (0..columns.len())
-        .map(|c| {
-            let best = peers
-                .iter()
-                .max_by(|a, b| a.cells[c].total_cmp(&b.cells[c]))
-                .expect("peers");
-            format!("{:.2}x ({})", ours.cells[c] / best.cells[c], best.name)
-        })
-        .collect();
-    let vs_papaya: Vec<String> = (0..columns.len())
-        .map(|c| format!("{:.2}x", ours.cells[c] / papaya.cells[c]))
-        .collect();
-    let vs_ours = |other: &Row| -> Vec<String> {
-        (0..columns.len())
-            .map(|c| format!("{:.2}x", other.cells[c] / ours.cells[c]))
-            .collect()
-    };
-    println!("| strcache / best peer | {} |", vs_best.join(" | "));
-    println!(
-        "| bounded / unbounded strcache | {} |",
-        vs_ours(bounded).join(" | ")
-    );
-    println!(
-        "| reads counted / not counted | {} |",
-        vs_ours(counted).join(" | ")
-    );
-    println!("| strcache / papaya | {} |", vs_papaya.join(" | "));
-}
-
-/// Writes the `--csv` file and draws the `--charts`, where asked for.
-/// `tables` holds each workload's name, title and rows.
-fn write_reports(
-    config: &Config,
-    tables: &[(&str, String, Vec<Row>)],
-) -> Result<(), Box<dyn Error>> {
-    // The cell of `threads` threads under `MIXES[mix]`, in `columns` order.
-    let cell = |row: &Row, threads: usize, mix: usize| row.cells[(threads - 1) * MIXES.len() + mix];
-    if let Some(path) = &config.csv {
-        let mut lines = Vec::new();
-        for (workload, _, rows) in tables {
-            for (mix, (_, name, _)) in MIXES.iter().enumerate() {
-                for threads in 1..=config.threads {
-                    lines.extend(rows.iter().map(|row| {
-                        vec![
-                            workload.to_string(),
-                            name.to_string(),
-                            threads.to_string(),
-                            row.name.to_owned(),
-                            format!("{:.3}", cell(row, threads, mix)),
-                        ]
-                    }));
-                }
-            }
-        }
-        let header = ["workload", "mix", "threads", "contender", "mops"];
-        report::write_csv(path, &header, &lines)?;
-    }
-    if let Some(dir) = &config.charts {
-        for (workload, title, rows) in tables {
-            for (mix, (_, name, writes)) in MIXES.iter().enumerate() {
-                let series: Vec<report::Series> = rows
-                    .iter()
-                    .map(|row| report::Series {
-                        name: row.name.to_owned(),
-                        points: (1..=config.threads)
-                            .map(|threads| (threads as f64, cell(row, threads, mix)))
-                            .collect(),
-                    })
-                    .collect();
-                let chart = report::Chart {
-                    title: &format!("{title}, {writes}% writes"),
-                    x_label: "threads",
-                    y_label: "Mops/s",
-                    log_x: false,
-                };
-                let path = dir.join(format!("throughput-{workload}-{name}.svg"));
-                chart.draw(&path, &series)?;
-            }
-        }
-    }
-    Ok(())
+    (Cell::of(&a_runs), Cell::of(&b_runs))
 }
 
 fn main() -> ExitCode {
@@ -773,16 +560,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let began = Instant::now();
     let columns = columns(&config);
+    let specs = specs(&config);
+    let progress = Progress::new(total_runs(&config, specs.len()));
     let (mut tables, mut pairs) = (Vec::new(), Vec::new());
-    for spec in specs(&config) {
-        eprintln!("generating: {}", spec.title);
+    for spec in specs {
+        progress.stage(format!(
+            "{}: generating the keys and op sequences",
+            spec.name
+        ));
         let workload = Workload::new(spec, &config);
-        let rows = measure_all(&workload, &config);
-        pairs.extend(measure_pairs(&workload, &config));
+        let rows = measure_all(&workload, &config, &progress);
+        pairs.extend(measure_pairs(&workload, &config, &progress));
         tables.push((workload.name, workload.title, rows));
     }
+    progress.finish();
 
     println!("# strcache throughput\n");
     println!(
@@ -796,21 +588,24 @@ fn main() -> ExitCode {
         config.ops_per_thread,
     );
     println!("Columns: `Nt mix` = N threads; read = read-only, 95/5 and 50/50 = reads/writes.");
-    for (_, title, rows) in &tables {
-        print_table(title, &columns, rows);
+    println!(
+        "Millions of operations per second, summed over threads: higher is better. A ratio \
+         marked `~` is within the noise: the runs of one of its two cells spread wider than \
+         the difference it shows."
+    );
+    for (name, title, rows) in &tables {
+        output::print_table(name, title, &columns, rows);
     }
     println!("\n### Alternated pairs, read-only\n");
     println!("| a / b | workload | threads | a | b | a / b |");
     println!("|:--|:--|--:|--:|--:|--:|");
     for p in &pairs {
-        let (name, workload, threads, a, b) = (p.name, &p.workload, p.threads, p.a, p.b);
-        println!(
-            "| {name} | {workload} | {threads} | {a:.2} | {b:.2} | {:.2}x |",
-            a / b
-        );
+        let (name, workload, threads) = (p.name, &p.workload, p.threads);
+        let (a, b, ratio) = (p.a.median, p.b.median, Ratio::of(p.a, p.b));
+        println!("| {name} | {workload} | {threads} | {a:.2} | {b:.2} | {ratio} |");
     }
-    println!("\ntotal time: {:.1} s", began.elapsed().as_secs_f64());
-    if let Err(error) = write_reports(&config, &tables) {
+    output::print_verdict(&config, &tables, &pairs);
+    if let Err(error) = output::write_reports(&config, &tables) {
         eprintln!("writing the report: {error}");
         return ExitCode::FAILURE;
     }
