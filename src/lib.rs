@@ -301,3 +301,8 @@ pub use text::Utf8Bytes;
 /// assert_eq!(body, "body");
 /// ```
 pub use bytes;
+
+// The README's examples, compiled and run with the doctests.
+#[cfg(all(doctest, feature = "json"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
