@@ -94,11 +94,22 @@
 //! # Loading
 //! [`StrCache::get_or_insert_with`], [`StrCache::try_get_or_insert_with`],
 //! [`StrCache::get_or_insert_with_timeout`] and, with the `async` feature
-//! (on by default), `get_or_insert_with_async` run one loader per missing
-//! key at a time; keys load in parallel. A loader that fails, panics or is
+//! (on by default), `get_or_insert_with_async` and
+//! `try_get_or_insert_with_async` run one loader per missing key at a
+//! time; keys load in parallel. A loader that fails, panics or is
 //! cancelled hands the load to one of its waiters, which runs its own
 //! loader; its error or panic reaches its own caller only. A loader that
-//! loads or reads other keys works.
+//! loads or reads other keys works. A loader may give its value a time to
+//! live of its own ([`Expiring`]), within the cache's.
+//!
+//! A write of a key (an insert, a remove, a clear, or a retain that drops
+//! it) that lands while a load of the key is in flight wins: the load's
+//! value goes to its caller and to the callers already waiting for it,
+//! but is never cached over the write ([`LoadStats::superseded`] counts
+//! these), and callers that start after the write do not wait for that
+//! load. So an invalidation is never undone by a load that began before
+//! it. (`tests/load.rs`, and the loom models `an_insert_during_a_load_wins`
+//! and `a_remove_during_a_load_wins`.)
 //!
 //! The timeout of [`StrCache::get_or_insert_with_timeout`] bounds only the
 //! wait for another caller's loader: that caller gives up with
