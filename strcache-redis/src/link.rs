@@ -87,6 +87,11 @@ pub(crate) struct Link {
     state: Mutex<State>,
     /// Wakes the supervisor when a generation ends.
     wake: Notify,
+    /// A connection without tracking, for reads and writes while tracking
+    /// is down: made by one caller at a time, so that callers do not storm
+    /// the server with connections, and dropped after an error on it and
+    /// once tracking is back.
+    plain: tokio::sync::Mutex<Option<MultiplexedConnection>>,
 }
 
 impl Link {
@@ -98,7 +103,27 @@ impl Link {
                 session: None,
             }),
             wake: Notify::new(),
+            plain: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The connection without tracking, made if there is none.
+    pub(crate) async fn plain(&self, timeout: Duration) -> RedisResult<MultiplexedConnection> {
+        let mut plain = self.plain.lock().await;
+        if let Some(conn) = &*plain {
+            return Ok(conn.clone());
+        }
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config(timeout))
+            .await?;
+        *plain = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Drops the connection without tracking; the next `plain` makes one.
+    pub(crate) async fn drop_plain(&self) {
+        *self.plain.lock().await = None;
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -274,6 +299,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
                 Ok(true) => {
                     bump(&shared.counters.reconnects);
                     backoff = MIN_BACKOFF;
+                    shared.link.drop_plain().await;
                 }
                 Ok(false) => {}
                 Err(_) => {

@@ -5,12 +5,11 @@
 
 use std::{fmt, ops::Deref, sync::Arc, time::Duration};
 
-use redis::{aio::MultiplexedConnection, AsyncCommands};
 use strcache::{CachedStr, Expiring, LoadError, StrCache};
 use tokio::task::JoinHandle;
 
 use crate::{
-    link::{self, Link},
+    link::Link,
     stats::{bump, Counters},
     Builder, Error, NearStats, Tracking,
 };
@@ -116,6 +115,10 @@ impl NearCache {
     /// While tracking is down (after a disconnect, until the near-cache
     /// has reconnected and tracking is back), every read goes to Redis and
     /// nothing is cached.
+    ///
+    /// A hit returns without suspending, and so, while Redis refuses
+    /// connections, can a miss: a task that loops over reads should yield
+    /// to its executor now and then, or it holds its worker thread.
     ///
     /// The returned [`NearStr`] pins memory of the local tier, as the
     /// core's [`CachedStr`] does: drop it before the next `.await` of a
@@ -227,24 +230,25 @@ impl NearCache {
 
     /// Reads `key` for the caller only.
     async fn read_uncached(&self, key: &str) -> Result<Expiring<String>, Fill> {
-        let mut conn = self.conn().await.map_err(Fill::Failed)?;
-        let value: Option<Vec<u8>> = conn.get(key).await.map_err(|e| Fill::Failed(e.into()))?;
+        let mut get = redis::cmd("GET");
+        get.arg(key);
+        let value: Option<Vec<u8>> = self.query(&get).await.map_err(Fill::Failed)?;
         Err(Fill::Uncached(utf8(key, value.ok_or(Fill::Missing)?)?))
     }
 
-    /// The tracked connection, or while tracking is down a new one.
-    async fn conn(&self) -> Result<MultiplexedConnection, Error> {
-        match self.shared.link.session() {
-            Some(session) => Ok(session.conn),
-            None => Ok(self
-                .shared
-                .link
-                .client
-                .get_multiplexed_async_connection_with_config(&link::config(
-                    self.shared.config.timeout,
-                ))
-                .await?),
+    /// Runs `cmd` on the tracked connection, or while tracking is down on
+    /// the link's connection without tracking, which an error drops.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Error> {
+        let link = &self.shared.link;
+        if let Some(mut session) = link.session() {
+            return Ok(cmd.query_async(&mut session.conn).await?);
         }
+        let mut conn = link.plain(self.shared.config.timeout).await?;
+        let result = cmd.query_async(&mut conn).await;
+        if result.is_err() {
+            link.drop_plain().await;
+        }
+        Ok(result?)
     }
 
     /// Sets `key` to `value` in Redis, with a server TTL if `ttl` is given,
@@ -306,10 +310,7 @@ impl NearCache {
         key: &str,
         cmd: redis::Cmd,
     ) -> Result<T, Error> {
-        let result = match self.conn().await {
-            Ok(mut conn) => cmd.query_async(&mut conn).await.map_err(Error::from),
-            Err(e) => Err(e),
-        };
+        let result = self.query(&cmd).await;
         self.shared.cache.remove(key);
         result
     }

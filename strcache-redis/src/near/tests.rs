@@ -232,6 +232,9 @@ async fn near_caches_converge_on_the_servers_values() {
                     );
                     seen[key as usize] = version;
                     reads += 1;
+                    // A hit completes without suspending: let the writers
+                    // run.
+                    tokio::task::yield_now().await;
                 }
                 reads
             }));
