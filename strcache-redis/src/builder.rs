@@ -188,9 +188,12 @@ impl Builder {
     /// keeps it up (on the current tokio runtime).
     ///
     /// # Errors
-    /// [`Error::Redis`] when the URL does not parse, or the server cannot
-    /// be reached, refuses the credentials, or does not speak RESP3
-    /// (Redis before 6.0).
+    /// - [`Error::Config`] when the settings cannot make a local tier: a
+    ///   [`max_entries`](Self::max_entries) of 0 or a zero
+    ///   [`max_ttl`](Self::max_ttl);
+    /// - [`Error::Redis`] when the URL does not parse, or the server cannot
+    ///   be reached, refuses the credentials, or does not speak RESP3
+    ///   (Redis before 6.0).
     ///
     /// # Panics
     /// Outside a tokio runtime.
@@ -214,7 +217,7 @@ impl Builder {
             cache = cache.max_entries(max);
         }
         let shared = Arc::new(Shared {
-            cache: cache.build(),
+            cache: cache.try_build().map_err(Error::Config)?,
             link: Link::new(client),
             counters: Counters::default(),
             config: self.config,

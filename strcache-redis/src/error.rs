@@ -31,6 +31,9 @@ pub enum Error {
     Redis(redis::RedisError),
     /// The local tier refused the value (larger than the cache's bound).
     Cache(strcache::Error),
+    /// The builder's settings cannot make a local tier (a bound of 0
+    /// entries, a zero `max_ttl`); the error names the setting.
+    Config(strcache::ConfigError),
 }
 
 impl fmt::Display for Error {
@@ -41,6 +44,7 @@ impl fmt::Display for Error {
             }
             Error::Redis(e) => write!(f, "Redis request failed: {e}"),
             Error::Cache(e) => write!(f, "the local tier refused the value: {e}"),
+            Error::Config(e) => write!(f, "invalid near-cache settings: {e}"),
         }
     }
 }
@@ -51,6 +55,7 @@ impl error::Error for Error {
             Error::NotUtf8 { source, .. } => Some(source),
             Error::Redis(e) => Some(e),
             Error::Cache(e) => Some(e),
+            Error::Config(e) => Some(e),
         }
     }
 }

@@ -323,6 +323,25 @@ async fn redis_down_is_a_clear_error_and_nothing_is_served_from_memory() {
 }
 
 #[tokio::test]
+async fn settings_that_cannot_make_a_local_tier_fail_the_build() {
+    // Refused before any connection: no server needed.
+    let url = "redis://127.0.0.1:1/";
+    let err = NearCache::builder(url)
+        .max_entries(0)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("max_entries"), "{err}");
+    let err = NearCache::builder(url)
+        .max_ttl(Duration::ZERO)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
 async fn building_against_a_closed_port_fails() {
     let Some(mut server) = Server::start() else {
         return;
