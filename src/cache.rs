@@ -113,6 +113,11 @@ impl Default for StrCache<String, ahash::RandomState> {
 impl<K> StrCache<K, ahash::RandomState> {
     /// A builder for a cache with chosen capacity, shard count and hasher.
     ///
+    /// The key type comes from the builder's type,
+    /// `StrCache::<u64>::builder()`, or from the variable's:
+    /// `let cache: StrCache = StrCache::builder().build()` for `String`
+    /// keys.
+    ///
     /// # Examples
     /// ```
     /// let cache = strcache::StrCache::<u64>::builder()
@@ -190,12 +195,23 @@ impl<K, S> StrCache<K, S> {
         &self.expiry
     }
 
-    /// Number of live entries. Exact when no write is in flight.
+    /// Number of entries, expired ones included until a write, eviction or
+    /// [`purge_expired`](Self::purge_expired) unlinks them (no read returns
+    /// them; see the crate docs, *Expiry*). Exact when no write is in flight.
     ///
     /// # Examples
     /// ```
-    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// use std::time::Duration;
+    /// use strcache::{ManualClock, StrCache};
+    ///
+    /// let clock = ManualClock::new();
+    /// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
     /// cache.insert("a".into(), "1").unwrap();
+    /// cache.insert_with_ttl("b".into(), "2", Duration::from_secs(1)).unwrap();
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(cache.get_str("b").is_none());
+    /// assert_eq!(cache.len(), 2); // "b" has expired, and is not unlinked yet
+    /// cache.purge_expired();
     /// assert_eq!(cache.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
@@ -235,7 +251,8 @@ impl<K, S> StrCache<K, S> {
         stats
     }
 
-    /// Whether the cache has no live entries.
+    /// Whether the cache holds no entries, counting expired ones not yet
+    /// unlinked, as [`len`](Self::len) does.
     ///
     /// # Examples
     /// ```

@@ -623,6 +623,7 @@ impl LoadError<Infallible> {
 }
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl<K, S> StrCache<K, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -634,9 +635,10 @@ where
     /// thread. Dropping this future while it loads hands the load over to
     /// a waiter, as a panic does. The future is `Send` when `load` is.
     ///
-    /// Async loads do not detect recursion: a loader that awaits a load
-    /// of its own key waits forever. Bound such waits with the executor's
-    /// timeout, which cancels the load safely.
+    /// Async loads do not detect recursion and have no timeout of their
+    /// own: a loader that awaits a load of its own key waits forever. Bound
+    /// such waits with the executor's timeout, which cancels the load
+    /// safely.
     ///
     /// The returned [`CachedStr`] holds an epoch pin and is not `Send`:
     /// drop it before the next `.await` of a task that must be `Send`.

@@ -77,6 +77,7 @@ use crate::{
 /// assert_eq!(cache.insert("k".into(), "v2"), Ok(InsertOutcome::Replaced));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum InsertOutcome {
     /// The key was absent (or its value had expired) and now has the value.
     Inserted,

@@ -392,6 +392,7 @@ fn expiry_races_replace() {
         let expected = match outcome {
             InsertOutcome::Inserted => (3, 0, 1),
             InsertOutcome::Replaced => (2, 1, 0),
+            other => panic!("unknown outcome {other:?}"),
         };
         assert_eq!((stats.inserts, stats.updates, stats.expirations), expected);
     });
