@@ -50,7 +50,7 @@ struct Backend {
     delay: Duration,
     calls: AtomicU64,
     /// Holds every call until the test opens it, so that a test's requests
-    /// are all in flight at once.
+    /// overlap a backend call still in flight.
     #[cfg(test)]
     gate: tokio::sync::Semaphore,
 }
@@ -197,7 +197,7 @@ fn body_of(
             .get_bytes(&id)
             .unwrap_or_else(|| Bytes::copy_from_slice(text.as_bytes()))),
         Err(LoadError::Load(NotFound)) => Err(NotFound),
-        Err(e) => panic!("an unbounded load of a small value cannot fail: {e:?}"),
+        Err(e) => panic!("a cache bounded by entries refuses no value: {e:?}"),
     }
 }
 
