@@ -196,7 +196,7 @@ fn body_of(
         Ok(text) => Ok(cache
             .get_bytes(&id)
             .unwrap_or_else(|| Bytes::copy_from_slice(text.as_bytes()))),
-        Err(LoadError::Load(NotFound)) => Err(NotFound),
+        Err(LoadError::Load(_)) => Err(NotFound),
         Err(e) => panic!("a cache bounded by entries refuses no value: {e:?}"),
     }
 }

@@ -96,9 +96,12 @@
 //! [`StrCache::get_or_insert_with_timeout`] and, with the `async` feature
 //! (on by default), `get_or_insert_with_async` and
 //! `try_get_or_insert_with_async` run one loader per missing key at a
-//! time; keys load in parallel. A loader that fails, panics or is
-//! cancelled hands the load to one of its waiters, which runs its own
-//! loader; its error or panic reaches its own caller only. A loader that
+//! time; keys load in parallel. A loader's error goes, shared (an `Arc`),
+//! to its caller and to every caller waiting for its load, so a backend
+//! that is down costs one call per attempt, not one per waiter in turn;
+//! the error is not cached. A loader that panics or is cancelled hands the
+//! load to one of its waiters, which runs its own loader; the panic
+//! reaches its own caller only. A loader that
 //! loads or reads other keys works. A loader may give its value a time to
 //! live of its own ([`Expiring`]), within the cache's.
 //!

@@ -36,9 +36,11 @@
 //! eviction listener the insert runs) finds no flight, since the flight
 //! left the list as the value was linked.
 //!
-//! A leader that fails, panics or is dropped abandons its flight from a
-//! drop guard: it unlists the flight and ends it, so no waiter waits for
-//! a loader that no longer runs. The status is written and read under the
+//! A leader whose loader fails ends its flight as `Failed(error)`: the
+//! waiters share the error (an `Arc`), and none runs the loader again for
+//! it. A leader that panics or is dropped abandons its flight from a drop
+//! guard: it unlists the flight and ends it as `Abandoned`, so no waiter
+//! waits for a loader that no longer runs, and one of them loads instead. The status is written and read under the
 //! flight's own mutex, which orders the value before the waiter's read and
 //! makes a wake-up impossible to miss: a waiter checks the status and
 //! starts waiting under that mutex, and the leader sets the status under it
@@ -56,6 +58,7 @@
 //! reference to it past the caller's own epoch pin.
 
 use std::{
+    any::Any,
     convert::Infallible,
     error, fmt,
     hash::{BuildHasher, Hash},
@@ -93,6 +96,9 @@ struct State {
 enum Status {
     Loading,
     Loaded(Utf8Bytes),
+    /// The loader's error, an `Arc<E>` for the leader's `E`, shared with
+    /// the waiters whose `E` is the same type.
+    Failed(Arc<dyn Any + Send + Sync>),
     Abandoned,
 }
 
@@ -162,6 +168,13 @@ struct Leader<'a, K> {
 impl<K> Leader<'_, K> {
     fn complete(mut self, value: Utf8Bytes) {
         self.end(Status::Loaded(value));
+    }
+
+    /// Ends the flight with the loader's error, for the waiters to share.
+    fn fail<E: Send + Sync + 'static>(mut self, error: &Arc<E>) {
+        self.end(Status::Failed(
+            Arc::clone(error) as Arc<dyn Any + Send + Sync>
+        ));
     }
 
     /// Ends the flight with `status`, once.
@@ -313,19 +326,21 @@ impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
 ///
 /// # Examples
 /// ```
+/// use std::sync::Arc;
 /// use strcache::{LoadError, StrCache};
 ///
 /// let cache: StrCache = StrCache::new();
 /// let err = cache
 ///     .try_get_or_insert_with("k".into(), || Err::<&str, _>("backend down"))
 ///     .unwrap_err();
-/// assert_eq!(err, LoadError::Load("backend down"));
+/// assert_eq!(err, LoadError::Load(Arc::new("backend down")));
 /// assert!(cache.get_str("k").is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadError<E> {
-    /// The loader returned this error.
-    Load(E),
+    /// The loader returned this error: this caller's loader, or the one
+    /// this caller waited for, whose callers all share it.
+    Load(Arc<E>),
     /// The cache refused, as [`StrCache::get_or_insert_with`] does.
     Cache(Error),
 }
@@ -342,7 +357,7 @@ impl<E: fmt::Display> fmt::Display for LoadError<E> {
 impl<E: error::Error + 'static> error::Error for LoadError<E> {
     fn source(&self) -> Option<&(dyn error::Error + 'static)> {
         match self {
-            LoadError::Load(e) => Some(e),
+            LoadError::Load(e) => Some(e.as_ref()),
             LoadError::Cache(e) => Some(e),
         }
     }
@@ -401,9 +416,11 @@ where
     }
 
     /// As [`get_or_insert_with`](Self::get_or_insert_with), with a loader
-    /// that can fail. A failed load is neither cached nor shared: this
-    /// caller gets the error, and one of the waiters runs its own loader,
-    /// since a failure is often transient or specific to its caller.
+    /// that can fail. A failed load is not cached, and its error is shared:
+    /// this caller and the callers waiting for its load all get it (one
+    /// loader call for them all, not one each in turn). Callers that start
+    /// after it ended run a loader of their own. A waiter whose loader has
+    /// another error type than the one it waited for runs its own loader.
     ///
     /// # Errors
     /// [`LoadError::Load`] with the loader's error, or
@@ -415,7 +432,7 @@ where
     /// let v = cache.try_get_or_insert_with("k".into(), || "1".parse::<u8>().map(|n| n.to_string()));
     /// assert_eq!(v.unwrap(), "1");
     /// ```
-    pub fn try_get_or_insert_with<V: Loaded, E>(
+    pub fn try_get_or_insert_with<V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: K,
         load: impl FnOnce() -> Result<V, E>,
@@ -453,7 +470,7 @@ where
     /// The synchronous load: a hit costs what `get_str` costs, nothing
     /// more (no clock read, no thread lookup).
     #[inline]
-    fn load<V: Loaded, E>(
+    fn load<V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: K,
         timeout: Option<Duration>,
@@ -467,7 +484,7 @@ where
 
     /// The protocol in the module docs, with the leader's thread recorded.
     /// `timeout` bounds waiting, not loading.
-    fn load_missing<V: Loaded, E>(
+    fn load_missing<V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: K,
         timeout: Option<Duration>,
@@ -484,7 +501,7 @@ where
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
-                        let loaded = self.run(flight.tag, load)?;
+                        let loaded = self.run(flight.tag, load).map_err(LoadError::Load)?;
                         return self.publish(key, loaded, None);
                     }
                     let counters = self.counters(flight.tag);
@@ -492,6 +509,12 @@ where
                         Some(Status::Loaded(value)) if flight.key == key => {
                             bump(&counters.loads_waited);
                             return Ok(self.hold(value));
+                        }
+                        Some(Status::Failed(error)) if flight.key == key => {
+                            if let Ok(error) = error.downcast::<E>() {
+                                bump(&counters.loads_waited);
+                                return Err(LoadError::Load(error));
+                            }
                         }
                         Some(_) => {}
                         None => {
@@ -504,8 +527,13 @@ where
                     if let Some(hit) = self.recheck(&key) {
                         return Ok(hit);
                     }
-                    let loaded = self.run(leader.flight.tag, load)?;
-                    return self.publish(key, loaded, Some(leader));
+                    return match self.run(leader.flight.tag, load) {
+                        Ok(loaded) => self.publish(key, loaded, Some(leader)),
+                        Err(error) => {
+                            leader.fail(&error);
+                            Err(LoadError::Load(error))
+                        }
+                    };
                 }
             }
             // The load waited for was abandoned, or was another key's with
@@ -518,11 +546,11 @@ where
 
     /// Runs a synchronous loader for the key with tag `tag`, counting how
     /// it ends.
-    fn run<V, E>(&self, tag: u64, load: impl FnOnce() -> Result<V, E>) -> Result<V, LoadError<E>> {
+    fn run<V, E>(&self, tag: u64, load: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>> {
         let tally = Tally::new(self.counters(tag));
         let result = load();
         tally.ended(result.is_ok());
-        result.map_err(LoadError::Load)
+        result.map_err(Arc::new)
     }
 
     /// Looks `key` up again after a miss, without counting a read or
@@ -616,7 +644,7 @@ impl LoadError<Infallible> {
     /// The cache's error, when the loader cannot fail.
     fn into_error(self) -> Error {
         match self {
-            LoadError::Load(never) => match never {},
+            LoadError::Load(never) => match *never {},
             LoadError::Cache(e) => e,
         }
     }
@@ -680,7 +708,8 @@ where
     /// As [`get_or_insert_with_async`](Self::get_or_insert_with_async),
     /// with a loader that can fail, as
     /// [`try_get_or_insert_with`](Self::try_get_or_insert_with): the error
-    /// reaches this caller only, and one of the waiters runs its own loader.
+    /// is not cached, and goes to this caller and to the callers waiting
+    /// for its load.
     ///
     /// # Errors
     /// [`LoadError::Load`] with the loader's error, or
@@ -705,14 +734,14 @@ where
     ///     let down = cache
     ///         .try_get_or_insert_with_async("k".into(), async { Err::<&str, _>("backend down") })
     ///         .await;
-    ///     assert_eq!(down.unwrap_err(), LoadError::Load("backend down"));
+    ///     assert_eq!(down.unwrap_err(), LoadError::Load("backend down".into()));
     ///     let up = cache
     ///         .try_get_or_insert_with_async("k".into(), async { Ok::<_, &str>("loaded") })
     ///         .await;
     ///     assert_eq!(up.unwrap(), "loaded");
     /// });
     /// ```
-    pub async fn try_get_or_insert_with_async<V: Loaded, E>(
+    pub async fn try_get_or_insert_with_async<V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: K,
         load: impl std::future::Future<Output = Result<V, E>>,
@@ -728,11 +757,18 @@ where
                         None => std::task::Poll::Pending,
                     })
                     .await;
-                    if let Status::Loaded(value) = end {
-                        if flight.key == key {
+                    match end {
+                        Status::Loaded(value) if flight.key == key => {
                             bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }
+                        Status::Failed(error) if flight.key == key => {
+                            if let Ok(error) = error.downcast::<E>() {
+                                bump(&self.counters(flight.tag).loads_waited);
+                                return Err(LoadError::Load(error));
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 Role::Lead(leader) => {
@@ -742,7 +778,14 @@ where
                     let tally = Tally::new(self.counters(leader.flight.tag));
                     let result = load.await;
                     tally.ended(result.is_ok());
-                    return self.publish(key, result.map_err(LoadError::Load)?, Some(leader));
+                    return match result {
+                        Ok(loaded) => self.publish(key, loaded, Some(leader)),
+                        Err(error) => {
+                            let error = Arc::new(error);
+                            leader.fail(&error);
+                            Err(LoadError::Load(error))
+                        }
+                    };
                 }
             }
             if let Some(hit) = self.recheck(&key) {

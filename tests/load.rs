@@ -6,7 +6,7 @@ use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        mpsc,
+        mpsc, Arc,
     },
     thread,
     time::Duration,
@@ -111,23 +111,38 @@ fn a_panicking_loader_hands_over_to_one_waiter() {
     assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "eight");
 }
 
+/// A failed load's error goes to every caller waiting for it: one loader
+/// call for all the racers, not one each in turn (#19). The loader fails
+/// only once every racer has missed, so all of them are waiting for it. A
+/// caller that starts after the failure runs its own loader: the failure is
+/// not cached.
 #[test]
-fn a_failed_load_is_not_shared_and_one_waiter_retries() {
-    let cache = StrCache::<u32>::builder().build();
+fn a_failed_load_shares_its_error_with_its_waiters() {
+    let cache = StrCache::<u32>::builder().record_reads(true).build();
     let calls = AtomicUsize::new(0);
     let got = race(&cache, |cache| {
         cache
-            .try_get_or_insert_with(7, || match calls.fetch_add(1, Ordering::Relaxed) {
-                0 => Err(slowly("backend down")),
-                _ => Ok(slowly("seven")),
+            .try_get_or_insert_with(7, || {
+                calls.fetch_add(1, Ordering::Relaxed);
+                let started = std::time::Instant::now();
+                while cache.stats().misses < RACERS as u64 {
+                    assert!(started.elapsed() < PATIENCE, "the racers never missed");
+                    thread::yield_now();
+                }
+                Err::<&str, _>("backend down")
             })
             .map(|v| v.to_string())
     });
-    let got: Vec<_> = got.into_iter().map(|v| v.expect("no panic")).collect();
-    let failed: Vec<_> = got.iter().filter_map(|v| v.as_ref().err()).collect();
-    assert_eq!(failed, [&LoadError::Load("backend down")]);
-    assert!(got.iter().flatten().all(|v| v == "seven"));
-    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "one loader call for all");
+    for got in got {
+        let got = got.expect("no panic");
+        assert_eq!(got, Err(LoadError::Load(Arc::new("backend down"))));
+    }
+    let loads = cache.stats().loads;
+    assert_eq!((loads.failed, loads.waited), (1, RACERS as u64 - 1));
+    assert!(cache.get_str(&7).is_none(), "a failure is not cached");
+    let again = cache.try_get_or_insert_with(7, || Ok::<_, ()>("seven"));
+    assert_eq!(again.unwrap(), "seven");
 }
 
 #[test]
@@ -278,7 +293,7 @@ fn a_hit_does_not_run_the_loader() {
 /// on none.
 #[cfg(feature = "async")]
 mod async_load {
-    use std::{future::pending, sync::Arc};
+    use std::future::pending;
 
     use super::*;
 
@@ -290,12 +305,12 @@ mod async_load {
             .unwrap()
     }
 
-    /// A failed async load reaches its own caller only, is counted as a
-    /// failure and cached as nothing; a waiter that was waiting for it runs
-    /// its own loader.
+    /// A failed async load's error goes to its caller and to the caller
+    /// waiting for it, whose loader does not run; the failure is counted
+    /// once and cached as nothing.
     #[test]
-    fn a_failed_async_load_hands_over_to_a_waiter() {
-        let cache = Arc::new(StrCache::<u32>::builder().build());
+    fn a_failed_async_load_shares_its_error_with_its_waiter() {
+        let cache = Arc::new(StrCache::<u32>::builder().record_reads(true).build());
         runtime().block_on(async {
             let (started, is_started) = tokio::sync::oneshot::channel();
             let (fail, is_failed) = tokio::sync::oneshot::channel::<()>();
@@ -315,20 +330,32 @@ mod async_load {
             let waiter = {
                 let cache = Arc::clone(&cache);
                 tokio::spawn(async move {
-                    let load = async { Ok::<_, &str>("second") };
+                    let load = async {
+                        panic!("the waiter's loader ran: it shares the error");
+                        #[allow(unreachable_code)]
+                        Ok::<&str, &str>("never")
+                    };
                     let got = cache.try_get_or_insert_with_async(7, load).await;
                     got.map(|v| v.to_string())
                 })
             };
+            // The waiter's miss is counted before it looks for the flight,
+            // which cannot end before `fail`: once it shows, it waits.
+            let started = std::time::Instant::now();
+            while cache.stats().misses < 2 {
+                assert!(started.elapsed() < PATIENCE, "the waiter never missed");
+                tokio::task::yield_now().await;
+            }
             fail.send(()).unwrap();
+            let down = Err(LoadError::Load(Arc::new("backend down")));
             let led = tokio::time::timeout(PATIENCE, leader).await.unwrap();
-            assert_eq!(led.unwrap(), Err(LoadError::Load("backend down")));
+            assert_eq!(led.unwrap(), down);
             let waited = tokio::time::timeout(PATIENCE, waiter).await.unwrap();
-            assert_eq!(waited.unwrap().as_deref(), Ok("second"));
+            assert_eq!(waited.unwrap(), down);
         });
         let loads = cache.stats().loads;
-        assert_eq!((loads.failed, loads.succeeded), (1, 1));
-        assert_eq!(cache.get_str(&7).unwrap(), "second");
+        assert_eq!((loads.failed, loads.succeeded, loads.waited), (1, 0, 1));
+        assert!(cache.get_str(&7).is_none());
     }
 
     #[test]

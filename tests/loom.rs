@@ -185,9 +185,10 @@ fn loaders_race_on_one_key() {
     });
 }
 
-/// A loader fails while another caller arrives: the failure reaches its own
-/// caller only, and the other caller gets a value (its own loader's, or a
-/// hit), never the error and never a hang.
+/// A loader fails while another caller arrives whose loader has another
+/// error type (none): the failure reaches its own caller only, and the
+/// other caller gets a value (its own loader's, or a hit), never the error
+/// and never a hang.
 #[test]
 fn a_failed_load_hands_over() {
     loom::model(|| {
@@ -201,7 +202,7 @@ fn a_failed_load_hands_over() {
         };
         let first = cache.try_get_or_insert_with(1, || Err::<&str, _>("failed"));
         match first {
-            Err(e) => assert_eq!(e, LoadError::Load("failed")),
+            Err(e) => assert_eq!(e, LoadError::Load("failed".into())),
             Ok(v) => assert_eq!(v, "second"),
         }
         other.join().unwrap();

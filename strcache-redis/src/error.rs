@@ -15,7 +15,7 @@ use std::{error, fmt, string::FromUtf8Error};
 /// };
 /// assert_eq!(err.to_string(), "the value of key `user:7` is not UTF-8: invalid utf-8 sequence of 1 bytes from index 0");
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The value Redis holds for `key` is not UTF-8, so it cannot be

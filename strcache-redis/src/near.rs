@@ -109,8 +109,9 @@ impl NearCache {
 
     /// The value of `key`: from local memory if it is there, else from
     /// Redis, cached for next time. Concurrent misses of one key cost one
-    /// round trip, whose value they all get. `Ok(None)`: the key does not
-    /// exist (not cached; the next read asks again).
+    /// round trip, whose outcome they all get: the value, `None`, or the
+    /// error. `Ok(None)`: the key does not exist (not cached; the next read
+    /// asks again).
     ///
     /// While tracking is down (after a disconnect, until the near-cache
     /// has reconnected and tracking is back), every read goes to Redis and
@@ -153,9 +154,13 @@ impl NearCache {
             .await;
         match loaded {
             Ok(value) => Ok(Some(NearStr(Repr::Local(value)))),
-            Err(LoadError::Load(Fill::Missing)) => Ok(None),
-            Err(LoadError::Load(Fill::Uncached(value))) => Ok(Some(NearStr(Repr::Remote(value)))),
-            Err(LoadError::Load(Fill::Failed(e))) => Err(e),
+            // Shared by every caller that waited for this fill: a missing
+            // key, or a failure, costs one request however many wait.
+            Err(LoadError::Load(fill)) => match &*fill {
+                Fill::Missing => Ok(None),
+                Fill::Uncached(value) => Ok(Some(NearStr(Repr::Remote(value.clone())))),
+                Fill::Failed(e) => Err(e.clone()),
+            },
             Err(LoadError::Cache(e)) => Err(Error::Cache(e)),
         }
     }

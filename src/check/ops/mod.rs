@@ -308,7 +308,7 @@ impl Harness {
         let expected = match value {
             None => {
                 assert_eq!(reports, [], "a failed load reported removals");
-                Err(LoadError::Load(FAILED))
+                Err(LoadError::Load(FAILED.into()))
             }
             Some(value) => self
                 .written(key.clone(), value, None, reports)

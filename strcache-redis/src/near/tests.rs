@@ -116,38 +116,65 @@ async fn a_disconnect_between_reply_and_commit_discards_the_fill() {
     assert!(near.get_local("k").is_some());
 }
 
-/// 64 concurrent misses of one key: the first one's fill waits until all
-/// 64 have missed, and the server runs one GET.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_misses_share_one_get() {
-    const READERS: u64 = 64;
-    let Some(server) = Server::start() else {
-        return;
-    };
-    let mut admin = server.admin().await;
-    let () = admin.set("k", "v").await.unwrap();
+/// Readers in [`miss_together`].
+const READERS: u64 = 64;
+
+/// `READERS` concurrent reads of `key`, the first one's fill held until
+/// all have missed: what each read, and the near-cache.
+async fn miss_together(server: &Server, key: &'static str) -> (Vec<Option<String>>, NearCache) {
     let hook = once(|shared: Arc<Shared>| async move {
         wait_until("every reader's miss", || {
             shared.counters.misses.load(Relaxed) == READERS
         })
         .await;
     });
-    let near = Arc::new(near_with(&server, hook).await);
+    let near = Arc::new(near_with(server, hook).await);
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
             let near = Arc::clone(&near);
-            tokio::spawn(async move { near.get("k").await.unwrap().unwrap().to_string() })
+            tokio::spawn(async move { near.get(key).await.unwrap().map(|v| v.to_string()) })
         })
         .collect();
+    let mut read = Vec::new();
     for reader in readers {
-        assert_eq!(reader.await.unwrap(), "v");
+        read.push(reader.await.unwrap());
     }
+    let near = Arc::into_inner(near).expect("every reader has ended");
+    (read, near)
+}
+
+/// 64 concurrent misses of one key: the first one's fill waits until all
+/// 64 have missed, and the server runs one GET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_share_one_get() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let () = admin.set("k", "v").await.unwrap();
+    let (read, near) = miss_together(&server, "k").await;
+    assert!(read.iter().all(|v| v.as_deref() == Some("v")), "{read:?}");
     assert_eq!(calls(&mut admin, "get").await, 1);
     let stats = near.stats();
     assert_eq!(
         (stats.misses, stats.fills, stats.fills_discarded),
         (READERS, 1, 0)
     );
+}
+
+/// 64 concurrent misses of a key Redis does not hold cost one GET too: the
+/// fill's "missing" outcome is shared with every caller waiting for it,
+/// and nothing is cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_of_a_missing_key_share_one_get() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let (read, near) = miss_together(&server, "absent").await;
+    assert!(read.iter().all(Option::is_none), "{read:?}");
+    assert_eq!(calls(&mut admin, "get").await, 1);
+    assert_eq!(near.local_len(), 0);
 }
 
 /// A xorshift generator: the torture test's choices, reproducible by seed.
