@@ -328,7 +328,13 @@ impl Reads {
     /// This thread's stripe, remembered as the last one used.
     #[cold]
     fn stripe(&self) -> &Stripe {
-        let stripe: &Stripe = self.stripes.get_or_default();
+        // The reference `get_or_default` returns when it inserts derives
+        // from a `&mut` to the new entry: once another thread's `add_to`
+        // has read the entry, Tree Borrows forbids writes through it, and
+        // `LAST` keeps it for every later read on this thread. The one
+        // `get` returns derives from a shared reference from the start.
+        self.stripes.get_or_default();
+        let stripe: &Stripe = (self.stripes.get()).expect("inserted just above");
         LAST.with(|last| last.set((self.id, stripe)));
         stripe
     }
