@@ -348,7 +348,7 @@ fn load(c: &mut Criterion, data: &Data) {
         b.iter(|| {
             sweep(&data.sequence, |i| {
                 cache
-                    .get_or_insert_with(i as u64, || -> &str { unreachable!("a hit") })
+                    .get_or_insert_with(&(i as u64), || -> &str { unreachable!("a hit") })
                     .map_or(0, |v| touch(v.as_bytes()))
             })
         })
@@ -364,7 +364,7 @@ fn load(c: &mut Criterion, data: &Data) {
         b.iter(|| {
             next += 1;
             let len = cache
-                .get_or_insert_with(next, || value(next))
+                .get_or_insert_with(&next, || value(next))
                 .unwrap()
                 .len();
             cache.remove(&next);
@@ -383,14 +383,14 @@ fn load(c: &mut Criterion, data: &Data) {
                         while started.load(Ordering::Acquire) != k {
                             hint::spin_loop();
                         }
-                        black_box(cache.get_or_insert_with(k, || value(k)).unwrap().len());
+                        black_box(cache.get_or_insert_with(&k, || value(k)).unwrap().len());
                         finished.store(k, Ordering::Release);
                     }
                 });
                 let began = Instant::now();
                 for k in base..base + iters {
                     started.store(k, Ordering::Release);
-                    black_box(cache.get_or_insert_with(k, || value(k)).unwrap().len());
+                    black_box(cache.get_or_insert_with(&k, || value(k)).unwrap().len());
                     while finished.load(Ordering::Acquire) != k {
                         hint::spin_loop();
                     }

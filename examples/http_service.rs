@@ -159,7 +159,7 @@ async fn user(State(app): State<Arc<App>>, Path(id): Path<u32>) -> Response {
             Some(hit) => Ok(hit),
             None => {
                 let loaded = cache
-                    .try_get_or_insert_with_async(id, app.backend.user(id))
+                    .try_get_or_insert_with_async(&id, app.backend.user(id))
                     .await;
                 body_of(cache, id, loaded)
             }

@@ -128,7 +128,7 @@
 //!     "loaded"
 //! };
 //! // No other caller loads "k": this one's loader runs, and is not cut short.
-//! let v = cache.get_or_insert_with_timeout("k".into(), Duration::from_millis(1), slow);
+//! let v = cache.get_or_insert_with_timeout("k", Duration::from_millis(1), slow);
 //! assert_eq!(v.unwrap(), "loaded");
 //! ```
 //!
@@ -147,9 +147,9 @@
 //!
 //! let cache: strcache::StrCache = strcache::StrCache::new();
 //! {
-//!     let mut outer = pin!(cache.get_or_insert_with_async("k".into(), async {
+//!     let mut outer = pin!(cache.get_or_insert_with_async("k", async {
 //!         // Loads its own key: waits for itself.
-//!         let inner = cache.get_or_insert_with_async("k".into(), async { "inner" }).await;
+//!         let inner = cache.get_or_insert_with_async("k", async { "inner" }).await;
 //!         inner.map(|v| v.to_string()).unwrap_or_default()
 //!     }));
 //!     let mut cx = Context::from_waker(Waker::noop());
@@ -157,7 +157,7 @@
 //!         assert!(outer.as_mut().poll(&mut cx).is_pending());
 //!     }
 //! } // The future is dropped here, as a timeout drops it: the load is cancelled.
-//! assert_eq!(cache.get_or_insert_with("k".into(), || "v").unwrap(), "v");
+//! assert_eq!(cache.get_or_insert_with("k", || "v").unwrap(), "v");
 //! # }
 //! ```
 //!

@@ -59,6 +59,7 @@
 
 use std::{
     any::Any,
+    borrow::Borrow,
     convert::Infallible,
     error, fmt,
     hash::{BuildHasher, Hash},
@@ -290,7 +291,7 @@ impl<V: Into<Utf8Bytes>> Loaded for V {
 /// let clock = ManualClock::new();
 /// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
 /// let max_age = Duration::from_secs(30);
-/// let v = cache.get_or_insert_with("k".into(), || Expiring::new("fresh", max_age));
+/// let v = cache.get_or_insert_with("k", || Expiring::new("fresh", max_age));
 /// assert_eq!(v.unwrap(), "fresh");
 /// clock.advance(max_age);
 /// assert!(cache.get_str("k").is_none());
@@ -331,7 +332,7 @@ impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
 ///
 /// let cache: StrCache = StrCache::new();
 /// let err = cache
-///     .try_get_or_insert_with("k".into(), || Err::<&str, _>("backend down"))
+///     .try_get_or_insert_with("k", || Err::<&str, _>("backend down"))
 ///     .unwrap_err();
 /// assert_eq!(err, LoadError::Load(Arc::new("backend down")));
 /// assert!(cache.get_str("k").is_none());
@@ -373,8 +374,11 @@ where
     /// between them: the others wait for its value. Different keys load in
     /// parallel, and no lock is held while `load` runs.
     ///
-    /// A hit costs what [`get_str`](Self::get_str) costs. A loaded value
-    /// obeys the cache's bound and default time to live like any insert.
+    /// The key is borrowed, as in [`get_str`](Self::get_str) (`&str` for
+    /// `String` keys), and made into an owned `K` (`ToOwned`) only on a
+    /// miss: a hit costs what `get_str` costs and allocates nothing. A
+    /// loaded value obeys the cache's bound and default time to live like
+    /// any insert.
     ///
     /// A write of the key that lands while `load` runs (an insert, a
     /// remove, a clear, or a retain that drops it) wins: the loaded value
@@ -400,17 +404,21 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// let v = cache.get_or_insert_with("user:1".into(), || r#"{"name":"Ada"}"#).unwrap();
+    /// let v = cache.get_or_insert_with("user:1", || r#"{"name":"Ada"}"#).unwrap();
     /// assert_eq!(v, r#"{"name":"Ada"}"#);
     /// // Present now: the loader does not run.
-    /// let v = cache.get_or_insert_with("user:1".into(), || -> &str { unreachable!() }).unwrap();
+    /// let v = cache.get_or_insert_with("user:1", || -> &str { unreachable!() }).unwrap();
     /// assert_eq!(v, r#"{"name":"Ada"}"#);
     /// ```
-    pub fn get_or_insert_with<V: Loaded>(
+    pub fn get_or_insert_with<Q, V: Loaded>(
         &self,
-        key: K,
+        key: &Q,
         load: impl FnOnce() -> V,
-    ) -> Result<CachedStr<'_>, Error> {
+    ) -> Result<CachedStr<'_>, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         self.load(key, None, || Ok::<_, Infallible>(load()))
             .map_err(LoadError::into_error)
     }
@@ -429,14 +437,18 @@ where
     /// # Examples
     /// ```
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// let v = cache.try_get_or_insert_with("k".into(), || "1".parse::<u8>().map(|n| n.to_string()));
+    /// let v = cache.try_get_or_insert_with("k", || "1".parse::<u8>().map(|n| n.to_string()));
     /// assert_eq!(v.unwrap(), "1");
     /// ```
-    pub fn try_get_or_insert_with<V: Loaded, E: Send + Sync + 'static>(
+    pub fn try_get_or_insert_with<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
-        key: K,
+        key: &Q,
         load: impl FnOnce() -> Result<V, E>,
-    ) -> Result<CachedStr<'_>, LoadError<E>> {
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         self.load(key, None, load)
     }
 
@@ -454,15 +466,19 @@ where
     /// use std::time::Duration;
     ///
     /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// let v = cache.get_or_insert_with_timeout("k".into(), Duration::from_secs(1), || "v");
+    /// let v = cache.get_or_insert_with_timeout("k", Duration::from_secs(1), || "v");
     /// assert_eq!(v.unwrap(), "v");
     /// ```
-    pub fn get_or_insert_with_timeout<V: Loaded>(
+    pub fn get_or_insert_with_timeout<Q, V: Loaded>(
         &self,
-        key: K,
+        key: &Q,
         timeout: Duration,
         load: impl FnOnce() -> V,
-    ) -> Result<CachedStr<'_>, Error> {
+    ) -> Result<CachedStr<'_>, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         self.load(key, Some(timeout), || Ok::<_, Infallible>(load()))
             .map_err(LoadError::into_error)
     }
@@ -470,13 +486,17 @@ where
     /// The synchronous load: a hit costs what `get_str` costs, nothing
     /// more (no clock read, no thread lookup).
     #[inline]
-    fn load<V: Loaded, E: Send + Sync + 'static>(
+    fn load<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
-        key: K,
+        key: &Q,
         timeout: Option<Duration>,
         load: impl FnOnce() -> Result<V, E>,
-    ) -> Result<CachedStr<'_>, LoadError<E>> {
-        match self.get_str(&key) {
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.get_str(key) {
             Some(hit) => Ok(hit),
             None => self.load_missing(key, timeout, load),
         }
@@ -484,33 +504,37 @@ where
 
     /// The protocol in the module docs, with the leader's thread recorded.
     /// `timeout` bounds waiting, not loading.
-    fn load_missing<V: Loaded, E: Send + Sync + 'static>(
+    pub(crate) fn load_missing<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
-        key: K,
+        key: &Q,
         timeout: Option<Duration>,
         load: impl FnOnce() -> Result<V, E>,
-    ) -> Result<CachedStr<'_>, LoadError<E>> {
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let me = current_thread().id();
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
-            match self.join(&key, Some(me)) {
+            match self.join(key, Some(me)) {
                 Role::Wait(flight) => {
                     if flight.leader == Some(me) {
-                        if flight.key == key {
+                        if flight.key.borrow() == key {
                             return Err(LoadError::Cache(Error::Recursive));
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
                         let loaded = self.run(flight.tag, load).map_err(LoadError::Load)?;
-                        return self.publish(key, loaded, None);
+                        return self.publish(key.to_owned(), loaded, None);
                     }
                     let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
-                        Some(Status::Loaded(value)) if flight.key == key => {
+                        Some(Status::Loaded(value)) if flight.key.borrow() == key => {
                             bump(&counters.loads_waited);
                             return Ok(self.hold(value));
                         }
-                        Some(Status::Failed(error)) if flight.key == key => {
+                        Some(Status::Failed(error)) if flight.key.borrow() == key => {
                             if let Ok(error) = error.downcast::<E>() {
                                 bump(&counters.loads_waited);
                                 return Err(LoadError::Load(error));
@@ -524,11 +548,11 @@ where
                     }
                 }
                 Role::Lead(leader) => {
-                    if let Some(hit) = self.recheck(&key) {
+                    if let Some(hit) = self.recheck(key) {
                         return Ok(hit);
                     }
                     return match self.run(leader.flight.tag, load) {
-                        Ok(loaded) => self.publish(key, loaded, Some(leader)),
+                        Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
                         Err(error) => {
                             leader.fail(&error);
                             Err(LoadError::Load(error))
@@ -538,7 +562,7 @@ where
             }
             // The load waited for was abandoned, or was another key's with
             // the same tag: the key may have a value from elsewhere by now.
-            if let Some(hit) = self.recheck(&key) {
+            if let Some(hit) = self.recheck(key) {
                 return Ok(hit);
             }
         }
@@ -555,7 +579,11 @@ where
 
     /// Looks `key` up again after a miss, without counting a read or
     /// marking the entry: the caller's first lookup did both.
-    fn recheck(&self, key: &K) -> Option<CachedStr<'_>> {
+    fn recheck<Q>(&self, key: &Q) -> Option<CachedStr<'_>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let guard = self.guard();
         let text: *const str = self.find(key, &guard)?.value.as_str();
         // SAFETY: as in `get_str`: `text` points into an entry loaded under
@@ -564,17 +592,21 @@ where
     }
 
     /// Leads a new flight for `key`, or joins the one in progress.
-    fn join(&self, key: &K, leader: Option<ThreadId>) -> Role<'_, K> {
+    fn join<Q>(&self, key: &Q, leader: Option<ThreadId>) -> Role<'_, K>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let tag = self.tag(key);
         let shard = self.shard(tag);
         if let Some(flight) = shard.flight(tag) {
             return Role::Wait(flight);
         }
-        // `K::clone` is user code, so the new flight is made before the
+        // `ToOwned` is user code, so the new flight is made before the
         // shard is locked again: no user code runs under its lock.
         let flight = Arc::new(Flight {
             tag,
-            key: key.clone(),
+            key: key.to_owned(),
             leader,
             state: Mutex::new(State {
                 status: Status::Loading,
@@ -688,17 +720,21 @@ where
     /// let cache: strcache::StrCache = strcache::StrCache::new();
     /// block_on(async {
     ///     let v = cache
-    ///         .get_or_insert_with_async("k".into(), async { "loaded" })
+    ///         .get_or_insert_with_async("k", async { "loaded" })
     ///         .await
     ///         .unwrap();
     ///     assert_eq!(v, "loaded");
     /// });
     /// ```
-    pub async fn get_or_insert_with_async<V: Loaded>(
+    pub async fn get_or_insert_with_async<Q, V: Loaded>(
         &self,
-        key: K,
+        key: &Q,
         load: impl std::future::Future<Output = V>,
-    ) -> Result<CachedStr<'_>, Error> {
+    ) -> Result<CachedStr<'_>, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let load = async { Ok::<_, Infallible>(load.await) };
         self.try_get_or_insert_with_async(key, load)
             .await
@@ -732,25 +768,29 @@ where
     /// let cache: StrCache = StrCache::new();
     /// block_on(async {
     ///     let down = cache
-    ///         .try_get_or_insert_with_async("k".into(), async { Err::<&str, _>("backend down") })
+    ///         .try_get_or_insert_with_async("k", async { Err::<&str, _>("backend down") })
     ///         .await;
     ///     assert_eq!(down.unwrap_err(), LoadError::Load("backend down".into()));
     ///     let up = cache
-    ///         .try_get_or_insert_with_async("k".into(), async { Ok::<_, &str>("loaded") })
+    ///         .try_get_or_insert_with_async("k", async { Ok::<_, &str>("loaded") })
     ///         .await;
     ///     assert_eq!(up.unwrap(), "loaded");
     /// });
     /// ```
-    pub async fn try_get_or_insert_with_async<V: Loaded, E: Send + Sync + 'static>(
+    pub async fn try_get_or_insert_with_async<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
-        key: K,
+        key: &Q,
         load: impl std::future::Future<Output = Result<V, E>>,
-    ) -> Result<CachedStr<'_>, LoadError<E>> {
-        if let Some(hit) = self.get_str(&key) {
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(hit) = self.get_str(key) {
             return Ok(hit);
         }
         loop {
-            match self.join(&key, None) {
+            match self.join(key, None) {
                 Role::Wait(flight) => {
                     let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
                         Some(status) => std::task::Poll::Ready(status),
@@ -758,11 +798,11 @@ where
                     })
                     .await;
                     match end {
-                        Status::Loaded(value) if flight.key == key => {
+                        Status::Loaded(value) if flight.key.borrow() == key => {
                             bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }
-                        Status::Failed(error) if flight.key == key => {
+                        Status::Failed(error) if flight.key.borrow() == key => {
                             if let Ok(error) = error.downcast::<E>() {
                                 bump(&self.counters(flight.tag).loads_waited);
                                 return Err(LoadError::Load(error));
@@ -772,14 +812,14 @@ where
                     }
                 }
                 Role::Lead(leader) => {
-                    if let Some(hit) = self.recheck(&key) {
+                    if let Some(hit) = self.recheck(key) {
                         return Ok(hit);
                     }
                     let tally = Tally::new(self.counters(leader.flight.tag));
                     let result = load.await;
                     tally.ended(result.is_ok());
                     return match result {
-                        Ok(loaded) => self.publish(key, loaded, Some(leader)),
+                        Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
                         Err(error) => {
                             let error = Arc::new(error);
                             leader.fail(&error);
@@ -788,7 +828,7 @@ where
                     };
                 }
             }
-            if let Some(hit) = self.recheck(&key) {
+            if let Some(hit) = self.recheck(key) {
                 return Ok(hit);
             }
         }

@@ -97,8 +97,8 @@ pub struct Stats {
 /// # Examples
 /// ```
 /// let cache: strcache::StrCache = strcache::StrCache::new();
-/// cache.get_or_insert_with("k".into(), || "v").unwrap();
-/// let _ = cache.try_get_or_insert_with("e".into(), || Err::<&str, _>("down"));
+/// cache.get_or_insert_with("k", || "v").unwrap();
+/// let _ = cache.try_get_or_insert_with("e", || Err::<&str, _>("down"));
 /// let loads = cache.stats().loads;
 /// assert_eq!((loads.succeeded, loads.failed), (1, 1));
 /// ```

@@ -256,16 +256,17 @@ fn loaded_keys_and_values_are_dropped_exactly_once() {
         let key = Counted::new(id as u32, &live);
         let value = || Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
         assert_eq!(
-            cache.get_or_insert_with(key, value).unwrap(),
+            cache.get_or_insert_with(&key, value).unwrap(),
             format!("value {id}")
         );
     }
     for id in 0..n {
         let key = Counted::new(id as u32, &live);
-        let hit = cache.get_or_insert_with(key, || -> &str { unreachable!("a hit") });
+        let hit = cache.get_or_insert_with(&key, || -> &str { unreachable!("a hit") });
         assert_eq!(hit.unwrap(), format!("value {id}"));
     }
-    let failed = cache.try_get_or_insert_with(Counted::new(u32::MAX, &live), || Err::<&str, _>(()));
+    let failed =
+        cache.try_get_or_insert_with(&Counted::new(u32::MAX, &live), || Err::<&str, _>(()));
     assert!(failed.is_err());
     drop(cache);
     collect_until(|| counts.get().iter().all(|&c| c == 1) && live.load(Ordering::Relaxed) == 0);

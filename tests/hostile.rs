@@ -152,7 +152,7 @@ impl Script {
             .insert(self.key(FILL + 1), self.value("other"))
             .unwrap();
         assert_eq!(cache.remove(&self.key(FILL + 1)).as_deref(), Some("other"));
-        let loaded = cache.get_or_insert_with(self.key(FILL + 2), || self.value("loaded"));
+        let loaded = cache.get_or_insert_with(&self.key(FILL + 2), || self.value("loaded"));
         assert_eq!(loaded.unwrap(), "loaded");
         cache.remove(&self.key(FILL + 2));
         let _ = cache.stats();
@@ -321,7 +321,7 @@ fn trigger(cache: &Cache, script: &Arc<Script>, hook: Hook) {
                 script.hook(Hook::Loader, None);
                 script.value("new")
             };
-            assert_eq!(cache.get_or_insert_with(key, load).unwrap(), "new");
+            assert_eq!(cache.get_or_insert_with(&key, load).unwrap(), "new");
         }
         Hook::Drop => {
             cache.insert(key, script.value("new")).unwrap();

@@ -60,7 +60,7 @@ fn racers_on_one_missing_key_run_one_loader() {
     let calls = AtomicUsize::new(0);
     let got = race(&cache, |cache| {
         let v = cache
-            .get_or_insert_with(7, || {
+            .get_or_insert_with(&7, || {
                 calls.fetch_add(1, Ordering::Relaxed);
                 slowly("seven")
             })
@@ -80,7 +80,7 @@ fn a_panicking_loader_hands_over_to_one_waiter() {
     let calls = AtomicUsize::new(0);
     let got = race(&cache, |cache| {
         let v = cache
-            .get_or_insert_with(7, || {
+            .get_or_insert_with(&7, || {
                 let call = calls.fetch_add(1, Ordering::Relaxed);
                 if call == 0 {
                     let started = std::time::Instant::now();
@@ -108,7 +108,7 @@ fn a_panicking_loader_hands_over_to_one_waiter() {
     assert!(loads.waited <= RACERS as u64 - 2, "{loads:?}");
     // Nothing stays locked: writes and loads of the key go on.
     cache.insert(7, "eight").unwrap();
-    assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "eight");
+    assert_eq!(cache.get_or_insert_with(&7, || "unused").unwrap(), "eight");
 }
 
 /// A failed load's error goes to every caller waiting for it: one loader
@@ -122,7 +122,7 @@ fn a_failed_load_shares_its_error_with_its_waiters() {
     let calls = AtomicUsize::new(0);
     let got = race(&cache, |cache| {
         cache
-            .try_get_or_insert_with(7, || {
+            .try_get_or_insert_with(&7, || {
                 calls.fetch_add(1, Ordering::Relaxed);
                 let started = std::time::Instant::now();
                 while cache.stats().misses < RACERS as u64 {
@@ -141,7 +141,7 @@ fn a_failed_load_shares_its_error_with_its_waiters() {
     let loads = cache.stats().loads;
     assert_eq!((loads.failed, loads.waited), (1, RACERS as u64 - 1));
     assert!(cache.get_str(&7).is_none(), "a failure is not cached");
-    let again = cache.try_get_or_insert_with(7, || Ok::<_, ()>("seven"));
+    let again = cache.try_get_or_insert_with(&7, || Ok::<_, ()>("seven"));
     assert_eq!(again.unwrap(), "seven");
 }
 
@@ -154,7 +154,7 @@ fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
         let cache = &cache;
         let loader = s.spawn(move || {
             cache
-                .get_or_insert_with(7, || {
+                .get_or_insert_with(&7, || {
                     started.send(()).unwrap();
                     is_released.recv_timeout(PATIENCE).unwrap();
                     "slow"
@@ -162,7 +162,7 @@ fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
                 .map(|v| v.to_string())
         });
         is_started.recv_timeout(PATIENCE).unwrap();
-        let waited = cache.get_or_insert_with_timeout(7, Duration::from_millis(1), || -> &str {
+        let waited = cache.get_or_insert_with_timeout(&7, Duration::from_millis(1), || -> &str {
             panic!("the waiter's loader must not run while the first one does")
         });
         assert_eq!(waited.unwrap_err(), Error::Timeout);
@@ -178,8 +178,8 @@ fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
 fn a_loader_that_loads_its_own_key_gets_recursive() {
     watched(|| {
         let cache = StrCache::<u32>::builder().build();
-        let inner = cache.get_or_insert_with(1, || {
-            let err = cache.get_or_insert_with(1, || "never").unwrap_err();
+        let inner = cache.get_or_insert_with(&1, || {
+            let err = cache.get_or_insert_with(&1, || "never").unwrap_err();
             assert_eq!(err, Error::Recursive);
             assert!(err.to_string().contains("its own key"), "{err}");
             "outer"
@@ -191,9 +191,9 @@ fn a_loader_that_loads_its_own_key_gets_recursive() {
 #[test]
 fn a_loader_may_read_write_and_load_other_keys() {
     let cache = StrCache::<u32>::builder().shards(1).build();
-    let v = cache.get_or_insert_with(1, || {
+    let v = cache.get_or_insert_with(&1, || {
         cache.insert(2, "two").unwrap();
-        let three = cache.get_or_insert_with(3, || "three").unwrap();
+        let three = cache.get_or_insert_with(&3, || "three").unwrap();
         format!("{}+{}", cache.get_str(&2).unwrap(), three)
     });
     assert_eq!(v.unwrap(), "two+three");
@@ -211,7 +211,7 @@ fn loaders_of_different_keys_overlap() {
             let (cache, both) = (&cache, &both);
             s.spawn(move || {
                 cache
-                    .get_or_insert_with(key, || {
+                    .get_or_insert_with(&key, || {
                         both.wait();
                         key.to_string()
                     })
@@ -227,10 +227,10 @@ fn a_loaded_value_obeys_the_bound() {
     let cache = StrCache::<u32>::builder()
         .max_weight(8, |_, v: &str| v.len() as u64)
         .build();
-    let err = cache.get_or_insert_with(1, || "nine char").unwrap_err();
+    let err = cache.get_or_insert_with(&1, || "nine char").unwrap_err();
     assert_eq!(err, Error::TooLarge { weight: 9, max: 8 });
     assert!(cache.is_empty());
-    assert_eq!(cache.get_or_insert_with(1, || "fits").unwrap(), "fits");
+    assert_eq!(cache.get_or_insert_with(&1, || "fits").unwrap(), "fits");
 }
 
 /// A loaded value with a zero time to live (a cache's own cannot be zero)
@@ -245,9 +245,9 @@ fn a_loaded_value_obeys_the_ttl_and_is_returned_even_if_gone_at_once() {
         Expiring::new("brief", Duration::ZERO)
     };
     // Expired as soon as it is published, yet its loader's caller gets it.
-    assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
+    assert_eq!(cache.get_or_insert_with(&1, load).unwrap(), "brief");
     assert!(cache.get_str(&1).is_none());
-    assert_eq!(cache.get_or_insert_with(1, load).unwrap(), "brief");
+    assert_eq!(cache.get_or_insert_with(&1, load).unwrap(), "brief");
     assert_eq!(calls.load(Ordering::Relaxed), 2);
 }
 
@@ -260,9 +260,9 @@ fn a_loader_chooses_its_entry_s_time_to_live_within_the_cache_s() {
         .time_to_live(Duration::from_secs(60))
         .clock(clock.clone())
         .build();
-    let short = cache.get_or_insert_with(1, || Expiring::new("short", Duration::from_secs(10)));
+    let short = cache.get_or_insert_with(&1, || Expiring::new("short", Duration::from_secs(10)));
     assert_eq!(short.unwrap(), "short");
-    let long = cache.try_get_or_insert_with(2, || {
+    let long = cache.try_get_or_insert_with(&2, || {
         Ok::<_, ()>(Expiring::new("long", Duration::from_secs(600)))
     });
     assert_eq!(long.unwrap(), "long");
@@ -283,9 +283,9 @@ fn a_loader_chooses_its_entry_s_time_to_live_within_the_cache_s() {
 fn a_hit_does_not_run_the_loader() {
     let cache = StrCache::<u32>::builder().build();
     cache.insert(1, "there").unwrap();
-    let v = cache.get_or_insert_with(1, || -> &str { panic!("a hit must not load") });
+    let v = cache.get_or_insert_with(&1, || -> &str { panic!("a hit must not load") });
     assert_eq!(v.unwrap(), "there");
-    let v = cache.try_get_or_insert_with(1, || Err::<&str, _>("a hit must not load"));
+    let v = cache.try_get_or_insert_with(&1, || Err::<&str, _>("a hit must not load"));
     assert_eq!(v.unwrap(), "there");
 }
 
@@ -322,7 +322,7 @@ mod async_load {
                         is_failed.await.unwrap();
                         Err::<&str, _>("backend down")
                     };
-                    let got = cache.try_get_or_insert_with_async(7, load).await;
+                    let got = cache.try_get_or_insert_with_async(&7, load).await;
                     got.map(|v| v.to_string())
                 })
             };
@@ -335,7 +335,7 @@ mod async_load {
                         #[allow(unreachable_code)]
                         Ok::<&str, &str>("never")
                     };
-                    let got = cache.try_get_or_insert_with_async(7, load).await;
+                    let got = cache.try_get_or_insert_with_async(&7, load).await;
                     got.map(|v| v.to_string())
                 })
             };
@@ -369,7 +369,7 @@ mod async_load {
                     // `spawn` needs a `Send` future.
                     tokio::spawn(async move {
                         let v = cache
-                            .get_or_insert_with_async(7, async {
+                            .get_or_insert_with_async(&7, async {
                                 calls.fetch_add(1, Ordering::Relaxed);
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                                 "seven"
@@ -396,7 +396,7 @@ mod async_load {
                 let cache = Arc::clone(&cache);
                 tokio::spawn(async move {
                     let _ = cache
-                        .get_or_insert_with_async(7, async {
+                        .get_or_insert_with_async(&7, async {
                             started.send(()).unwrap();
                             pending::<&str>().await
                         })
@@ -408,7 +408,7 @@ mod async_load {
                 let cache = Arc::clone(&cache);
                 tokio::spawn(async move {
                     let v = cache
-                        .get_or_insert_with_async(7, async { "taken over" })
+                        .get_or_insert_with_async(&7, async { "taken over" })
                         .await
                         .unwrap();
                     v.to_string()
@@ -443,7 +443,7 @@ fn a_write_during_a_load_wins_over_it() {
     for write in [Write::Insert, Write::Remove, Write::Clear, Write::Retain] {
         let cache = StrCache::<u32>::builder().build();
         cache.insert(8, "neighbour").unwrap();
-        let loaded = cache.get_or_insert_with(7, || {
+        let loaded = cache.get_or_insert_with(&7, || {
             match write {
                 Write::Insert => assert!(cache.insert(7, "written").is_ok()),
                 Write::Remove => assert!(cache.remove(&7).is_none()),
@@ -468,7 +468,7 @@ fn a_write_during_a_load_wins_over_it() {
         assert_eq!(cache.stats().loads.superseded, 1, "{write:?}");
         // The next load of the key runs its loader and is cached.
         if now.is_none() {
-            assert_eq!(cache.get_or_insert_with(7, || "again").unwrap(), "again");
+            assert_eq!(cache.get_or_insert_with(&7, || "again").unwrap(), "again");
             assert_eq!(cache.get_str(&7).unwrap(), "again");
         }
     }
@@ -487,7 +487,7 @@ fn a_concurrent_insert_during_a_load_wins_over_it() {
         thread::scope(|s| {
             let cache = &cache;
             let loader = s.spawn(move || {
-                let v = cache.get_or_insert_with(7, || {
+                let v = cache.get_or_insert_with(&7, || {
                     started.send(()).unwrap();
                     is_released.recv_timeout(PATIENCE).unwrap();
                     "loaded"
@@ -496,7 +496,7 @@ fn a_concurrent_insert_during_a_load_wins_over_it() {
             });
             is_started.recv_timeout(PATIENCE).unwrap();
             let waiter = s.spawn(|| {
-                let v = cache.get_or_insert_with(7, || -> &str { unreachable!("joins the load") });
+                let v = cache.get_or_insert_with(&7, || -> &str { unreachable!("joins the load") });
                 v.unwrap().to_string()
             });
             // The waiter's miss is counted before it looks for the flight,
@@ -510,7 +510,10 @@ fn a_concurrent_insert_during_a_load_wins_over_it() {
                 cache.insert(7, "written"),
                 Ok(strcache::InsertOutcome::Inserted)
             );
-            assert_eq!(cache.get_or_insert_with(7, || "unused").unwrap(), "written");
+            assert_eq!(
+                cache.get_or_insert_with(&7, || "unused").unwrap(),
+                "written"
+            );
             release.send(()).unwrap();
             assert_eq!(loader.join().unwrap(), "loaded");
             assert_eq!(waiter.join().unwrap(), "loaded");

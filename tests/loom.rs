@@ -168,7 +168,7 @@ fn loaders_race_on_one_key() {
         let calls = Arc::new(AtomicUsize::new(0));
         let load = |cache: &StrCache<u32, Fixed>, calls: &AtomicUsize| {
             let v = cache
-                .get_or_insert_with(1, || {
+                .get_or_insert_with(&1, || {
                     calls.fetch_add(1, Ordering::Relaxed);
                     "v"
                 })
@@ -196,11 +196,11 @@ fn a_failed_load_hands_over() {
         let other = {
             let cache = cache.clone();
             thread::spawn(move || {
-                let v = cache.get_or_insert_with(1, || "second").unwrap();
+                let v = cache.get_or_insert_with(&1, || "second").unwrap();
                 assert_eq!(v, "second");
             })
         };
-        let first = cache.try_get_or_insert_with(1, || Err::<&str, _>("failed"));
+        let first = cache.try_get_or_insert_with(&1, || Err::<&str, _>("failed"));
         match first {
             Err(e) => assert_eq!(e, LoadError::Load("failed".into())),
             Ok(v) => assert_eq!(v, "second"),
@@ -219,13 +219,13 @@ fn a_cancelled_async_load_hands_over() {
         let other = {
             let cache = cache.clone();
             thread::spawn(move || {
-                let v = loom::future::block_on(cache.get_or_insert_with_async(1, async { "b" }));
+                let v = loom::future::block_on(cache.get_or_insert_with_async(&1, async { "b" }));
                 assert_eq!(v.unwrap(), "b");
             })
         };
         {
             let mut cx = Context::from_waker(Waker::noop());
-            let mut load = pin!(cache.get_or_insert_with_async(1, pending::<&str>()));
+            let mut load = pin!(cache.get_or_insert_with_async(&1, pending::<&str>()));
             if let Poll::Ready(v) = load.as_mut().poll(&mut cx) {
                 assert_eq!(v.unwrap(), "b");
             }
@@ -252,13 +252,13 @@ fn a_load_after_a_remove_never_gets_the_removed_value() {
             thread::spawn(move || {
                 let removed = cache.remove(&1).is_some();
                 if removed {
-                    let v = cache.get_or_insert_with(1, || "second").unwrap();
+                    let v = cache.get_or_insert_with(&1, || "second").unwrap();
                     assert_eq!(v, "second", "handed a value removed before the load began");
                 }
                 removed
             })
         };
-        let first = cache.get_or_insert_with(1, || "first").unwrap();
+        let first = cache.get_or_insert_with(&1, || "first").unwrap();
         assert_eq!(first, "first");
         drop(first);
         let removed = remover.join().unwrap();
@@ -479,7 +479,7 @@ fn an_insert_during_a_load_wins() {
             thread::spawn(move || assert!(cache.insert(1, "written").is_ok()))
         };
         let got = cache
-            .get_or_insert_with(1, || "loaded")
+            .get_or_insert_with(&1, || "loaded")
             .unwrap()
             .to_string();
         assert!(matches!(got.as_str(), "loaded" | "written"), "{got}");
@@ -507,7 +507,7 @@ fn a_remove_during_a_load_wins() {
                 during
             })
         };
-        let got = cache.get_or_insert_with(1, || {
+        let got = cache.get_or_insert_with(&1, || {
             began.store(1, Ordering::Release);
             "loaded"
         });

@@ -238,7 +238,7 @@ impl Clone for Reentrant {
                 id: self.id + 1_000,
                 reenter: false,
             };
-            let loaded = cache.get_or_insert_with(inner, || "inner").unwrap();
+            let loaded = cache.get_or_insert_with(&inner, || "inner").unwrap();
             assert_eq!(&*loaded, "inner");
         }
         Reentrant {
@@ -262,7 +262,7 @@ fn a_key_whose_clone_uses_the_cache_loads_without_deadlock() {
             id: 1,
             reenter: true,
         };
-        let value = cache.get_or_insert_with(key, || "outer").unwrap();
+        let value = cache.get_or_insert_with(&key, || "outer").unwrap();
         value.to_string()
     });
     assert_eq!(value, "outer");
@@ -333,7 +333,7 @@ fn a_waiter_is_never_handed_a_value_removed_before_it_began() {
                 let key = key.clone();
                 let mut second = Box::pin(async move {
                     cache
-                        .get_or_insert_with_async(key, async { "loaded second" })
+                        .get_or_insert_with_async(&key, async { "loaded second" })
                         .await
                         .unwrap()
                         .to_string()
@@ -347,9 +347,7 @@ fn a_waiter_is_never_handed_a_value_removed_before_it_began() {
         .insert_with_ttl("k".into(), "expires", Duration::from_secs(1))
         .unwrap();
     clock.advance(Duration::from_secs(2));
-    let first = cache
-        .get_or_insert_with("k".into(), || "loaded first")
-        .unwrap();
+    let first = cache.get_or_insert_with("k", || "loaded first").unwrap();
     assert_eq!(&*first, "loaded first");
     drop(first);
     let second = match SECOND.with(|s| s.borrow_mut().take()) {

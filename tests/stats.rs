@@ -48,13 +48,13 @@ fn counters_match_a_single_threaded_script() {
     cache.retain(|_, _| false);
     cache.insert(6, "v").unwrap();
     cache.clear();
-    assert_eq!(cache.get_or_insert_with(7, || "v").unwrap(), "v");
-    assert_eq!(cache.get_or_insert_with(7, || "x").unwrap(), "v");
+    assert_eq!(cache.get_or_insert_with(&7, || "v").unwrap(), "v");
+    assert_eq!(cache.get_or_insert_with(&7, || "x").unwrap(), "v");
     assert!(cache
-        .try_get_or_insert_with(8, || Err::<&str, _>(()))
+        .try_get_or_insert_with(&8, || Err::<&str, _>(()))
         .is_err());
     let panicked = catch_unwind(AssertUnwindSafe(|| {
-        cache.get_or_insert_with(8, || -> &str { panic!("loader") })
+        cache.get_or_insert_with(&8, || -> &str { panic!("loader") })
     }));
     assert!(panicked.is_err());
 
@@ -104,7 +104,7 @@ fn waits_and_timeouts_are_counted() {
             let cache = &cache;
             let leader = s.spawn(move || {
                 cache
-                    .get_or_insert_with(1, || {
+                    .get_or_insert_with(&1, || {
                         started.send(()).unwrap();
                         is_released.recv_timeout(PATIENCE).unwrap();
                         "slow"
@@ -112,11 +112,11 @@ fn waits_and_timeouts_are_counted() {
                     .map(|v| v.to_string())
             });
             is_started.recv_timeout(PATIENCE).unwrap();
-            let timed_out = cache.get_or_insert_with_timeout(1, Duration::from_millis(1), || "x");
+            let timed_out = cache.get_or_insert_with_timeout(&1, Duration::from_millis(1), || "x");
             assert_eq!(timed_out.unwrap_err(), strcache::Error::Timeout);
             let waiter = s.spawn(|| {
                 cache
-                    .get_or_insert_with(1, || -> &str {
+                    .get_or_insert_with(&1, || -> &str {
                         unreachable!("the leader is still loading")
                     })
                     .map(|v| v.to_string())
@@ -147,8 +147,7 @@ fn a_dropped_async_load_counts_as_cancelled() {
 
     let cache: StrCache = StrCache::new();
     {
-        let mut load =
-            pin!(cache.get_or_insert_with_async("k".into(), std::future::pending::<&str>()));
+        let mut load = pin!(cache.get_or_insert_with_async("k", std::future::pending::<&str>()));
         let mut cx = task::Context::from_waker(task::Waker::noop());
         assert!(load.as_mut().poll(&mut cx).is_pending());
     }

@@ -150,7 +150,7 @@ impl NearCache {
         let loaded = self
             .shared
             .cache
-            .try_get_or_insert_with_async(key.to_owned(), self.fill(key))
+            .try_get_or_insert_with_async(key, self.fill(key))
             .await;
         match loaded {
             Ok(value) => Ok(Some(NearStr(Repr::Local(value)))),

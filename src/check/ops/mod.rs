@@ -327,7 +327,7 @@ impl Harness {
     ) -> (Result<String, LoadError<&'static str>>, bool) {
         let mut ran = false;
         let result = cache
-            .try_get_or_insert_with(key, || {
+            .try_get_or_insert_with(&key, || {
                 ran = true;
                 value.map(Value::into_text).ok_or(FAILED)
             })
@@ -509,7 +509,7 @@ impl Harness {
         let log = Arc::clone(&self.reports);
         let mut nested = None;
         let result = cache
-            .get_or_insert_with(outer.clone(), || {
+            .get_or_insert_with(&outer, || {
                 let (result, ran) = Harness::load(&cache, inner.clone(), Some(inner_value));
                 let reports = mem::take(&mut *log.lock().expect("the report log"));
                 nested = Some((result, ran, reports));
