@@ -57,191 +57,31 @@
 //! caller's [`CachedStr`] keeps it alive by deferring the drop of one
 //! reference to it past the caller's own epoch pin.
 
+#[cfg(feature = "async")]
+mod asynch;
+mod flight;
+mod loaded;
+
 use std::{
-    any::Any,
     borrow::Borrow,
     convert::Infallible,
-    error, fmt,
     hash::{BuildHasher, Hash},
     sync::Arc,
-    task::Waker,
     time::{Duration, Instant},
 };
+
+pub(crate) use flight::Flight;
+use flight::{Leader, Status, Tally};
+pub use loaded::{Expiring, LoadError, Loaded};
 
 use crate::{
     entry::reclaim,
     read::CachedStr,
-    shard::{Fill, Shard},
-    stats::{bump, Counters},
-    sync::{current_thread, lock, Condvar, Mutex, ThreadId},
+    shard::Fill,
+    stats::bump,
+    sync::{current_thread, ThreadId},
     Error, StrCache, Utf8Bytes,
 };
-
-/// A load in progress, shared by its leader and its waiters.
-pub(crate) struct Flight<K> {
-    tag: u64,
-    key: K,
-    /// The thread running a synchronous loader; `None` for an async one.
-    leader: Option<ThreadId>,
-    state: Mutex<State>,
-    done: Condvar,
-}
-
-struct State {
-    status: Status,
-    /// Async waiters to wake when the status leaves `Loading`.
-    wakers: Vec<Waker>,
-}
-
-#[derive(Clone)]
-enum Status {
-    Loading,
-    Loaded(Utf8Bytes),
-    /// The loader's error, an `Arc<E>` for the leader's `E`, shared with
-    /// the waiters whose `E` is the same type.
-    Failed(Arc<dyn Any + Send + Sync>),
-    Abandoned,
-}
-
-impl<K> fmt::Debug for Flight<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Flight")
-            .field("tag", &self.tag)
-            .field("leader", &self.leader)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K> Flight<K> {
-    /// The hash tag of the key it loads.
-    pub(crate) fn tag(&self) -> u64 {
-        self.tag
-    }
-
-    /// Waits until the load ends or `deadline` passes: `Some(status)` with
-    /// `Loaded` or `Abandoned`, or `None` on timeout.
-    fn wait(&self, deadline: Option<Instant>) -> Option<Status> {
-        let mut state = lock(&self.state);
-        loop {
-            if !matches!(state.status, Status::Loading) {
-                return Some(state.status.clone());
-            }
-            state = match deadline {
-                None => self
-                    .done
-                    .wait(state)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.checked_duration_since(Instant::now())?;
-                    self.done
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
-    }
-
-    /// The status if the load has ended; else registers `waker`.
-    #[cfg(feature = "async")]
-    fn poll_end(&self, waker: &Waker) -> Option<Status> {
-        let mut state = lock(&self.state);
-        if matches!(state.status, Status::Loading) {
-            if !state.wakers.iter().any(|w| w.will_wake(waker)) {
-                state.wakers.push(waker.clone());
-            }
-            None
-        } else {
-            Some(state.status.clone())
-        }
-    }
-}
-
-/// The leader's hold on its flight: ends it as `Abandoned` when dropped
-/// before [`complete`](Self::complete).
-struct Leader<'a, K> {
-    shard: &'a Shard<K>,
-    flight: Arc<Flight<K>>,
-    /// Whether the flight has ended.
-    ended: bool,
-}
-
-impl<K> Leader<'_, K> {
-    fn complete(mut self, value: Utf8Bytes) {
-        self.end(Status::Loaded(value));
-    }
-
-    /// Ends the flight with the loader's error, for the waiters to share.
-    fn fail<E: Send + Sync + 'static>(mut self, error: &Arc<E>) {
-        self.end(Status::Failed(
-            Arc::clone(error) as Arc<dyn Any + Send + Sync>
-        ));
-    }
-
-    /// Ends the flight with `status`, once.
-    fn end(&mut self, status: Status) {
-        if self.ended {
-            return;
-        }
-        self.ended = true;
-        self.shard.unlist_flight(&self.flight);
-        let mut state = lock(&self.flight.state);
-        state.status = status;
-        let wakers = std::mem::take(&mut state.wakers);
-        drop(state);
-        self.flight.done.notify_all();
-        for waker in wakers {
-            waker.wake();
-        }
-    }
-}
-
-impl<K> Drop for Leader<'_, K> {
-    fn drop(&mut self) {
-        self.end(Status::Abandoned);
-    }
-}
-
-/// Counts how a loader ended in its shard's counters: its caller reports
-/// a returned result; dropped before that, it counts a panic, or a
-/// cancelled async load.
-struct Tally<'a> {
-    counters: &'a Counters,
-    ended: bool,
-}
-
-impl<'a> Tally<'a> {
-    fn new(counters: &'a Counters) -> Self {
-        Tally {
-            counters,
-            ended: false,
-        }
-    }
-
-    /// Counts a loader that returned, a value if `ok`, else an error.
-    fn ended(mut self, ok: bool) {
-        self.ended = true;
-        let counters = self.counters;
-        bump(if ok {
-            &counters.loads_succeeded
-        } else {
-            &counters.loads_failed
-        });
-    }
-}
-
-impl Drop for Tally<'_> {
-    fn drop(&mut self) {
-        if !self.ended {
-            let counters = self.counters;
-            bump(if std::thread::panicking() {
-                &counters.loads_panicked
-            } else {
-                &counters.loads_cancelled
-            });
-        }
-    }
-}
 
 /// What a caller that missed does next.
 enum Role<'a, K> {
@@ -249,119 +89,6 @@ enum Role<'a, K> {
     Lead(Leader<'a, K>),
     /// Wait for another caller's load.
     Wait(Arc<Flight<K>>),
-}
-
-/// What a loader returns: a value, which the cache's default time to live
-/// (if any) governs, or an [`Expiring`] value with a time to live of its
-/// own.
-///
-/// Implemented for every type a value can be made from (`&'static str`,
-/// `String`, [`Utf8Bytes`], ...) and for [`Expiring`] of one.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// use strcache::{Expiring, Loaded};
-///
-/// let (value, ttl) = "plain".into_parts();
-/// assert_eq!((value.as_str(), ttl), ("plain", None));
-/// let (_, ttl) = Expiring::new("brief", Duration::from_secs(5)).into_parts();
-/// assert_eq!(ttl, Some(Duration::from_secs(5)));
-/// ```
-pub trait Loaded {
-    /// The value, and its own time to live if it has one.
-    fn into_parts(self) -> (Utf8Bytes, Option<Duration>);
-}
-
-impl<V: Into<Utf8Bytes>> Loaded for V {
-    fn into_parts(self) -> (Utf8Bytes, Option<Duration>) {
-        (self.into(), None)
-    }
-}
-
-/// A loaded value with a time to live chosen by its loader, for example
-/// from the backend's `Cache-Control: max-age`. The entry expires after
-/// `ttl` or after the cache's default time to live, whichever is shorter.
-///
-/// # Examples
-/// ```
-/// use std::time::Duration;
-/// use strcache::{Expiring, ManualClock, StrCache};
-///
-/// let clock = ManualClock::new();
-/// let cache = StrCache::<String>::builder().clock(clock.clone()).build();
-/// let max_age = Duration::from_secs(30);
-/// let v = cache.get_or_insert_with("k", || Expiring::new("fresh", max_age));
-/// assert_eq!(v.unwrap(), "fresh");
-/// clock.advance(max_age);
-/// assert!(cache.get_str("k").is_none());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expiring<V> {
-    /// The value.
-    pub value: V,
-    /// How long it lives, at most.
-    pub ttl: Duration,
-}
-
-impl<V> Expiring<V> {
-    /// `value`, to live for `ttl` at most.
-    ///
-    /// # Examples
-    /// ```
-    /// let e = strcache::Expiring::new("v", std::time::Duration::from_secs(1));
-    /// assert_eq!(e.value, "v");
-    /// ```
-    pub fn new(value: V, ttl: Duration) -> Self {
-        Expiring { value, ttl }
-    }
-}
-
-impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
-    fn into_parts(self) -> (Utf8Bytes, Option<Duration>) {
-        (self.value.into(), Some(self.ttl))
-    }
-}
-
-/// Why [`StrCache::try_get_or_insert_with`] failed.
-///
-/// # Examples
-/// ```
-/// use std::sync::Arc;
-/// use strcache::{LoadError, StrCache};
-///
-/// let cache: StrCache = StrCache::new();
-/// let err = cache
-///     .try_get_or_insert_with("k", || Err::<&str, _>("backend down"))
-///     .unwrap_err();
-/// assert_eq!(err, LoadError::Load(Arc::new("backend down")));
-/// assert!(cache.get_str("k").is_none());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadError<E> {
-    /// The loader returned this error: this caller's loader, or the one
-    /// this caller waited for, whose callers all share it.
-    Load(Arc<E>),
-    /// The cache refused, as [`StrCache::get_or_insert_with`] does.
-    Cache(Error),
-}
-
-impl<E: fmt::Display> fmt::Display for LoadError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Load(e) => write!(f, "loader failed: {e}"),
-            LoadError::Cache(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl<E: error::Error + 'static> error::Error for LoadError<E> {
-    fn source(&self) -> Option<&(dyn error::Error + 'static)> {
-        match self {
-            LoadError::Load(e) => Some(e.as_ref()),
-            LoadError::Cache(e) => Some(e),
-        }
-    }
 }
 
 impl<K, S> StrCache<K, S>
@@ -604,27 +331,14 @@ where
         }
         // `ToOwned` is user code, so the new flight is made before the
         // shard is locked again: no user code runs under its lock.
-        let flight = Arc::new(Flight {
-            tag,
-            key: key.to_owned(),
-            leader,
-            state: Mutex::new(State {
-                status: Status::Loading,
-                wakers: Vec::new(),
-            }),
-            done: Condvar::new(),
-        });
+        let flight = Arc::new(Flight::new(tag, key.to_owned(), leader));
         if let Some(found) = shard.list_flight(&flight) {
             // Another caller listed one meanwhile. The unused flight, and
             // with it the key's `Drop`, goes here, with no lock held.
             drop(flight);
             return Role::Wait(found);
         }
-        Role::Lead(Leader {
-            shard,
-            flight,
-            ended: false,
-        })
+        Role::Lead(Leader::new(shard, flight))
     }
 
     /// Inserts a loaded value unless a write of its key beat the load
@@ -669,168 +383,5 @@ where
         // earlier than the deferred drop above, after `guard` (moved into
         // the `CachedStr`) is dropped; buffers never move.
         unsafe { CachedStr::new(guard, text) }
-    }
-}
-
-impl LoadError<Infallible> {
-    /// The cache's error, when the loader cannot fail.
-    fn into_error(self) -> Error {
-        match self {
-            LoadError::Load(never) => match *never {},
-            LoadError::Cache(e) => e,
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
-impl<K, S> StrCache<K, S>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    S: BuildHasher,
-{
-    /// As [`get_or_insert_with`](Self::get_or_insert_with), for async
-    /// code on any executor: `load` is awaited only if this caller leads
-    /// the load, and waiting for another caller's load does not block the
-    /// thread. Dropping this future while it loads hands the load over to
-    /// a waiter, as a panic does. The future is `Send` when `load` is.
-    ///
-    /// Async loads do not detect recursion and have no timeout of their
-    /// own: a loader that awaits a load of its own key waits forever. Bound
-    /// such waits with the executor's timeout, which cancels the load
-    /// safely.
-    ///
-    /// The returned [`CachedStr`] holds an epoch pin and is not `Send`:
-    /// drop it before the next `.await` of a task that must be `Send`.
-    ///
-    /// # Errors
-    /// [`Error::TooLarge`] when the loaded value does not fit the bound.
-    ///
-    /// # Examples
-    /// ```
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-    /// #             return v;
-    /// #         }
-    /// #     }
-    /// # }
-    /// let cache: strcache::StrCache = strcache::StrCache::new();
-    /// block_on(async {
-    ///     let v = cache
-    ///         .get_or_insert_with_async("k", async { "loaded" })
-    ///         .await
-    ///         .unwrap();
-    ///     assert_eq!(v, "loaded");
-    /// });
-    /// ```
-    pub async fn get_or_insert_with_async<Q, V: Loaded>(
-        &self,
-        key: &Q,
-        load: impl std::future::Future<Output = V>,
-    ) -> Result<CachedStr<'_>, Error>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        let load = async { Ok::<_, Infallible>(load.await) };
-        self.try_get_or_insert_with_async(key, load)
-            .await
-            .map_err(LoadError::into_error)
-    }
-
-    /// As [`get_or_insert_with_async`](Self::get_or_insert_with_async),
-    /// with a loader that can fail, as
-    /// [`try_get_or_insert_with`](Self::try_get_or_insert_with): the error
-    /// is not cached, and goes to this caller and to the callers waiting
-    /// for its load.
-    ///
-    /// # Errors
-    /// [`LoadError::Load`] with the loader's error, or
-    /// [`LoadError::Cache`] as
-    /// [`get_or_insert_with_async`](Self::get_or_insert_with_async).
-    ///
-    /// # Examples
-    /// ```
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-    /// #             return v;
-    /// #         }
-    /// #     }
-    /// # }
-    /// use strcache::{LoadError, StrCache};
-    ///
-    /// let cache: StrCache = StrCache::new();
-    /// block_on(async {
-    ///     let down = cache
-    ///         .try_get_or_insert_with_async("k", async { Err::<&str, _>("backend down") })
-    ///         .await;
-    ///     assert_eq!(down.unwrap_err(), LoadError::Load("backend down".into()));
-    ///     let up = cache
-    ///         .try_get_or_insert_with_async("k", async { Ok::<_, &str>("loaded") })
-    ///         .await;
-    ///     assert_eq!(up.unwrap(), "loaded");
-    /// });
-    /// ```
-    pub async fn try_get_or_insert_with_async<Q, V: Loaded, E: Send + Sync + 'static>(
-        &self,
-        key: &Q,
-        load: impl std::future::Future<Output = Result<V, E>>,
-    ) -> Result<CachedStr<'_>, LoadError<E>>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        if let Some(hit) = self.get_str(key) {
-            return Ok(hit);
-        }
-        loop {
-            match self.join(key, None) {
-                Role::Wait(flight) => {
-                    let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
-                        Some(status) => std::task::Poll::Ready(status),
-                        None => std::task::Poll::Pending,
-                    })
-                    .await;
-                    match end {
-                        Status::Loaded(value) if flight.key.borrow() == key => {
-                            bump(&self.counters(flight.tag).loads_waited);
-                            return Ok(self.hold(value));
-                        }
-                        Status::Failed(error) if flight.key.borrow() == key => {
-                            if let Ok(error) = error.downcast::<E>() {
-                                bump(&self.counters(flight.tag).loads_waited);
-                                return Err(LoadError::Load(error));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Role::Lead(leader) => {
-                    if let Some(hit) = self.recheck(key) {
-                        return Ok(hit);
-                    }
-                    let tally = Tally::new(self.counters(leader.flight.tag));
-                    let result = load.await;
-                    tally.ended(result.is_ok());
-                    return match result {
-                        Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
-                        Err(error) => {
-                            let error = Arc::new(error);
-                            leader.fail(&error);
-                            Err(LoadError::Load(error))
-                        }
-                    };
-                }
-            }
-            if let Some(hit) = self.recheck(key) {
-                return Ok(hit);
-            }
-        }
     }
 }

@@ -1,0 +1,202 @@
+//! A load in flight: its status and waiters, its leader's hold on it, and
+//! the count of how its loader ended. The protocol is in the parent
+//! module's docs.
+
+use std::{any::Any, fmt, sync::Arc, task::Waker, time::Instant};
+
+use crate::{
+    shard::Shard,
+    stats::{bump, Counters},
+    sync::{lock, Condvar, Mutex, ThreadId},
+    Utf8Bytes,
+};
+
+/// A load in progress, shared by its leader and its waiters.
+pub(crate) struct Flight<K> {
+    pub(super) tag: u64,
+    pub(super) key: K,
+    /// The thread running a synchronous loader; `None` for an async one.
+    pub(super) leader: Option<ThreadId>,
+    pub(super) state: Mutex<State>,
+    pub(super) done: Condvar,
+}
+
+pub(super) struct State {
+    pub(super) status: Status,
+    /// Async waiters to wake when the status leaves `Loading`.
+    pub(super) wakers: Vec<Waker>,
+}
+
+#[derive(Clone)]
+pub(super) enum Status {
+    Loading,
+    Loaded(Utf8Bytes),
+    /// The loader's error, an `Arc<E>` for the leader's `E`, shared with
+    /// the waiters whose `E` is the same type.
+    Failed(Arc<dyn Any + Send + Sync>),
+    Abandoned,
+}
+
+impl<K> fmt::Debug for Flight<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flight")
+            .field("tag", &self.tag)
+            .field("leader", &self.leader)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Flight<K> {
+    /// A load of `key`, whose hash tag is `tag`, led by the thread
+    /// `leader` (`None` for an async or background load).
+    pub(super) fn new(tag: u64, key: K, leader: Option<ThreadId>) -> Self {
+        Flight {
+            tag,
+            key,
+            leader,
+            state: Mutex::new(State {
+                status: Status::Loading,
+                wakers: Vec::new(),
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// The hash tag of the key it loads.
+    pub(crate) fn tag(&self) -> u64 {
+        self.tag
+    }
+
+    /// Waits until the load ends or `deadline` passes: `Some(status)` with
+    /// `Loaded` or `Abandoned`, or `None` on timeout.
+    pub(super) fn wait(&self, deadline: Option<Instant>) -> Option<Status> {
+        let mut state = lock(&self.state);
+        loop {
+            if !matches!(state.status, Status::Loading) {
+                return Some(state.status.clone());
+            }
+            state = match deadline {
+                None => self
+                    .done
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.checked_duration_since(Instant::now())?;
+                    self.done
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
+    /// The status if the load has ended; else registers `waker`.
+    #[cfg(feature = "async")]
+    pub(super) fn poll_end(&self, waker: &Waker) -> Option<Status> {
+        let mut state = lock(&self.state);
+        if matches!(state.status, Status::Loading) {
+            if !state.wakers.iter().any(|w| w.will_wake(waker)) {
+                state.wakers.push(waker.clone());
+            }
+            None
+        } else {
+            Some(state.status.clone())
+        }
+    }
+}
+
+/// The leader's hold on its flight: ends it as `Abandoned` when dropped
+/// before [`complete`](Self::complete).
+pub(super) struct Leader<'a, K> {
+    pub(super) shard: &'a Shard<K>,
+    pub(super) flight: Arc<Flight<K>>,
+    /// Whether the flight has ended.
+    pub(super) ended: bool,
+}
+
+impl<'a, K> Leader<'a, K> {
+    /// The leader of `flight`, listed in `shard`.
+    pub(super) fn new(shard: &'a Shard<K>, flight: Arc<Flight<K>>) -> Self {
+        Leader {
+            shard,
+            flight,
+            ended: false,
+        }
+    }
+
+    pub(super) fn complete(mut self, value: Utf8Bytes) {
+        self.end(Status::Loaded(value));
+    }
+
+    /// Ends the flight with the loader's error, for the waiters to share.
+    pub(super) fn fail<E: Send + Sync + 'static>(mut self, error: &Arc<E>) {
+        self.end(Status::Failed(
+            Arc::clone(error) as Arc<dyn Any + Send + Sync>
+        ));
+    }
+
+    /// Ends the flight with `status`, once.
+    fn end(&mut self, status: Status) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.shard.unlist_flight(&self.flight);
+        let mut state = lock(&self.flight.state);
+        state.status = status;
+        let wakers = std::mem::take(&mut state.wakers);
+        drop(state);
+        self.flight.done.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl<K> Drop for Leader<'_, K> {
+    fn drop(&mut self) {
+        self.end(Status::Abandoned);
+    }
+}
+
+/// Counts how a loader ended in its shard's counters: its caller reports
+/// a returned result; dropped before that, it counts a panic, or a
+/// cancelled async load.
+pub(super) struct Tally<'a> {
+    counters: &'a Counters,
+    ended: bool,
+}
+
+impl<'a> Tally<'a> {
+    pub(super) fn new(counters: &'a Counters) -> Self {
+        Tally {
+            counters,
+            ended: false,
+        }
+    }
+
+    /// Counts a loader that returned, a value if `ok`, else an error.
+    pub(super) fn ended(mut self, ok: bool) {
+        self.ended = true;
+        let counters = self.counters;
+        bump(if ok {
+            &counters.loads_succeeded
+        } else {
+            &counters.loads_failed
+        });
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let counters = self.counters;
+            bump(if std::thread::panicking() {
+                &counters.loads_panicked
+            } else {
+                &counters.loads_cancelled
+            });
+        }
+    }
+}
