@@ -337,12 +337,12 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let guard = self.epoch.pin();
-        let text: *const str = self.get_in(key, &guard)?.value.as_str();
-        // SAFETY: `text` points into an entry loaded under `guard`, which
-        // moves into the `CachedStr` and keeps the entry from being freed;
-        // the entry cannot be dropped by the cache's own `Drop` either,
-        // since the `CachedStr` borrows the cache.
-        Some(unsafe { CachedStr::new(guard, text) })
+        let value: *const Utf8Bytes = &self.get_in(key, &guard)?.value;
+        // SAFETY: `value` is the value of an entry loaded under `guard`,
+        // which moves into the `CachedStr` and keeps the entry from being
+        // freed; the entry cannot be dropped by the cache's own `Drop`
+        // either, since the `CachedStr` borrows the cache.
+        Some(unsafe { CachedStr::new(guard, value) })
     }
 
     /// The value for `key` as a shared handle on the cached buffer (no
@@ -429,6 +429,31 @@ where
         let entry = entry?;
         entry.mark();
         Some(entry)
+    }
+
+    /// As [`get_in`](Self::get_in), for a [`LoadingCache`](crate::LoadingCache)
+    /// at the clock reading `now`: also an entry past its deadline but in
+    /// its stale window (the grace period). With the key's hash tag.
+    #[inline]
+    pub(crate) fn get_in_grace<'g, Q>(
+        &self,
+        key: &Q,
+        now: u64,
+        guard: &'g Guard,
+    ) -> Option<(&'g Entry<K>, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (shard, tag) = self.locate(key);
+        let judge = now.saturating_sub(self.expiry.grace());
+        let entry = (shard.get(tag, key, guard)).filter(|e| !e.expired_at(judge));
+        if let Some(reads) = &self.reads {
+            reads.record(entry.is_some());
+        }
+        let entry = entry?;
+        entry.mark();
+        Some((entry, tag))
     }
 
     /// Publishes `value` for `key`, taking ownership of the text without
@@ -549,8 +574,9 @@ where
         };
         let (shard, tag) = self.locate(&key);
         // User code (the clock): before any lock.
-        let (now, deadline) = self.expiry.stamp(ttl);
-        let entry = Owned::new(Entry::new(key, value, deadline, self.bound.is_some()));
+        let stamp = self.expiry.stamp(ttl);
+        let now = stamp.judge;
+        let entry = Owned::new(Entry::new(key, value, stamp, self.bound.is_some()));
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let ctx = Ctx {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crossbeam_epoch::{Guard, Shared};
 
 use crate::{
-    expire::Expiry,
+    expire::{Expiry, Stamp},
     stats::Retired,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
@@ -37,6 +37,10 @@ pub(crate) struct Entry<K> {
     /// Reads since the policy last looked, saturating at `MAX_MARKS`;
     /// saturated from the start in an unbounded cache, where no policy looks.
     marks: AtomicU8,
+    /// When the entry was written, in the cache clock's nanoseconds; 0 if
+    /// the write did not read the clock (an untimed cache). A
+    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
+    pub(crate) written: u64,
     pub(crate) key: K,
     pub(crate) value: Utf8Bytes,
 }
@@ -49,11 +53,12 @@ impl<K> Entry<K> {
     /// marks. An untracked entry starts with its marks saturated, so that
     /// [`mark`](Self::mark) never stores to it and readers of bounded and
     /// unbounded caches run the same instructions.
-    pub(crate) fn new(key: K, value: Utf8Bytes, deadline: u64, tracked: bool) -> Self {
+    pub(crate) fn new(key: K, value: Utf8Bytes, stamp: Stamp, tracked: bool) -> Self {
         Entry {
             key,
             value,
-            deadline,
+            deadline: stamp.deadline,
+            written: stamp.written,
             node: AtomicU32::new(0),
             marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
         }

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "json")]
 use std::sync::Arc;
-use std::{error, fmt};
+use std::{error, fmt, time::Duration};
 
 /// Why a write or a load was refused. A refused write changes nothing: the
 /// previous value for the key is still there.
@@ -160,6 +160,40 @@ pub enum ConfigError {
         /// The most a cache can have, 65,536.
         max: usize,
     },
+    /// A freshness setting on a cache built without a loader: `build`
+    /// instead of [`build_loading`](crate::Builder::build_loading).
+    NeedsLoader {
+        /// `"refresh_after"`, `"serve_stale_for"` or `"refresh_pipeline"`.
+        setting: &'static str,
+    },
+    /// `refresh_after` or `serve_stale_for` without a
+    /// [`refresh_pipeline`](crate::Builder::refresh_pipeline) to run the
+    /// reloads on.
+    NoPipeline {
+        /// `"refresh_after"` or `"serve_stale_for"`.
+        setting: &'static str,
+    },
+    /// A `refresh_pipeline` with neither `refresh_after` nor
+    /// `serve_stale_for`: no reload would ever run on it.
+    IdlePipeline,
+    /// A pipeline with no threads or no queue.
+    ZeroPipeline {
+        /// `"threads"` or `"queue"`.
+        setting: &'static str,
+    },
+    /// `refresh_after(Duration::ZERO)` or `serve_stale_for(Duration::ZERO)`.
+    ZeroWindow {
+        /// `"refresh_after"` or `"serve_stale_for"`.
+        setting: &'static str,
+    },
+    /// A refresh window no shorter than the time to live: entries would
+    /// expire before a read found them due for a refresh.
+    RefreshAfterTtl {
+        /// The `refresh_after` setting.
+        refresh_after: Duration,
+        /// The `time_to_live` setting.
+        ttl: Duration,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -182,6 +216,31 @@ impl fmt::Display for ConfigError {
             ConfigError::TooManyShards { shards, max } => {
                 write!(f, "shards({shards}): a cache has at most {max} shards")
             }
+            ConfigError::NeedsLoader { setting } => write!(
+                f,
+                "{setting}: only a cache with a loader reloads; \
+                 build it with build_loading(loader)"
+            ),
+            ConfigError::NoPipeline { setting } => write!(
+                f,
+                "{setting}: the reloads need refresh_pipeline(Pipeline::threads(n)) to run on"
+            ),
+            ConfigError::IdlePipeline => f.write_str(
+                "refresh_pipeline: without refresh_after or serve_stale_for, \
+                 no reload would run on it; leave it out",
+            ),
+            ConfigError::ZeroPipeline { setting } => write!(
+                f,
+                "refresh_pipeline: a pipeline with 0 {setting} runs no reload"
+            ),
+            ConfigError::ZeroWindow { setting } => {
+                write!(f, "{setting}(0s): a zero window is no window; leave it out")
+            }
+            ConfigError::RefreshAfterTtl { refresh_after, ttl } => write!(
+                f,
+                "refresh_after({refresh_after:?}) is not shorter than time_to_live({ttl:?}): \
+                 entries would expire before a read found them due for a refresh"
+            ),
         }
     }
 }

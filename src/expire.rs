@@ -131,26 +131,59 @@ impl Clock for Monotonic {
     }
 }
 
-/// A cache's expiry settings: its clock and default time to live.
+/// A cache's expiry settings: its clock, default time to live, and the
+/// grace period of a cache that serves stale values.
+///
+/// Entries store their deadline, when plain reads stop returning them. A
+/// cache with a grace period (`serve_stale_for`) keeps an entry for that
+/// long past its deadline, for a [`LoadingCache`](crate::LoadingCache) to
+/// serve as stale while it reloads: its writers judge expiry by the clock's
+/// reading minus the grace period, so they unlink, sweep and report as
+/// expired only entries whose grace period has ended too.
 #[derive(Debug)]
 pub(crate) struct Expiry {
     clock: Box<dyn Clock>,
     ttl: Option<Duration>,
-    /// Whether an entry has been given a deadline. Set before the clock is
-    /// read for the first deadline, so a writer that finds it unset is
-    /// judging at an instant before every deadline. A `std` atomic even
-    /// under loom, like `sync::Counter`: it orders no other memory, and a
-    /// stale `false` is only the instant before a concurrent first
-    /// deadline.
+    /// How long past its deadline an entry stays linked, in nanoseconds.
+    grace: u64,
+    /// Whether writes read the clock. Set from the start in a cache with a
+    /// default time to live or a [`LoadingCache`](crate::LoadingCache),
+    /// whose entries record when they were written; else set before the
+    /// clock is read for the first deadline, so a writer that finds it
+    /// unset is judging at an instant before every deadline. A `std`
+    /// atomic even under loom, like `sync::Counter`: it orders no other
+    /// memory, and a stale `false` is only the instant before a concurrent
+    /// first deadline.
     timed: AtomicBool,
 }
 
+/// What a write reads from the clock, before it locks anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// The reading it judges the expiry of other entries by (0: before
+    /// every deadline).
+    pub(crate) judge: u64,
+    /// Its own entry's deadline (0 for never).
+    pub(crate) deadline: u64,
+    /// When its entry was written, the clock's reading (0: the clock was
+    /// not read).
+    pub(crate) written: u64,
+}
+
 impl Expiry {
-    pub(crate) fn new(clock: Option<Box<dyn Clock>>, ttl: Option<Duration>) -> Self {
+    /// `grace` is the time an entry stays past its deadline; `timed`,
+    /// whether every write reads the clock.
+    pub(crate) fn new(
+        clock: Option<Box<dyn Clock>>,
+        ttl: Option<Duration>,
+        grace: Option<Duration>,
+        timed: bool,
+    ) -> Self {
         Expiry {
             clock: clock.unwrap_or_else(|| Box::new(Monotonic(Instant::now()))),
             ttl,
-            timed: AtomicBool::new(ttl.is_some()),
+            grace: grace.map_or(0, nanos),
+            timed: AtomicBool::new(timed || ttl.is_some()),
         }
     }
 
@@ -166,10 +199,22 @@ impl Expiry {
         self.ttl
     }
 
+    /// How long past its deadline an entry stays linked, in nanoseconds.
+    pub(crate) fn grace(&self) -> u64 {
+        self.grace
+    }
+
     /// The reading a write that sets no deadline judges expiry by: the
-    /// clock's, or 0 (before every deadline) if no entry has one yet.
+    /// clock's less the grace period, or 0 (before every deadline) if no
+    /// entry has a deadline yet.
     #[inline]
     pub(crate) fn now_if_timed(&self) -> u64 {
+        self.stamp_at(self.read_if_timed(), 0).judge
+    }
+
+    /// The clock's reading if writes read it, else 0.
+    #[inline]
+    fn read_if_timed(&self) -> u64 {
         // Relaxed: see `timed`.
         if self.timed.load(std::sync::atomic::Ordering::Relaxed) {
             self.now()
@@ -178,19 +223,26 @@ impl Expiry {
         }
     }
 
-    /// The reading a write of an entry with `ttl` (or the default time to
-    /// live when `None`) judges expiry by, and that entry's deadline (0 for
-    /// never).
-    pub(crate) fn stamp(&self, ttl: Option<Duration>) -> (u64, u64) {
+    /// What a write of an entry with `ttl` (or the default time to live
+    /// when `None`) reads from the clock.
+    pub(crate) fn stamp(&self, ttl: Option<Duration>) -> Stamp {
         let Some(ttl) = ttl.or(self.ttl) else {
-            return (self.now_if_timed(), 0);
+            return self.stamp_at(self.read_if_timed(), 0);
         };
         // Relaxed: see `timed`; it is set before the clock is read below.
         if !self.timed.load(std::sync::atomic::Ordering::Relaxed) {
             self.timed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let now = self.now();
-        (now, now.saturating_add(nanos(ttl)))
+        self.stamp_at(now, now.saturating_add(nanos(ttl)))
+    }
+
+    fn stamp_at(&self, now: u64, deadline: u64) -> Stamp {
+        Stamp {
+            judge: now.saturating_sub(self.grace),
+            deadline,
+            written: now,
+        }
     }
 }
 
@@ -306,25 +358,50 @@ mod tests {
     #[test]
     fn deadlines_saturate_and_zero_means_never() {
         let clock = ManualClock::new();
-        let expiry = Expiry::new(Some(Box::new(clock.clone())), None);
+        let expiry = Expiry::new(Some(Box::new(clock.clone())), None, None, false);
         clock.advance(Duration::from_nanos(4));
         // No deadline yet: a write judges at the instant before them all.
-        assert_eq!(expiry.stamp(None), (0, 0));
+        assert_eq!(stamp(&expiry, None), (0, 0, 0));
         // A zero time to live expires at once: the deadline is now.
-        assert_eq!(expiry.stamp(Some(Duration::ZERO)), (5, 5));
-        assert_eq!(expiry.stamp(Some(Duration::MAX)), (5, u64::MAX));
+        assert_eq!(stamp(&expiry, Some(Duration::ZERO)), (5, 5, 5));
+        assert_eq!(stamp(&expiry, Some(Duration::MAX)), (5, u64::MAX, 5));
         // Once one entry has a deadline, every write reads the clock.
-        assert_eq!(expiry.stamp(None), (5, 0));
+        assert_eq!(stamp(&expiry, None), (5, 0, 5));
         clock.advance(Duration::from_nanos(7));
         assert_eq!(expiry.now(), 12);
-        assert_eq!(expiry.stamp(Some(Duration::from_nanos(3))), (12, 15));
+        assert_eq!(stamp(&expiry, Some(Duration::from_nanos(3))), (12, 15, 12));
     }
 
     #[test]
     fn a_default_time_to_live_reads_the_clock_from_the_first_write() {
         let clock = ManualClock::new();
-        let expiry = Expiry::new(Some(Box::new(clock)), Some(Duration::from_nanos(2)));
+        let expiry = Expiry::new(
+            Some(Box::new(clock)),
+            Some(Duration::from_nanos(2)),
+            None,
+            false,
+        );
         assert_eq!(expiry.now_if_timed(), 1);
-        assert_eq!(expiry.stamp(None), (1, 3));
+        assert_eq!(stamp(&expiry, None), (1, 3, 1));
+    }
+
+    #[test]
+    fn a_grace_period_delays_what_writes_judge_expired() {
+        let clock = ManualClock::new();
+        let grace = Some(Duration::from_nanos(10));
+        let expiry = Expiry::new(Some(Box::new(clock.clone())), None, grace, true);
+        // Timed from the start: a write with no deadline still reads the
+        // clock, and records when it was written.
+        clock.advance(Duration::from_nanos(4));
+        assert_eq!(stamp(&expiry, None), (0, 0, 5));
+        clock.advance(Duration::from_nanos(20));
+        assert_eq!(stamp(&expiry, Some(Duration::from_nanos(3))), (15, 28, 25));
+        assert_eq!(expiry.now_if_timed(), 15);
+    }
+
+    /// `expiry.stamp(ttl)` as `(judge, deadline, written)`.
+    fn stamp(expiry: &Expiry, ttl: Option<Duration>) -> (u64, u64, u64) {
+        let s = expiry.stamp(ttl);
+        (s.judge, s.deadline, s.written)
     }
 }

@@ -19,6 +19,8 @@ impl Stats {
     /// | `strcache_removals_total` | counter | |
     /// | `strcache_evictions_total` | counter | `cause`: `size`, `expired` |
     /// | `strcache_loads_total` | counter | `result`: `success`, `failure`, `panic`, `cancelled`, `timeout`, `waited`, `superseded` |
+    /// | `strcache_refreshes_total` | counter | `result`: `scheduled`, `dropped`, `success`, `failure` |
+    /// | `strcache_stale_served_total` | counter | |
     /// | `strcache_entries` | gauge | |
     /// | `strcache_weight` | gauge | (bounded caches only) |
     /// | `strcache_retired_bytes` | gauge | |
@@ -59,6 +61,17 @@ impl Stats {
             counter!("strcache_loads_total", "cache" => cache.clone(), "result" => result)
                 .absolute(n);
         }
+        let r = &self.refreshes;
+        for (result, n) in [
+            ("scheduled", r.scheduled),
+            ("dropped", r.dropped),
+            ("success", r.succeeded),
+            ("failure", r.failed),
+        ] {
+            counter!("strcache_refreshes_total", "cache" => cache.clone(), "result" => result)
+                .absolute(n);
+        }
+        counter!("strcache_stale_served_total", "cache" => cache.clone()).absolute(r.stale_served);
         gauge!("strcache_entries", "cache" => cache.clone()).set(self.entries as f64);
         if let Some(weight) = self.weight {
             gauge!("strcache_weight", "cache" => cache.clone()).set(weight as f64);

@@ -263,6 +263,7 @@ mod expire;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 mod export;
+mod fresh;
 mod iter;
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
@@ -290,6 +291,7 @@ pub use cache::StrCache;
 pub use error::JsonError;
 pub use error::{ConfigError, Error};
 pub use expire::{Clock, ManualClock};
+pub use fresh::{LoadingCache, Pipeline, Served};
 #[cfg(feature = "json")]
 pub use json::Lookup;
 pub use key::IntoKey;
@@ -297,7 +299,7 @@ pub use load::{Expiring, LoadError, Loaded};
 pub use notify::EvictionCause;
 pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;
-pub use stats::{LoadStats, Stats};
+pub use stats::{LoadStats, RefreshStats, Stats};
 pub use text::Utf8Bytes;
 
 /// The `bytes` crate, whose [`Bytes`](bytes::Bytes) the cache stores and

@@ -11,7 +11,9 @@ use std::{
 
 use crossbeam_epoch::Guard;
 
-use crate::{iter::Iter, StrCache};
+use bytes::Bytes;
+
+use crate::{iter::Iter, StrCache, Utf8Bytes};
 
 /// A cached value borrowed from a [`StrCache`]: derefs to `&str`.
 ///
@@ -58,19 +60,22 @@ use crate::{iter::Iter, StrCache};
 /// ```
 pub struct CachedStr<'c> {
     /// # Invariants
-    /// `PINNED`: points into an entry loaded under `_guard`.
-    text: *const str,
+    /// `PINNED`: points to a value that lives until `_guard` is dropped:
+    /// the value of an entry loaded under `_guard`, or a value whose drop
+    /// is deferred under it.
+    value: *const Utf8Bytes,
     _guard: Guard,
     _cache: PhantomData<&'c ()>,
 }
 
 impl<'c> CachedStr<'c> {
     /// # Safety
-    /// `text` points into an entry loaded under `guard` from a cache that
-    /// outlives `'c`.
-    pub(crate) unsafe fn new(guard: Guard, text: *const str) -> Self {
+    /// `value` is the value of an entry loaded under `guard` from a cache
+    /// that outlives `'c`, or a value whose drop was deferred under
+    /// `guard`.
+    pub(crate) unsafe fn new(guard: Guard, value: *const Utf8Bytes) -> Self {
         CachedStr {
-            text,
+            value,
             _guard: guard,
             _cache: PhantomData,
         }
@@ -86,9 +91,34 @@ impl<'c> CachedStr<'c> {
     /// ```
     #[inline]
     pub fn as_str(&self) -> &str {
-        // SAFETY: invariant `PINNED`: the guard we own keeps the entry, and
-        // with it the text, alive while `self` is borrowed.
-        unsafe { &*self.text }
+        self.value().as_str()
+    }
+
+    /// The value as a `Bytes` that shares the cached buffer (no copy) and,
+    /// unlike the `CachedStr`, is `Send` and `'static`: for an HTTP body,
+    /// or to hold across an `.await`. It is the value this `CachedStr`
+    /// reads, also when the cache has replaced it since, so a loader's
+    /// value can be had as `Bytes` without a second lookup that could
+    /// miss.
+    ///
+    /// # Examples
+    /// ```
+    /// let cache: strcache::StrCache = strcache::StrCache::new();
+    /// let loaded = cache.get_or_insert_with("k", || "body").unwrap();
+    /// cache.remove("k");
+    /// let body: bytes::Bytes = loaded.to_bytes();
+    /// drop(loaded); // the epoch pin ends; `body` lives on
+    /// assert_eq!(&body[..], b"body");
+    /// ```
+    pub fn to_bytes(&self) -> Bytes {
+        self.value().as_bytes().clone()
+    }
+
+    #[inline]
+    fn value(&self) -> &Utf8Bytes {
+        // SAFETY: invariant `PINNED`: the guard we own keeps the value
+        // alive while `self` is borrowed.
+        unsafe { &*self.value }
     }
 }
 

@@ -81,6 +81,9 @@ pub struct Stats {
     pub expirations: u64,
     /// Outcomes of `get_or_insert_with` and its variants after a miss.
     pub loads: LoadStats,
+    /// The reloads of a [`LoadingCache`](crate::LoadingCache)'s pipeline,
+    /// and the stale values it served.
+    pub refreshes: RefreshStats,
     /// Live entries, expired ones not yet unlinked included.
     pub entries: u64,
     /// Total weight of the entries of a bounded cache; `None` if unbounded.
@@ -122,6 +125,45 @@ pub struct LoadStats {
     /// Loads whose value went to their callers but was not cached, because
     /// a write, removal or clear of the key came while they loaded.
     pub superseded: u64,
+}
+
+/// What a [`LoadingCache`](crate::LoadingCache)'s refresh pipeline did,
+/// in [`Stats::refreshes`]. All zero for other caches.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// use strcache::{ManualClock, Pipeline, StrCache};
+///
+/// let clock = ManualClock::new();
+/// let cache = StrCache::<String>::builder()
+///     .clock(clock.clone())
+///     .refresh_after(Duration::from_secs(10))
+///     .refresh_pipeline(Pipeline::threads(1))
+///     .build_loading(|key: &String| Ok::<_, ()>(format!("{key}: fresh")));
+/// cache.get("k").unwrap();
+/// clock.advance(Duration::from_secs(10));
+/// cache.get("k").unwrap(); // due: returned at once, and reloaded
+/// assert_eq!(cache.stats().refreshes.scheduled, 1);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct RefreshStats {
+    /// Reloads queued for the pipeline's workers.
+    pub scheduled: u64,
+    /// Reloads not queued because the queue was full.
+    pub dropped: u64,
+    /// Reloads whose loader returned a value. The value is published
+    /// unless a write of the key came while it loaded
+    /// ([`LoadStats::superseded`] counts those).
+    pub succeeded: u64,
+    /// Reloads whose loader returned an error or panicked, or whose value
+    /// the cache refused (too large for the bound). The entry they were
+    /// to replace stays, stale or not, until it expires.
+    pub failed: u64,
+    /// Reads that returned an expired value inside its stale window.
+    pub stale_served: u64,
 }
 
 impl Stats {
@@ -172,7 +214,8 @@ impl fmt::Display for Stats {
             f,
             "inserts {}, updates {}, removals {}, evictions {}, expirations {}, \
              loads {} ok {} failed {} panicked {} cancelled {} timed out {} waited \
-             {} superseded, {} entries",
+             {} superseded, refreshes {} scheduled {} dropped {} ok {} failed, \
+             {} stale served, {} entries",
             self.inserts,
             self.updates,
             self.removals,
@@ -185,6 +228,11 @@ impl fmt::Display for Stats {
             l.timed_out,
             l.waited,
             l.superseded,
+            self.refreshes.scheduled,
+            self.refreshes.dropped,
+            self.refreshes.succeeded,
+            self.refreshes.failed,
+            self.refreshes.stale_served,
             self.entries,
         )?;
         if let Some(weight) = self.weight {
@@ -209,6 +257,11 @@ pub(crate) struct Counters {
     pub(crate) loads_timed_out: Counter,
     pub(crate) loads_waited: Counter,
     pub(crate) loads_superseded: Counter,
+    pub(crate) refreshes_scheduled: Counter,
+    pub(crate) refreshes_dropped: Counter,
+    pub(crate) refreshes_succeeded: Counter,
+    pub(crate) refreshes_failed: Counter,
+    pub(crate) stale_served: Counter,
     pub(crate) retired: Arc<Retired>,
 }
 
@@ -239,6 +292,12 @@ impl Counters {
         loads.timed_out += get(&self.loads_timed_out);
         loads.waited += get(&self.loads_waited);
         loads.superseded += get(&self.loads_superseded);
+        let refreshes = &mut stats.refreshes;
+        refreshes.scheduled += get(&self.refreshes_scheduled);
+        refreshes.dropped += get(&self.refreshes_dropped);
+        refreshes.succeeded += get(&self.refreshes_succeeded);
+        refreshes.failed += get(&self.refreshes_failed);
+        refreshes.stale_served += get(&self.stale_served);
         stats.retired_bytes += get(&self.retired.0);
     }
 }

@@ -132,7 +132,7 @@ fn retired_memory_stays_bounded_under_overwrites() {
         stop.store(true, Ordering::Relaxed);
     });
     let growth = peak.load(Ordering::Relaxed) - base;
-    // Each overwrite retires a 56-byte entry; kept, 10M of them would hold
+    // Each overwrite retires a 64-byte entry; kept, 10M of them would hold
     // over 500 MiB. The collector keeps the backlog to what a few epochs
     // retire; a reader preempted while pinned (this machine is shared)
     // holds an epoch back for its time slice, hence the margin.

@@ -15,14 +15,16 @@ use crate::{
 pub(crate) struct Flight<K> {
     pub(super) tag: u64,
     pub(super) key: K,
-    /// The thread running a synchronous loader; `None` for an async one.
-    pub(super) leader: Option<ThreadId>,
     pub(super) state: Mutex<State>,
     pub(super) done: Condvar,
 }
 
 pub(super) struct State {
     pub(super) status: Status,
+    /// The thread running a synchronous loader: set when the load is led
+    /// by the thread that listed it, or when a refresh worker starts it;
+    /// `None` for an async load, or a reload still queued.
+    pub(super) leader: Option<ThreadId>,
     /// Async waiters to wake when the status leaves `Loading`.
     pub(super) wakers: Vec<Waker>,
 }
@@ -41,7 +43,6 @@ impl<K> fmt::Debug for Flight<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Flight")
             .field("tag", &self.tag)
-            .field("leader", &self.leader)
             .finish_non_exhaustive()
     }
 }
@@ -53,9 +54,9 @@ impl<K> Flight<K> {
         Flight {
             tag,
             key,
-            leader,
             state: Mutex::new(State {
                 status: Status::Loading,
+                leader,
                 wakers: Vec::new(),
             }),
             done: Condvar::new(),
@@ -65,6 +66,16 @@ impl<K> Flight<K> {
     /// The hash tag of the key it loads.
     pub(crate) fn tag(&self) -> u64 {
         self.tag
+    }
+
+    /// The thread running its synchronous loader, if one is.
+    pub(super) fn leader(&self) -> Option<ThreadId> {
+        lock(&self.state).leader
+    }
+
+    /// Records that the current thread runs its loader now.
+    pub(super) fn lead(&self, me: ThreadId) {
+        lock(&self.state).leader = Some(me);
     }
 
     /// Waits until the load ends or `deadline` passes: `Some(status)` with

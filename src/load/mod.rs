@@ -48,9 +48,11 @@
 //! changes, so a caller that finds it either waits for that change or sees
 //! the final status.
 //!
-//! A synchronous flight records its leader's thread. A caller that finds
-//! its own thread leading its key's flight is a loader loading its own key:
-//! it gets [`Error::Recursive`] rather than waiting for itself.
+//! A synchronous flight records its leader's thread, under the flight's
+//! mutex (a refresh worker records itself when it starts a queued reload).
+//! A caller that finds its own thread leading its key's flight is a loader
+//! loading its own key: it gets [`Error::Recursive`] rather than waiting
+//! for itself.
 //!
 //! A value handed to a caller that did not look it up in the table (the
 //! leader, and its waiters) may already have been evicted or replaced: the
@@ -61,6 +63,7 @@
 mod asynch;
 mod flight;
 mod loaded;
+mod refresh;
 
 use std::{
     borrow::Borrow,
@@ -225,17 +228,17 @@ where
     {
         match self.get_str(key) {
             Some(hit) => Ok(hit),
-            None => self.load_missing(key, timeout, load),
+            None => self.load_missing(key, timeout, |_| load()),
         }
     }
 
     /// The protocol in the module docs, with the leader's thread recorded.
-    /// `timeout` bounds waiting, not loading.
+    /// `timeout` bounds waiting, not loading. `load` is given the key.
     pub(crate) fn load_missing<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: &Q,
         timeout: Option<Duration>,
-        load: impl FnOnce() -> Result<V, E>,
+        load: impl FnOnce(&K) -> Result<V, E>,
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
@@ -246,14 +249,16 @@ where
         loop {
             match self.join(key, Some(me)) {
                 Role::Wait(flight) => {
-                    if flight.leader == Some(me) {
+                    if flight.leader() == Some(me) {
                         if flight.key.borrow() == key {
                             return Err(LoadError::Cache(Error::Recursive));
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
-                        let loaded = self.run(flight.tag, load).map_err(LoadError::Load)?;
-                        return self.publish(key.to_owned(), loaded, None);
+                        let key = key.to_owned();
+                        let loaded =
+                            (self.run(flight.tag, || load(&key))).map_err(LoadError::Load)?;
+                        return self.publish(key, loaded, None);
                     }
                     let counters = self.counters(flight.tag);
                     match flight.wait(deadline) {
@@ -278,7 +283,7 @@ where
                     if let Some(hit) = self.recheck(key) {
                         return Ok(hit);
                     }
-                    return match self.run(leader.flight.tag, load) {
+                    return match self.run(leader.flight.tag, || load(&leader.flight.key)) {
                         Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
                         Err(error) => {
                             leader.fail(&error);
@@ -312,10 +317,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let guard = self.guard();
-        let text: *const str = self.find(key, &guard)?.value.as_str();
-        // SAFETY: as in `get_str`: `text` points into an entry loaded under
-        // `guard`, which moves into the `CachedStr`.
-        Some(unsafe { CachedStr::new(guard, text) })
+        let value: *const Utf8Bytes = &self.find(key, &guard)?.value;
+        // SAFETY: as in `get_str`: `value` is the value of an entry loaded
+        // under `guard`, which moves into the `CachedStr`.
+        Some(unsafe { CachedStr::new(guard, value) })
     }
 
     /// Leads a new flight for `key`, or joins the one in progress.
@@ -350,6 +355,17 @@ where
         loaded: impl Loaded,
         leader: Option<Leader<'_, K>>,
     ) -> Result<CachedStr<'_>, LoadError<E>> {
+        let value = self.settle(key, loaded, leader).map_err(LoadError::Cache)?;
+        Ok(self.hold(value))
+    }
+
+    /// [`publish`](Self::publish), returning the value itself.
+    fn settle(
+        &self,
+        key: K,
+        loaded: impl Loaded,
+        leader: Option<Leader<'_, K>>,
+    ) -> Result<Utf8Bytes, Error> {
         let (value, ttl) = loaded.into_parts();
         // A loader's time to live never outlasts the cache's own.
         let ttl = match (ttl, self.expiry().ttl()) {
@@ -359,29 +375,31 @@ where
         let fill = leader
             .as_ref()
             .map_or(Fill::Unlisted, |leader| Fill::Load(&leader.flight));
-        let outcome = self
-            .write_fill(key, value.clone(), ttl, fill)
-            .map_err(LoadError::Cache)?;
+        let outcome = self.write_fill(key, value.clone(), ttl, fill)?;
         if let Some(leader) = leader {
             if outcome.is_none() {
                 bump(&self.counters(leader.flight.tag).loads_superseded);
             }
             leader.complete(value.clone());
         }
-        Ok(self.hold(value))
+        Ok(value)
     }
 
     /// A `CachedStr` of `value`, which the table may no longer hold.
     fn hold(&self, value: Utf8Bytes) -> CachedStr<'_> {
         let guard = self.guard();
-        let text: *const str = value.as_str();
-        // The buffer lives until this reference is dropped, which crossbeam-
+        // In an `Arc`, so that the value stays at one address while the
+        // handle moves (a shared handle: moving it asserts no uniqueness
+        // that would invalidate `at`), and the deferred function below (one
+        // word) is stored without an allocation of its own.
+        let value = Arc::new(value);
+        let at = Arc::as_ptr(&value);
+        // The value lives until this handle is dropped, which crossbeam-
         // epoch defers until every thread pinned now, `guard` among them,
         // has unpinned.
         guard.defer(move || reclaim(|| drop(value)));
-        // SAFETY: `text` points into `value`'s buffer, which is freed no
-        // earlier than the deferred drop above, after `guard` (moved into
-        // the `CachedStr`) is dropped; buffers never move.
-        unsafe { CachedStr::new(guard, text) }
+        // SAFETY: `at` is the value in the `Arc` whose drop is deferred
+        // above, under `guard`, which moves into the `CachedStr`.
+        unsafe { CachedStr::new(guard, at) }
     }
 }

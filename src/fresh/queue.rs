@@ -1,0 +1,128 @@
+//! The refresh pipeline's queue: bounded, closable, many producers (the
+//! readers that schedule reloads) and many consumers (the workers).
+//!
+//! # Synchronization
+//! One mutex guards the items and the closed flag; a condition variable
+//! wakes idle workers. `push` never blocks beyond the mutex: a full or
+//! closed queue hands the item back at once, which is the pipeline's
+//! backpressure. `pop` waits, under the mutex, until an item comes or the
+//! queue is closed; `push` and `close` notify after changing the state
+//! under the same mutex, so no wake-up is lost. `close` takes the items
+//! still queued, so that its caller ends them: no item is run after
+//! `close` returns, and none is dropped unseen. std's channels do not
+//! fit: a sender cannot close a channel that the workers' shared state
+//! also holds a sender of, nor take back what is queued.
+
+use std::collections::VecDeque;
+
+use crate::sync::{lock, Condvar, Mutex};
+
+#[derive(Debug)]
+pub(crate) struct Queue<T> {
+    state: Mutex<State<T>>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+}
+
+impl<T> Queue<T> {
+    /// An open queue of at most `capacity` items, `capacity` > 0.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// Queues `item`, or hands it back if the queue is full or closed.
+    pub(crate) fn push(&self, item: T) -> Result<(), T> {
+        let mut state = lock(&self.state);
+        if state.closed || state.items.len() >= self.capacity {
+            return Err(item);
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The oldest item, waiting for one; `None` once the queue is closed.
+    pub(crate) fn pop(&self) -> Option<T> {
+        let mut state = lock(&self.state);
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(item) = state.items.pop_front() {
+                return Some(item);
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Closes the queue, wakes every waiting `pop`, and returns the items
+    /// that were queued.
+    pub(crate) fn close(&self) -> Vec<T> {
+        let mut state = lock(&self.state);
+        state.closed = true;
+        let left = state.items.drain(..).collect();
+        drop(state);
+        self.ready.notify_all();
+        left
+    }
+
+    /// Items queued now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.state).items.len()
+    }
+}
+
+#[cfg(all(test, not(strcache_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_hands_the_item_back() {
+        let queue = Queue::new(2);
+        assert_eq!(queue.push(1), Ok(()));
+        assert_eq!(queue.push(2), Ok(()));
+        assert_eq!(queue.push(3), Err(3));
+        assert_eq!(queue.pop(), Some(1));
+        assert_eq!(queue.push(3), Ok(()));
+        assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn close_returns_what_was_queued_and_ends_every_pop() {
+        let queue = Queue::new(4);
+        queue.push("a").unwrap();
+        queue.push("b").unwrap();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| {
+                // Takes "a" or "b", or nothing if the close came first;
+                // then the closed queue ends it.
+                let first = queue.pop();
+                (first, queue.pop())
+            });
+            let left = queue.close();
+            let (first, second) = waiting.join().unwrap();
+            assert_eq!(second, None);
+            assert_eq!(left.len() + usize::from(first.is_some()), 2);
+        });
+        assert_eq!(queue.push("c"), Err("c"));
+        assert_eq!(queue.pop(), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! Reloads of keys that have a value, for the refresh pipeline of a
+//! [`LoadingCache`](crate::LoadingCache) (`fresh/`).
+//!
+//! A reload is a flight like any load (parent module): listed in its
+//! shard under the shard lock, by tag. Listing it is what makes it the
+//! key's only load in flight: a reader that finds a flight of the tag
+//! listed schedules nothing, and a caller that misses the key meanwhile
+//! waits for the reload's value. A write of the key unlists it, and the
+//! reload then does not publish over the write. The flight has no leader
+//! thread: the thread that lists it hands it to a queue, and a worker runs
+//! it later. Whoever holds it last ends it: the worker, or, for a reload
+//! that never runs (the queue was full, or closed), [`abandon`](StrCache::abandon),
+//! after which a waiter loads for itself.
+
+use std::{
+    hash::{BuildHasher, Hash},
+    sync::Arc,
+};
+
+use crossbeam_epoch::Guard;
+
+use super::{Flight, Leader, Loaded};
+use crate::{entry::Entry, sync::current_thread, StrCache};
+
+impl<K, S> StrCache<K, S> {
+    /// Ends a listed reload that will not run: unlists it, and sends any
+    /// caller waiting for it back to load the key itself.
+    pub(crate) fn abandon(&self, flight: Arc<Flight<K>>) {
+        drop(Leader::new(self.shard(flight.tag()), flight));
+    }
+}
+
+impl<K, S> StrCache<K, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    S: BuildHasher,
+{
+    /// Lists a reload of the key of `seen`, an entry a reader found due
+    /// (under `guard`), whose hash tag is `tag`: the reload to run, or
+    /// `None` if a load of that tag is in flight, or if the key no longer
+    /// holds `seen`.
+    ///
+    /// The second check keeps a reload to one per value: a reader that
+    /// found `seen` just before a reload of it published finds no flight
+    /// listed, but finds the new value. The reload unlists its flight in
+    /// the critical section that links its value, so a flight listed after
+    /// that section is followed by a lookup that sees the new value (or a
+    /// newer one); one listed before it makes the reload's own listing
+    /// fail. A write that replaced `seen` counts the same: its value is
+    /// fresh.
+    pub(crate) fn list_reload(
+        &self,
+        tag: u64,
+        seen: &Entry<K>,
+        guard: &Guard,
+    ) -> Option<Arc<Flight<K>>> {
+        let shard = self.shard(tag);
+        // A cheap look first: a hot key read by many threads while a reload
+        // of it is queued must not clone its key on every read.
+        if shard.flight(tag).is_some() {
+            return None;
+        }
+        // `K::clone` is user code: no lock is held.
+        let flight = Arc::new(Flight::new(tag, seen.key.clone(), None));
+        // Listed by another thread meanwhile: the unused flight, and with
+        // it the key's `Drop`, goes here, with no lock held.
+        if shard.list_flight(&flight).is_some() {
+            return None;
+        }
+        // `K::eq` is user code: the shard lock was released above. `seen`
+        // cannot be freed while `guard` pins it, so its address is not
+        // reused by a newer entry.
+        let current = shard.get(tag, &seen.key, guard);
+        if !current.is_some_and(|current| std::ptr::eq(current, seen)) {
+            self.abandon(flight);
+            return None;
+        }
+        Some(flight)
+    }
+
+    /// Runs a listed reload: calls `load` with its key and publishes the
+    /// value unless a write of the key came first, then ends the flight
+    /// for its waiters. Says whether the loader returned a value that the
+    /// cache took (published, or beaten by a write); not if it failed, or
+    /// the value was too large for the bound. If `load` panics, the flight
+    /// is abandoned and the panic goes on to the caller.
+    pub(crate) fn reload<V: Loaded, E: Send + Sync + 'static>(
+        &self,
+        flight: Arc<Flight<K>>,
+        load: impl FnOnce(&K) -> Result<V, E>,
+    ) -> bool {
+        flight.lead(current_thread().id());
+        let leader = Leader::new(self.shard(flight.tag()), flight);
+        match load(&leader.flight.key) {
+            Ok(loaded) => {
+                // `K::clone` is user code; if it panics, `leader` abandons.
+                let key = leader.flight.key.clone();
+                self.settle(key, loaded, Some(leader)).is_ok()
+            }
+            Err(error) => {
+                leader.fail(&Arc::new(error));
+                false
+            }
+        }
+    }
+}
