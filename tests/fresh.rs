@@ -154,9 +154,8 @@ fn a_due_key_is_reloaded_once_per_window_while_its_readers_go_on() {
     assert_eq!(cache.stats().refreshes.scheduled, 1);
 
     backend.release();
-    eventually("the reload succeeded", || {
-        cache.stats().refreshes.succeeded == 1
-    });
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.succeeded, 1, "the reload succeeded");
     let v = cache.get(&1).unwrap();
     assert_eq!((&**v, v.age()), ("1 v2", Duration::ZERO));
 
@@ -165,9 +164,12 @@ fn a_due_key_is_reloaded_once_per_window_while_its_readers_go_on() {
     for _ in 0..100 {
         cache.get(&1).unwrap();
     }
-    eventually("the second reload succeeded", || {
-        cache.stats().refreshes.succeeded == 2
-    });
+    cache.await_refreshes();
+    assert_eq!(
+        cache.stats().refreshes.succeeded,
+        2,
+        "the second reload succeeded"
+    );
     assert_eq!(backend.calls(1), 3);
     let refreshes = cache.stats().refreshes;
     assert_eq!(
@@ -191,15 +193,19 @@ fn a_stale_value_is_served_only_inside_its_window() {
     let v = cache.get(&7).unwrap();
     assert_eq!((&**v, v.is_stale()), ("7 v1", true));
     drop(v);
-    eventually("the reload failed", || cache.stats().refreshes.failed == 1);
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.failed, 1, "the reload failed");
     assert!(
         cache.get_str(&7).is_none(),
         "plain reads treat it as expired"
     );
     assert!(cache.get(&7).unwrap().is_stale());
-    eventually("the second reload failed", || {
-        cache.stats().refreshes.failed == 2
-    });
+    cache.await_refreshes();
+    assert_eq!(
+        cache.stats().refreshes.failed,
+        2,
+        "the second reload failed"
+    );
 
     // The window has ended: a miss, loaded on the caller's thread, whose
     // error it gets.
@@ -244,9 +250,13 @@ fn a_full_queue_drops_reloads_and_counts_them() {
     assert_eq!(cache.stats().refreshes.dropped, 3);
 
     backend.release();
-    eventually("both queued reloads ran", || {
-        cache.stats().refreshes.succeeded == 2
-    });
+    cache.await_refreshes();
+    assert_eq!(backend.calls(2), 2, "key 2 was reloaded");
+    assert_eq!(
+        cache.stats().refreshes.succeeded,
+        2,
+        "both queued reloads ran"
+    );
     assert_eq!(
         (backend.calls(0), backend.calls(1), backend.calls(2)),
         (2, 2, 1)
@@ -269,9 +279,8 @@ fn an_insert_during_a_reload_wins() {
     backend.await_waiting(1);
     cache.insert(1, "written").unwrap();
     backend.release();
-    eventually("the reload ended", || {
-        cache.stats().refreshes.succeeded == 1
-    });
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.succeeded, 1, "the reload ended");
     assert_eq!(*cache.get(&1).unwrap(), "written");
     assert_eq!(cache.stats().loads.superseded, 1);
 }
@@ -289,9 +298,8 @@ fn a_remove_during_a_reload_wins() {
     backend.await_waiting(1);
     assert!(cache.remove(&1).is_some());
     backend.release();
-    eventually("the reload ended", || {
-        cache.stats().refreshes.succeeded == 1
-    });
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.succeeded, 1, "the reload ended");
     assert!(cache.get_str(&1).is_none(), "the removed key came back");
     assert_eq!(cache.stats().loads.superseded, 1);
 }
@@ -342,13 +350,13 @@ fn a_panicking_reload_leaves_the_value_and_the_worker_carries_on() {
     clock.advance(REFRESH);
     panics.store(true, Ordering::Relaxed);
     assert_eq!(*cache.get(&1).unwrap(), "inserted");
-    eventually("the reload failed", || cache.stats().refreshes.failed == 1);
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.failed, 1, "the reload failed");
     assert_eq!(cache.get_str(&1).unwrap(), "inserted");
     // The same worker runs the next reload.
     cache.get(&1).unwrap();
-    eventually("the reload succeeded", || {
-        cache.stats().refreshes.succeeded == 1
-    });
+    cache.await_refreshes();
+    assert_eq!(cache.stats().refreshes.succeeded, 1, "the reload succeeded");
     assert_eq!(cache.get_str(&1).unwrap(), "1 loaded");
 }
 
@@ -439,9 +447,12 @@ fn a_storm_on_keys_that_all_expire_at_once_calls_the_backend_once_per_key() {
             .map(|r| r.join().unwrap())
             .sum::<usize>()
     });
-    eventually("every key was reloaded", || {
-        cache.stats().refreshes.succeeded == keys as u64
-    });
+    cache.await_refreshes();
+    assert_eq!(
+        cache.stats().refreshes.succeeded,
+        keys as u64,
+        "every key was reloaded"
+    );
     for key in 0..keys {
         assert_eq!(backend.calls(key), 2, "key {key}: one load, one reload");
         assert!(!cache.get(&key).unwrap().is_stale());

@@ -281,6 +281,38 @@ where
         })
     }
 
+    /// Waits until no reload is queued or running: for tests that move a
+    /// [`ManualClock`](crate::ManualClock) and then check what the reloads
+    /// did, as moka's `run_pending_tasks` or Caffeine's `cleanUp` serve.
+    /// Returns at once without a pipeline. Reads that schedule reloads
+    /// meanwhile make it wait longer.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{ManualClock, Pipeline, StrCache};
+    ///
+    /// let clock = ManualClock::new();
+    /// let version = std::sync::atomic::AtomicU32::new(0);
+    /// let cache = StrCache::<String>::builder()
+    ///     .clock(clock.clone())
+    ///     .refresh_after(Duration::from_secs(10))
+    ///     .refresh_pipeline(Pipeline::threads(1))
+    ///     .build_loading(move |_: &String| {
+    ///         Ok::<_, ()>(format!("v{}", version.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+    ///     });
+    /// assert_eq!(*cache.get("k").unwrap(), "v0");
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(*cache.get("k").unwrap(), "v0"); // due: reloaded behind the read
+    /// cache.await_refreshes();
+    /// assert_eq!(*cache.get("k").unwrap(), "v1");
+    /// ```
+    pub fn await_refreshes(&self) {
+        if let Some(queue) = &self.core.queue {
+            queue.idle();
+        }
+    }
+
     /// As [`get`](Self::get), as a `Bytes` that shares the cached buffer:
     /// `Send` and `'static`, for an HTTP body or to hold across an
     /// `.await`. A loaded value is handed over as loaded, with no second
@@ -355,6 +387,7 @@ where
             } else {
                 &counters.refreshes_failed
             });
+            queue.done();
         }
     }
 }

@@ -9,7 +9,9 @@
 //! queue is closed; `push` and `close` notify after changing the state
 //! under the same mutex, so no wake-up is lost. `close` takes the items
 //! still queued, so that its caller ends them: no item is run after
-//! `close` returns, and none is dropped unseen. std's channels do not
+//! `close` returns, and none is dropped unseen. The state also counts the
+//! items taken and not yet `done`, so that `idle` can wait, on a second
+//! condition variable, until nothing is queued or in hand. std's channels do not
 //! fit: a sender cannot close a channel that the workers' shared state
 //! also holds a sender of, nor take back what is queued.
 
@@ -21,12 +23,16 @@ use crate::sync::{lock, Condvar, Mutex};
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
     ready: Condvar,
+    /// Notified when the last item in hand is done with an empty queue.
+    idle: Condvar,
     capacity: usize,
 }
 
 #[derive(Debug)]
 struct State<T> {
     items: VecDeque<T>,
+    /// Items popped and not yet `done`.
+    in_hand: usize,
     closed: bool,
 }
 
@@ -36,9 +42,11 @@ impl<T> Queue<T> {
         Queue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
+                in_hand: 0,
                 closed: false,
             }),
             ready: Condvar::new(),
+            idle: Condvar::new(),
             capacity,
         }
     }
@@ -56,6 +64,7 @@ impl<T> Queue<T> {
     }
 
     /// The oldest item, waiting for one; `None` once the queue is closed.
+    /// The caller calls [`done`](Self::done) when it has finished with it.
     pub(crate) fn pop(&self) -> Option<T> {
         let mut state = lock(&self.state);
         loop {
@@ -63,10 +72,33 @@ impl<T> Queue<T> {
                 return None;
             }
             if let Some(item) = state.items.pop_front() {
+                state.in_hand += 1;
                 return Some(item);
             }
             state = self
                 .ready
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Notes that an item from [`pop`](Self::pop) is finished with.
+    pub(crate) fn done(&self) {
+        let mut state = lock(&self.state);
+        state.in_hand -= 1;
+        let idle = state.in_hand == 0 && state.items.is_empty();
+        drop(state);
+        if idle {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no item is queued or in hand (or the queue is closed).
+    pub(crate) fn idle(&self) {
+        let mut state = lock(&self.state);
+        while !state.closed && (state.in_hand > 0 || !state.items.is_empty()) {
+            state = self
+                .idle
                 .wait(state)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
@@ -80,6 +112,7 @@ impl<T> Queue<T> {
         let left = state.items.drain(..).collect();
         drop(state);
         self.ready.notify_all();
+        self.idle.notify_all();
         left
     }
 
@@ -103,6 +136,20 @@ mod tests {
         assert_eq!(queue.pop(), Some(1));
         assert_eq!(queue.push(3), Ok(()));
         assert_eq!(queue.len(), 2);
+    }
+
+    #[test]
+    fn idle_waits_for_the_items_in_hand() {
+        let queue = Queue::new(2);
+        queue.idle();
+        queue.push(1).unwrap();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| queue.idle());
+            assert_eq!(queue.pop(), Some(1));
+            queue.done();
+            waiter.join().unwrap();
+        });
+        assert_eq!(queue.len(), 0);
     }
 
     #[test]
