@@ -91,6 +91,7 @@ impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
 /// assert!(cache.get_str("k").is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoadError<E> {
     /// The loader returned this error: this caller's loader, or the one
     /// this caller waited for, whose callers all share it.

@@ -162,6 +162,10 @@ impl NearCache {
                 Fill::Failed(e) => Err(e.clone()),
             },
             Err(LoadError::Cache(e)) => Err(Error::Cache(e)),
+            // `LoadError` is `non_exhaustive`; this crate is released with
+            // the strcache it is built with, whose variants are the two
+            // above.
+            Err(_) => unreachable!("a load error of another kind"),
         }
     }
 
