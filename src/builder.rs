@@ -1,11 +1,16 @@
 //! `Builder`: settings for a new cache.
 
+#[cfg(feature = "async")]
+use std::future::Future;
 use std::{
     fmt,
     hash::{BuildHasher, Hash},
     marker::PhantomData,
     time::Duration,
 };
+
+#[cfg(feature = "async")]
+use crate::AsyncLoadingCache;
 
 use crate::{
     bound::{Bound, KeyBytes, Weigher},
@@ -547,7 +552,10 @@ impl<K, S> Builder<K, S> {
     /// - `refresh_after(Duration::ZERO)` or `serve_stale_for(Duration::ZERO)`:
     ///   [`ConfigError::ZeroWindow`];
     /// - `refresh_after` no shorter than `time_to_live`:
-    ///   [`ConfigError::RefreshAfterTtl`].
+    ///   [`ConfigError::RefreshAfterTtl`];
+    /// - a [`Pipeline::spawn`](crate::Pipeline::spawn), which is for
+    ///   [`build_loading_async`](Self::build_loading_async):
+    ///   [`ConfigError::PipelineKind`].
     ///
     /// # Panics
     /// If the operating system refuses a worker thread.
@@ -564,7 +572,7 @@ impl<K, S> Builder<K, S> {
     /// assert_eq!(err, ConfigError::NoPipeline { setting: "refresh_after" });
     /// ```
     pub fn try_build_loading<V, E>(
-        mut self,
+        self,
         loader: impl Fn(&K) -> Result<V, E> + Send + Sync + 'static,
     ) -> Result<LoadingCache<K, E, S>, ConfigError>
     where
@@ -573,6 +581,98 @@ impl<K, S> Builder<K, S> {
         E: Send + Sync + 'static,
         S: BuildHasher + Send + Sync + 'static,
     {
+        let (cache, refresh_after, pipeline) = self.loading(false)?;
+        Ok(LoadingCache::start(cache, loader, refresh_after, pipeline))
+    }
+
+    /// Builds an [`AsyncLoadingCache`](crate::AsyncLoadingCache): as
+    /// [`build_loading`](Self::build_loading), with an async loader, and
+    /// reloads spawned on the program's executor by the hook of a
+    /// [`Pipeline::spawn`].
+    ///
+    /// # Panics
+    /// If the settings cannot make a cache, as [`build`](Self::build).
+    ///
+    /// # Examples
+    /// ```
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache = strcache::StrCache::<String>::builder()
+    ///     .build_loading_async(|key: &String| {
+    ///         let key = key.clone();
+    ///         async move { Ok::<_, ()>(format!("value of {key}")) }
+    ///     });
+    /// assert_eq!(*cache.get("k").await.unwrap(), "value of k");
+    /// # });
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    #[track_caller]
+    pub fn build_loading_async<V, E, F>(
+        self,
+        loader: impl Fn(&K) -> F + Send + Sync + 'static,
+    ) -> AsyncLoadingCache<K, E, S>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Loaded,
+        E: Send + Sync + 'static,
+        F: Future<Output = Result<V, E>> + Send + 'static,
+        S: BuildHasher + Send + Sync + 'static,
+    {
+        match self.try_build_loading_async(loader) {
+            Ok(cache) => cache,
+            Err(e) => panic!("invalid cache settings: {e}"),
+        }
+    }
+
+    /// [`build_loading_async`](Self::build_loading_async), or the setting
+    /// that makes it impossible.
+    ///
+    /// # Errors
+    /// As [`try_build_loading`](Self::try_build_loading), with
+    /// [`ConfigError::PipelineKind`] for a pipeline of threads.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{ConfigError, Pipeline, StrCache};
+    ///
+    /// let err = StrCache::<String>::builder()
+    ///     .refresh_after(Duration::from_secs(10))
+    ///     .refresh_pipeline(Pipeline::threads(2))
+    ///     .try_build_loading_async(|_: &String| async { Ok::<_, ()>("v") })
+    ///     .unwrap_err();
+    /// assert_eq!(err, ConfigError::PipelineKind { expected: "Pipeline::spawn" });
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn try_build_loading_async<V, E, F>(
+        self,
+        loader: impl Fn(&K) -> F + Send + Sync + 'static,
+    ) -> Result<AsyncLoadingCache<K, E, S>, ConfigError>
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Loaded,
+        E: Send + Sync + 'static,
+        F: Future<Output = Result<V, E>> + Send + 'static,
+        S: BuildHasher + Send + Sync + 'static,
+    {
+        let (cache, refresh_after, pipeline) = self.loading(true)?;
+        Ok(AsyncLoadingCache::new(
+            cache,
+            loader,
+            refresh_after,
+            pipeline,
+        ))
+    }
+
+    /// The cache, refresh window and pipeline of a loading cache, checked;
+    /// `spawns` for an async one, whose pipeline spawns tasks.
+    #[allow(clippy::type_complexity)]
+    fn loading(
+        mut self,
+        spawns: bool,
+    ) -> Result<(StrCache<K, S>, Option<Duration>, Option<Pipeline>), ConfigError> {
         let windows = [
             ("refresh_after", self.refresh_after),
             ("serve_stale_for", self.serve_stale_for),
@@ -585,6 +685,14 @@ impl<K, S> Builder<K, S> {
             }
         }
         if let Some(pipeline) = &self.pipeline {
+            if pipeline.spawns() != spawns {
+                let expected = if spawns {
+                    "Pipeline::spawn"
+                } else {
+                    "Pipeline::threads"
+                };
+                return Err(ConfigError::PipelineKind { expected });
+            }
             pipeline.check()?;
             if self.refresh_after.is_none() && self.serve_stale_for.is_none() {
                 return Err(ConfigError::IdlePipeline);
@@ -597,8 +705,7 @@ impl<K, S> Builder<K, S> {
         }
         let refresh_after = self.refresh_after;
         let pipeline = self.pipeline.take();
-        let cache = self.cache(true)?;
-        Ok(LoadingCache::start(cache, loader, refresh_after, pipeline))
+        Ok((self.cache(true)?, refresh_after, pipeline))
     }
 
     /// The cache these settings make; `loading`, for a [`LoadingCache`],

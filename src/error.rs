@@ -176,6 +176,14 @@ pub enum ConfigError {
     /// A `refresh_pipeline` with neither `refresh_after` nor
     /// `serve_stale_for`: no reload would ever run on it.
     IdlePipeline,
+    /// A pipeline of the other kind: [`Pipeline::threads`](crate::Pipeline::threads)
+    /// runs a [`LoadingCache`](crate::LoadingCache)'s reloads,
+    /// [`Pipeline::spawn`](crate::Pipeline::spawn) an
+    /// [`AsyncLoadingCache`](crate::AsyncLoadingCache)'s.
+    PipelineKind {
+        /// `"Pipeline::threads"` or `"Pipeline::spawn"`.
+        expected: &'static str,
+    },
     /// A pipeline with no threads or no queue.
     ZeroPipeline {
         /// `"threads"` or `"queue"`.
@@ -228,6 +236,11 @@ impl fmt::Display for ConfigError {
             ConfigError::IdlePipeline => f.write_str(
                 "refresh_pipeline: without refresh_after or serve_stale_for, \
                  no reload would run on it; leave it out",
+            ),
+            ConfigError::PipelineKind { expected } => write!(
+                f,
+                "refresh_pipeline: this cache's reloads run on {expected}(..); \
+                 Pipeline::threads is for build_loading, Pipeline::spawn for build_loading_async"
             ),
             ConfigError::ZeroPipeline { setting } => write!(
                 f,

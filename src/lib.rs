@@ -291,6 +291,8 @@ pub use cache::StrCache;
 pub use error::JsonError;
 pub use error::{ConfigError, Error};
 pub use expire::{Clock, ManualClock};
+#[cfg(feature = "async")]
+pub use fresh::AsyncLoadingCache;
 pub use fresh::{LoadingCache, Pipeline, Served};
 #[cfg(feature = "json")]
 pub use json::Lookup;

@@ -83,7 +83,7 @@ struct Core<K, E, S> {
 type Loader<K, E> = dyn Fn(&K) -> Result<Parts, E> + Send + Sync;
 
 /// A loaded value as the loader's [`Loaded::into_parts`] gave it.
-struct Parts(Utf8Bytes, Option<Duration>);
+pub(super) struct Parts(pub(super) Utf8Bytes, pub(super) Option<Duration>);
 
 impl Loaded for Parts {
     fn into_parts(self) -> (Utf8Bytes, Option<Duration>) {
@@ -154,8 +154,17 @@ impl<T> Served<T> {
         self.value
     }
 
+    /// A value this call loaded: fresh, and of age zero.
+    pub(super) fn loaded(value: T) -> Self {
+        Served {
+            value,
+            stale: false,
+            age: Duration::ZERO,
+        }
+    }
+
     /// The same freshness, with `f` of the value.
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Served<U> {
+    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Served<U> {
         Served {
             value: f(self.value),
             stale: self.stale,
@@ -193,7 +202,7 @@ where
         let core = Arc::new(Core {
             cache,
             loader: Box::new(loader),
-            refresh_after: refresh_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            refresh_after: refresh_after.map(nanos),
             queue: pipeline.as_ref().map(|p| Queue::new(p.capacity())),
         });
         let mut this = LoadingCache {
@@ -250,35 +259,14 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let core = &*self.core;
-        let cache = &core.cache;
-        // User code (the clock): no lock is held anywhere in this call.
-        let now = cache.expiry().now();
-        let guard = cache.guard();
-        if let Some((entry, tag)) = cache.get_in_grace(key, now, &guard) {
-            let stale = entry.deadline != 0 && now >= entry.deadline;
-            let due = stale
-                || (core.refresh_after)
-                    .is_some_and(|after| now >= entry.written.saturating_add(after));
-            if due {
-                core.schedule(tag, entry, &guard);
-            }
-            if stale {
-                bump(&cache.counters(tag).stale_served);
-            }
-            let age = Duration::from_nanos(now.saturating_sub(entry.written));
-            let value: *const Utf8Bytes = &entry.value;
-            // SAFETY: `value` is the value of an entry loaded under `guard`,
-            // which moves into the `CachedStr`, as in `StrCache::get_str`.
-            let value = unsafe { CachedStr::new(guard, value) };
-            return Ok(Served { value, stale, age });
+        if let Some(hit) = serve(&core.cache, key, core.refresh_after, |tag, seen, guard| {
+            core.schedule(tag, seen, guard);
+        }) {
+            return Ok(hit);
         }
-        drop(guard);
+        let cache = &core.cache;
         let value = cache.load_missing(key, None, |key| (core.loader)(key))?;
-        Ok(Served {
-            value,
-            stale: false,
-            age: Duration::ZERO,
-        })
+        Ok(Served::loaded(value))
     }
 
     /// Waits until no reload is queued or running: for tests that move a
@@ -335,6 +323,48 @@ where
     {
         Ok(self.get(key)?.map(|value| value.to_bytes()))
     }
+}
+
+/// The hit path of both loading caches: the value for `key` if the cache
+/// has one, fresh or in its stale window, with `schedule` called (with the
+/// key's hash tag, the entry and the guard it was found under) when the
+/// entry is due for a reload: older than `refresh_after` nanoseconds, or
+/// stale. `None` on a miss.
+pub(super) fn serve<'c, K, S, Q>(
+    cache: &'c StrCache<K, S>,
+    key: &Q,
+    refresh_after: Option<u64>,
+    schedule: impl FnOnce(u64, &Entry<K>, &Guard),
+) -> Option<Served<CachedStr<'c>>>
+where
+    K: Hash + Eq + Borrow<Q>,
+    S: BuildHasher,
+    Q: Hash + Eq + ?Sized,
+{
+    // User code (the clock): no lock is held anywhere in this call.
+    let now = cache.expiry().now();
+    let guard = cache.guard();
+    let (entry, tag) = cache.get_in_grace(key, now, &guard)?;
+    let stale = entry.deadline != 0 && now >= entry.deadline;
+    let due =
+        stale || refresh_after.is_some_and(|after| now >= entry.written.saturating_add(after));
+    if due {
+        schedule(tag, entry, &guard);
+    }
+    if stale {
+        bump(&cache.counters(tag).stale_served);
+    }
+    let age = Duration::from_nanos(now.saturating_sub(entry.written));
+    let value: *const Utf8Bytes = &entry.value;
+    // SAFETY: `value` is the value of an entry loaded under `guard`, which
+    // moves into the `CachedStr`, as in `StrCache::get_str`.
+    let value = unsafe { CachedStr::new(guard, value) };
+    Some(Served { value, stale, age })
+}
+
+/// The age from which a read schedules a reload, in clock nanoseconds.
+pub(super) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<K, E, S> Core<K, E, S>

@@ -39,10 +39,14 @@
 //!   reload in hand first. Workers share the cache through an `Arc`, so it
 //!   is freed when the last of them (or the handle) lets go.
 
+#[cfg(feature = "async")]
+mod asynch;
 mod loading;
 mod pipeline;
 mod queue;
 
+#[cfg(feature = "async")]
+pub use asynch::AsyncLoadingCache;
 pub use loading::{LoadingCache, Served};
 pub use pipeline::Pipeline;
 pub(crate) use pipeline::Workers;

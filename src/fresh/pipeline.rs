@@ -2,13 +2,24 @@
 //! threads that run a [`LoadingCache`](crate::LoadingCache)'s reloads.
 
 use std::{fmt, thread};
+#[cfg(feature = "async")]
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::ConfigError;
+
+/// A reload as a task for the user's executor.
+#[cfg(feature = "async")]
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The user's hook that spawns a [`Task`] on their executor.
+#[cfg(feature = "async")]
+pub(crate) type SpawnHook = dyn Fn(Task) + Send + Sync + 'static;
 
 /// Where a [`LoadingCache`](crate::LoadingCache) runs its reloads: a fixed
 /// number of worker threads behind a bounded queue. The threads start when
 /// the cache is built and are joined when it is dropped; nothing else
-/// starts a thread. A read that finds its key due for a reload queues one
+/// starts a thread. (An [`AsyncLoadingCache`](crate::AsyncLoadingCache)
+/// runs them as tasks on the user's executor instead: [`Pipeline::spawn`].) A read that finds its key due for a reload queues one
 /// and returns at once; when the queue is full, the reload is dropped and
 /// counted ([`RefreshStats::dropped`](crate::RefreshStats::dropped)) and
 /// the read still returns at once. That is the backpressure: a backend
@@ -20,10 +31,20 @@ use crate::ConfigError;
 /// let pipeline = strcache::Pipeline::threads(2).queue(256);
 /// assert_eq!((pipeline.thread_count(), pipeline.capacity()), (2, 256));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Pipeline {
-    threads: usize,
+    runner: Runner,
     queue: usize,
+}
+
+/// What runs the reloads.
+#[derive(Clone)]
+pub(crate) enum Runner {
+    /// This many worker threads of the pipeline's own.
+    Threads(usize),
+    /// Tasks spawned by the user's hook.
+    #[cfg(feature = "async")]
+    Spawn(Arc<SpawnHook>),
 }
 
 /// The queue's capacity unless set.
@@ -39,7 +60,30 @@ impl Pipeline {
     /// ```
     pub fn threads(threads: usize) -> Self {
         Pipeline {
-            threads,
+            runner: Runner::Threads(threads),
+            queue: DEFAULT_QUEUE,
+        }
+    }
+
+    /// For an [`AsyncLoadingCache`](crate::AsyncLoadingCache): each reload
+    /// is a task that `hook` spawns on the program's executor, such as
+    /// `|task| { tokio::spawn(task); }`. strcache depends on no runtime.
+    /// The [`queue`](Self::queue) capacity bounds the reloads spawned and
+    /// not yet finished (1,024 unless set); a read that would spawn one
+    /// more drops it and counts it, as a full queue does.
+    ///
+    /// # Examples
+    /// ```
+    /// let pipeline = strcache::Pipeline::spawn(|task| drop(task)).queue(64);
+    /// assert_eq!((pipeline.thread_count(), pipeline.capacity()), (0, 64));
+    /// ```
+    #[cfg(feature = "async")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+    pub fn spawn(
+        hook: impl Fn(Pin<Box<dyn Future<Output = ()> + Send + 'static>>) + Send + Sync + 'static,
+    ) -> Self {
+        Pipeline {
+            runner: Runner::Spawn(Arc::new(hook)),
             queue: DEFAULT_QUEUE,
         }
     }
@@ -56,14 +100,28 @@ impl Pipeline {
         self
     }
 
-    /// The number of worker threads.
+    /// The number of worker threads; 0 for a pipeline that spawns tasks.
     ///
     /// # Examples
     /// ```
     /// assert_eq!(strcache::Pipeline::threads(3).thread_count(), 3);
     /// ```
     pub fn thread_count(&self) -> usize {
-        self.threads
+        match self.runner {
+            Runner::Threads(threads) => threads,
+            #[cfg(feature = "async")]
+            Runner::Spawn(_) => 0,
+        }
+    }
+
+    /// Whether its reloads are tasks the user's hook spawns.
+    pub(crate) fn spawns(&self) -> bool {
+        !matches!(self.runner, Runner::Threads(_))
+    }
+
+    /// What runs the reloads.
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     /// The most reloads that wait for a worker.
@@ -79,11 +137,23 @@ impl Pipeline {
     /// Refuses a pipeline with no threads or no queue.
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         let zero = |setting| Err(ConfigError::ZeroPipeline { setting });
-        match (self.threads, self.queue) {
-            (0, _) => zero("threads"),
-            (_, 0) => zero("queue"),
+        match (self.thread_count(), &self.runner, self.queue) {
+            (0, Runner::Threads(_), _) => zero("threads"),
+            (_, _, 0) => zero("queue"),
             _ => Ok(()),
         }
+    }
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut f = f.debug_struct("Pipeline");
+        match &self.runner {
+            Runner::Threads(threads) => f.field("threads", threads),
+            #[cfg(feature = "async")]
+            Runner::Spawn(_) => f.field("spawn", &"<hook>"),
+        };
+        f.field("queue", &self.queue).finish()
     }
 }
 
@@ -107,7 +177,7 @@ impl Workers {
     /// started are in `self` by then, and the caller's drop closes their
     /// queue and joins them.
     pub(crate) fn start(&mut self, pipeline: &Pipeline, work: impl Fn() + Clone + Send + 'static) {
-        for i in 0..pipeline.threads {
+        for i in 0..pipeline.thread_count() {
             let worker = thread::Builder::new()
                 .name(format!("strcache-refresh-{i}"))
                 .spawn(work.clone())

@@ -68,6 +68,11 @@ impl<K> Flight<K> {
         self.tag
     }
 
+    /// The key it loads.
+    pub(crate) fn key(&self) -> &K {
+        &self.key
+    }
+
     /// The thread running its synchronous loader, if one is.
     pub(super) fn leader(&self) -> Option<ThreadId> {
         lock(&self.state).leader
