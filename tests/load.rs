@@ -293,7 +293,7 @@ fn a_hit_does_not_run_the_loader() {
 /// on none.
 #[cfg(feature = "async")]
 mod async_load {
-    use std::future::pending;
+    use std::future::{pending, ready};
 
     use super::*;
 
@@ -421,6 +421,43 @@ mod async_load {
             assert_eq!(v.unwrap(), "taken over");
         });
         assert_eq!(cache.get_str(&7).unwrap(), "taken over");
+    }
+
+    /// The async timeout bounds waiting only: a waiter gives up when its
+    /// timer fires, the load it waited for still publishes, and a leader
+    /// is not interrupted even by a timer that has fired already.
+    #[test]
+    fn an_async_timeout_bounds_the_wait_not_the_load() {
+        let cache = Arc::new(StrCache::<u32>::builder().build());
+        runtime().block_on(async {
+            let (started, is_started) = tokio::sync::oneshot::channel();
+            let (finish, is_finished) = tokio::sync::oneshot::channel::<()>();
+            let leader = {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move {
+                    let load = async {
+                        started.send(()).unwrap();
+                        is_finished.await.unwrap();
+                        Ok::<_, ()>("loaded")
+                    };
+                    let got =
+                        (cache.try_get_or_insert_with_async_timeout(&7, ready(()), load)).await;
+                    got.map(|v| v.to_string())
+                })
+            };
+            is_started.await.unwrap();
+            let never = async { panic!("the waiter's loader ran") as Result<&str, ()> };
+            let waited = cache
+                .try_get_or_insert_with_async_timeout(&7, ready(()), never)
+                .await;
+            assert_eq!(waited.unwrap_err(), LoadError::<()>::Cache(Error::Timeout));
+            finish.send(()).unwrap();
+            let led = tokio::time::timeout(PATIENCE, leader).await.unwrap();
+            assert_eq!(led.unwrap().unwrap(), "loaded");
+        });
+        assert_eq!(cache.get_str(&7).unwrap(), "loaded");
+        let loads = cache.stats().loads;
+        assert_eq!((loads.timed_out, loads.succeeded), (1, 1));
     }
 }
 

@@ -4,8 +4,11 @@
 use std::{
     borrow::Borrow,
     convert::Infallible,
+    future::Future,
     hash::{BuildHasher, Hash},
+    pin::pin,
     sync::Arc,
+    task::Poll,
 };
 
 use super::{
@@ -27,10 +30,10 @@ where
     /// thread. Dropping this future while it loads hands the load over to
     /// a waiter, as a panic does. The future is `Send` when `load` is.
     ///
-    /// Async loads do not detect recursion and have no timeout of their
-    /// own: a loader that awaits a load of its own key waits forever. Bound
-    /// such waits with the executor's timeout, which cancels the load
-    /// safely.
+    /// Async loads do not detect recursion: a loader that awaits a load of
+    /// its own key waits forever. Bound such waits with
+    /// [`try_get_or_insert_with_async_timeout`](Self::try_get_or_insert_with_async_timeout),
+    /// or with the executor's timeout, which cancels the load safely.
     ///
     /// The returned [`CachedStr`] holds an epoch pin and is not `Send`:
     /// drop it before the next `.await` of a task that must be `Send`.
@@ -61,7 +64,7 @@ where
     pub async fn get_or_insert_with_async<Q, V: Loaded>(
         &self,
         key: &Q,
-        load: impl std::future::Future<Output = V>,
+        load: impl Future<Output = V>,
     ) -> Result<CachedStr<'_>, Error>
     where
         K: Borrow<Q>,
@@ -112,12 +115,80 @@ where
     pub async fn try_get_or_insert_with_async<Q, V: Loaded, E: Send + Sync + 'static>(
         &self,
         key: &Q,
-        load: impl std::future::Future<Output = Result<V, E>>,
+        load: impl Future<Output = Result<V, E>>,
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        self.load_async(key, std::future::pending(), load).await
+    }
+
+    /// As [`try_get_or_insert_with_async`](Self::try_get_or_insert_with_async),
+    /// but a caller waiting for another caller's load gives up when
+    /// `timeout` completes: a timer of the program's executor, such as
+    /// `tokio::time::sleep(Duration::from_millis(50))` (strcache depends on
+    /// no runtime). As with [`get_or_insert_with_timeout`](Self::get_or_insert_with_timeout),
+    /// only the wait is bounded: the load waited for carries on and still
+    /// publishes its value, and a caller that runs the loader itself is
+    /// not interrupted. (To bound the loader too, wrap the whole call in
+    /// the executor's timeout, which cancels it safely: its load passes to
+    /// a waiter.)
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] (as [`LoadError::Cache`]) once `timeout`
+    /// completes while waiting, or as
+    /// [`try_get_or_insert_with_async`](Self::try_get_or_insert_with_async).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{Error, LoadError, StrCache};
+    ///
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let cache: StrCache = StrCache::new();
+    /// let slow = cache.try_get_or_insert_with_async("k", async {
+    ///     tokio::time::sleep(Duration::from_secs(1)).await;
+    ///     Ok::<_, ()>("slow")
+    /// });
+    /// let impatient = cache.try_get_or_insert_with_async_timeout(
+    ///     "k",
+    ///     tokio::time::sleep(Duration::from_millis(10)),
+    ///     async { Ok::<_, ()>("never run: it waits for `slow`") },
+    /// );
+    /// let (slow, impatient) = tokio::join!(slow, impatient);
+    /// assert_eq!(slow.unwrap(), "slow");
+    /// assert_eq!(impatient.unwrap_err(), LoadError::Cache(Error::Timeout));
+    /// # });
+    /// ```
+    pub async fn try_get_or_insert_with_async_timeout<Q, V: Loaded, E: Send + Sync + 'static>(
+        &self,
+        key: &Q,
+        timeout: impl Future<Output = ()>,
+        load: impl Future<Output = Result<V, E>>,
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.load_async(key, timeout, load).await
+    }
+
+    /// The protocol of the parent module, awaiting `load` if this caller
+    /// leads, and giving up waiting for another caller's load when
+    /// `timeout` completes.
+    async fn load_async<Q, V: Loaded, E: Send + Sync + 'static>(
+        &self,
+        key: &Q,
+        timeout: impl Future<Output = ()>,
+        load: impl Future<Output = Result<V, E>>,
+    ) -> Result<CachedStr<'_>, LoadError<E>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut timeout = pin!(timeout);
         if let Some(hit) = self.get_str(key) {
             return Ok(hit);
         }
@@ -125,10 +196,14 @@ where
             match self.join(key, None) {
                 Role::Wait(flight) => {
                     let end = std::future::poll_fn(|cx| match flight.poll_end(cx.waker()) {
-                        Some(status) => std::task::Poll::Ready(status),
-                        None => std::task::Poll::Pending,
+                        Some(status) => Poll::Ready(Some(status)),
+                        None => timeout.as_mut().poll(cx).map(|()| None),
                     })
                     .await;
+                    let Some(end) = end else {
+                        bump(&self.counters(flight.tag).loads_timed_out);
+                        return Err(LoadError::Cache(Error::Timeout));
+                    };
                     match end {
                         Status::Loaded(value) if flight.key.borrow() == key => {
                             bump(&self.counters(flight.tag).loads_waited);
