@@ -70,6 +70,7 @@ pub struct Builder<K, S> {
     refresh_after: Option<Duration>,
     serve_stale_for: Option<Duration>,
     pipeline: Option<Pipeline>,
+    cache_failures_for: Option<Duration>,
     _key: PhantomData<fn(K)>,
 }
 
@@ -88,6 +89,7 @@ impl<K> Builder<K, ahash::RandomState> {
             refresh_after: None,
             serve_stale_for: None,
             pipeline: None,
+            cache_failures_for: None,
             _key: PhantomData,
         }
     }
@@ -156,6 +158,7 @@ impl<K, S> Builder<K, S> {
             refresh_after: self.refresh_after,
             serve_stale_for: self.serve_stale_for,
             pipeline: self.pipeline,
+            cache_failures_for: self.cache_failures_for,
             _key: PhantomData,
         }
     }
@@ -443,6 +446,40 @@ impl<K, S> Builder<K, S> {
         self
     }
 
+    /// Keeps a failed load's error for `window`: callers of the key that
+    /// come meanwhile get the same error (shared, an `Arc`) without running
+    /// a loader, and a loading cache queues no reload of the key. Negative
+    /// caching: a backend that is down, or a key that does not exist, costs
+    /// one backend call per window, not one per request. A write of the key
+    /// (insert, remove, clear, retain) ends the window at once. Default:
+    /// off; a failure goes to the callers waiting for that load, and the
+    /// next caller loads again. Applies to [`StrCache::get_or_insert_with`]
+    /// and its variants and to the loading caches. `cache_failures_for(0s)`
+    /// makes the build fail ([`ConfigError::ZeroWindow`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use strcache::{ManualClock, StrCache};
+    ///
+    /// let clock = ManualClock::new();
+    /// let cache = StrCache::<u32>::builder()
+    ///     .clock(clock.clone())
+    ///     .cache_failures_for(Duration::from_secs(5))
+    ///     .build();
+    /// let down = || Err::<&str, _>("backend down");
+    /// assert!(cache.try_get_or_insert_with(&1, down).is_err());
+    /// // Within the window: the same error, and the loader does not run.
+    /// let again = cache.try_get_or_insert_with(&1, || -> Result<&str, &str> { unreachable!() });
+    /// assert_eq!(again.unwrap_err().to_string(), "loader failed: backend down");
+    /// clock.advance(Duration::from_secs(5));
+    /// assert_eq!(cache.try_get_or_insert_with(&1, || Ok::<_, &str>("up")).unwrap(), "up");
+    /// ```
+    pub fn cache_failures_for(mut self, window: Duration) -> Self {
+        self.cache_failures_for = Some(window);
+        self
+    }
+
     /// Builds the cache.
     ///
     /// # Panics
@@ -473,6 +510,7 @@ impl<K, S> Builder<K, S> {
     /// - `max_entries(0)` or `max_bytes(0)`: [`ConfigError::ZeroBound`];
     /// - two different bounds: [`ConfigError::TwoBounds`];
     /// - `time_to_live(Duration::ZERO)`: [`ConfigError::ZeroTimeToLive`];
+    /// - `cache_failures_for(Duration::ZERO)`: [`ConfigError::ZeroWindow`];
     /// - `shards(0)`, or more than 65,536: [`ConfigError::ZeroShards`],
     ///   [`ConfigError::TooManyShards`].
     ///
@@ -731,11 +769,18 @@ impl<K, S> Builder<K, S> {
         if self.ttl == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroTimeToLive);
         }
+        if self.cache_failures_for == Some(Duration::ZERO) {
+            let setting = "cache_failures_for";
+            return Err(ConfigError::ZeroWindow { setting });
+        }
         let settings = Settings {
             bound: (self.bound).map(|(_, max, weigher)| Bound::new(max, weigher)),
             expiry: Expiry::new(self.clock, self.ttl, self.serve_stale_for, loading),
             listener: self.listener,
             reads: self.record_reads.then(Reads::new),
+            keep_failures: self
+                .cache_failures_for
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         };
         Ok(StrCache::from_parts(
             shards,
@@ -764,6 +809,7 @@ impl<K, S> fmt::Debug for Builder<K, S> {
             .field("refresh_after", &self.refresh_after)
             .field("serve_stale_for", &self.serve_stale_for)
             .field("pipeline", &self.pipeline)
+            .field("cache_failures_for", &self.cache_failures_for)
             .finish_non_exhaustive()
     }
 }

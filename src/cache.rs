@@ -78,6 +78,10 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     listener: Option<Listener<K>>,
     /// Hit and miss counters, if the builder asked for them.
     reads: Option<Reads>,
+    /// How long a failed load's error is kept for the callers that come
+    /// after it (`cache_failures_for`), in clock nanoseconds; 0 for not at
+    /// all.
+    keep_failures: u64,
 }
 
 /// What a built cache is besides its shards and hasher.
@@ -86,6 +90,7 @@ pub(crate) struct Settings<K> {
     pub(crate) expiry: Expiry,
     pub(crate) listener: Option<Listener<K>>,
     pub(crate) reads: Option<Reads>,
+    pub(crate) keep_failures: u64,
 }
 
 // The cache is `Send`/`Sync` through its fields: `Shard` holds
@@ -154,6 +159,7 @@ impl<K, S> StrCache<K, S> {
             expiry: settings.expiry,
             listener: settings.listener,
             reads: settings.reads,
+            keep_failures: settings.keep_failures,
         }
     }
 
@@ -191,6 +197,24 @@ impl<K, S> StrCache<K, S> {
     #[inline]
     fn expired(&self, entry: &Entry<K>) -> bool {
         entry.expired(&self.expiry)
+    }
+
+    /// The clock reading until which a load failing now keeps its error
+    /// (`cache_failures_for`); 0 if failures are not kept.
+    pub(crate) fn failure_until(&self) -> u64 {
+        match self.keep_failures {
+            0 => 0,
+            keep => self.expiry.now().saturating_add(keep),
+        }
+    }
+
+    /// The clock reading kept failures are judged by; 0 (none has expired)
+    /// if failures are not kept, without reading the clock.
+    pub(crate) fn failure_now(&self) -> u64 {
+        match self.keep_failures {
+            0 => 0,
+            _ => self.expiry.now(),
+        }
     }
 
     pub(crate) fn expiry(&self) -> &Expiry {

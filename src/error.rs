@@ -189,9 +189,10 @@ pub enum ConfigError {
         /// `"threads"` or `"queue"`.
         setting: &'static str,
     },
-    /// `refresh_after(Duration::ZERO)` or `serve_stale_for(Duration::ZERO)`.
+    /// `refresh_after`, `serve_stale_for` or `cache_failures_for` of
+    /// `Duration::ZERO`.
     ZeroWindow {
-        /// `"refresh_after"` or `"serve_stale_for"`.
+        /// `"refresh_after"`, `"serve_stale_for"` or `"cache_failures_for"`.
         setting: &'static str,
     },
     /// A refresh window no shorter than the time to live: entries would

@@ -18,7 +18,7 @@ impl Stats {
     /// | `strcache_updates_total` | counter | |
     /// | `strcache_removals_total` | counter | |
     /// | `strcache_evictions_total` | counter | `cause`: `size`, `expired` |
-    /// | `strcache_loads_total` | counter | `result`: `success`, `failure`, `panic`, `cancelled`, `timeout`, `waited`, `superseded` |
+    /// | `strcache_loads_total` | counter | `result`: `success`, `failure`, `panic`, `cancelled`, `timeout`, `waited`, `superseded`, `cached_failure` |
     /// | `strcache_refreshes_total` | counter | `result`: `scheduled`, `dropped`, `success`, `failure` |
     /// | `strcache_stale_served_total` | counter | |
     /// | `strcache_entries` | gauge | |
@@ -57,6 +57,7 @@ impl Stats {
             ("timeout", l.timed_out),
             ("waited", l.waited),
             ("superseded", l.superseded),
+            ("cached_failure", l.cached_failures),
         ] {
             counter!("strcache_loads_total", "cache" => cache.clone(), "result" => result)
                 .absolute(n);

@@ -134,8 +134,14 @@ struct WriterState<K> {
     /// built. Until then no key can have left it, so none was displaced
     /// (`Probe::Vacant`).
     unlinked: bool,
-    /// The loads in progress of this shard's keys (module docs).
+    /// The loads in progress of this shard's keys (module docs), and the
+    /// failures kept listed (`cache_failures_for`).
     flights: Vec<Arc<Flight<K>>>,
+    /// Kept failures unlisted under the lock, of which the list held the
+    /// last reference: the next `list_flight` hands them to its caller to
+    /// drop after the lock, since their keys' and errors' `Drop` is user
+    /// code.
+    graveyard: Vec<Arc<Flight<K>>>,
 }
 
 impl<K> Default for WriterState<K> {
@@ -146,17 +152,26 @@ impl<K> Default for WriterState<K> {
             timers: Timers::default(),
             unlinked: false,
             flights: Vec::new(),
+            graveyard: Vec::new(),
         }
     }
 }
 
 impl<K> WriterState<K> {
     /// Unlists the loads in flight of keys with hash tag `tag`: a write to
-    /// the key wins over them. Their leaders still hold them, so no flight
-    /// (and no key) is dropped here.
+    /// the key wins over them, and clears a failure kept for it. Leaders
+    /// still hold their flights, and kept failures go to the graveyard, so
+    /// no flight (and no key) is dropped here.
     fn supersede(&mut self, tag: u64) {
         if !self.flights.is_empty() {
-            self.flights.retain(|f| f.tag() != tag);
+            let graveyard = &mut self.graveyard;
+            self.flights.retain(|f| {
+                let keep = f.tag() != tag;
+                if !keep && f.kept() {
+                    graveyard.push(Arc::clone(f));
+                }
+                keep
+            });
         }
     }
 
@@ -258,9 +273,26 @@ impl<K> Shard<K> {
     }
 
     /// Lists `flight` unless a load of its tag is listed already, which it
-    /// returns instead.
-    pub(crate) fn list_flight(&self, flight: &Arc<Flight<K>>) -> Option<Arc<Flight<K>>> {
+    /// returns instead. Moves into `dropped`, for the caller to drop after
+    /// the lock, the kept failures that have expired at the clock reading
+    /// `now` (0: none has) and those a write unlisted.
+    pub(crate) fn list_flight(
+        &self,
+        flight: &Arc<Flight<K>>,
+        now: u64,
+        dropped: &mut Vec<Arc<Flight<K>>>,
+    ) -> Option<Arc<Flight<K>>> {
         let mut state = lock(&self.state);
+        dropped.append(&mut state.graveyard);
+        if now != 0 {
+            state.flights.retain(|f| {
+                let expired = f.expired(now);
+                if expired {
+                    dropped.push(Arc::clone(f));
+                }
+                !expired
+            });
+        }
         let tag = flight.tag();
         if let Some(found) = state.flights.iter().find(|f| f.tag() == tag) {
             return Some(Arc::clone(found));
@@ -571,13 +603,19 @@ impl<K> Shard<K> {
     /// clear. Unlists every load in flight.
     pub(crate) fn clear<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, Table<K>>> {
         let mut state = lock(&self.state);
-        // Every load in flight loses to the clear (module docs).
-        state.flights.clear();
+        // Every load in flight loses to the clear (module docs); kept
+        // failures go to the graveyard, the others are held by their
+        // leaders.
+        let mut graveyard = std::mem::take(&mut state.graveyard);
+        graveyard.extend(state.flights.drain(..).filter(|f| f.kept()));
+        state.graveyard = graveyard;
         if state.len == 0 && state.tombstones == 0 {
             return None;
         }
         let old = self.swap_table(Table::with_capacity(0), guard);
+        let graveyard = std::mem::take(&mut state.graveyard);
         *state = WriterState::default();
+        state.graveyard = graveyard;
         self.len.store(0, Ordering::Relaxed);
         Some(old)
     }

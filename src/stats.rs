@@ -125,6 +125,9 @@ pub struct LoadStats {
     /// Loads whose value went to their callers but was not cached, because
     /// a write, removal or clear of the key came while they loaded.
     pub superseded: u64,
+    /// Callers that got a failed load's kept error instead of running a
+    /// loader ([`Builder::cache_failures_for`](crate::Builder::cache_failures_for)).
+    pub cached_failures: u64,
 }
 
 /// What a [`LoadingCache`](crate::LoadingCache)'s refresh pipeline did,
@@ -214,7 +217,7 @@ impl fmt::Display for Stats {
             f,
             "inserts {}, updates {}, removals {}, evictions {}, expirations {}, \
              loads {} ok {} failed {} panicked {} cancelled {} timed out {} waited \
-             {} superseded, refreshes {} scheduled {} dropped {} ok {} failed, \
+             {} superseded {} cached failures, refreshes {} scheduled {} dropped {} ok {} failed, \
              {} stale served, {} entries",
             self.inserts,
             self.updates,
@@ -228,6 +231,7 @@ impl fmt::Display for Stats {
             l.timed_out,
             l.waited,
             l.superseded,
+            l.cached_failures,
             self.refreshes.scheduled,
             self.refreshes.dropped,
             self.refreshes.succeeded,
@@ -257,6 +261,7 @@ pub(crate) struct Counters {
     pub(crate) loads_timed_out: Counter,
     pub(crate) loads_waited: Counter,
     pub(crate) loads_superseded: Counter,
+    pub(crate) loads_cached_failures: Counter,
     pub(crate) refreshes_scheduled: Counter,
     pub(crate) refreshes_dropped: Counter,
     pub(crate) refreshes_succeeded: Counter,
@@ -292,6 +297,7 @@ impl Counters {
         loads.timed_out += get(&self.loads_timed_out);
         loads.waited += get(&self.loads_waited);
         loads.superseded += get(&self.loads_superseded);
+        loads.cached_failures += get(&self.loads_cached_failures);
         let refreshes = &mut stats.refreshes;
         refreshes.scheduled += get(&self.refreshes_scheduled);
         refreshes.dropped += get(&self.refreshes_dropped);

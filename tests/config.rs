@@ -166,3 +166,119 @@ fn a_config_error_is_a_std_error() {
         "shards(0): a cache needs at least one shard"
     );
 }
+
+/// The freshness settings: each contradiction is refused by name, before
+/// any worker thread starts.
+#[test]
+fn contradictory_freshness_settings_are_refused_and_named() {
+    use strcache::Pipeline;
+
+    let secs = Duration::from_secs;
+    let builder = || StrCache::<String>::builder().time_to_live(secs(60));
+    let load = |_: &String| Ok::<_, ()>("v");
+    let refused = [
+        (
+            builder()
+                .refresh_after(secs(60))
+                .refresh_pipeline(Pipeline::threads(1)),
+            ConfigError::RefreshAfterTtl {
+                refresh_after: secs(60),
+                ttl: secs(60),
+            },
+            "refresh_after(60s)",
+        ),
+        (
+            builder()
+                .refresh_after(Duration::ZERO)
+                .refresh_pipeline(Pipeline::threads(1)),
+            ConfigError::ZeroWindow {
+                setting: "refresh_after",
+            },
+            "refresh_after(0s)",
+        ),
+        (
+            builder()
+                .serve_stale_for(Duration::ZERO)
+                .refresh_pipeline(Pipeline::threads(1)),
+            ConfigError::ZeroWindow {
+                setting: "serve_stale_for",
+            },
+            "serve_stale_for(0s)",
+        ),
+        (
+            builder().cache_failures_for(Duration::ZERO),
+            ConfigError::ZeroWindow {
+                setting: "cache_failures_for",
+            },
+            "cache_failures_for(0s)",
+        ),
+        (
+            builder().serve_stale_for(secs(5)),
+            ConfigError::NoPipeline {
+                setting: "serve_stale_for",
+            },
+            "serve_stale_for: ",
+        ),
+        (
+            builder().refresh_pipeline(Pipeline::threads(1)),
+            ConfigError::IdlePipeline,
+            "refresh_pipeline: ",
+        ),
+        (
+            builder()
+                .refresh_after(secs(5))
+                .refresh_pipeline(Pipeline::threads(0)),
+            ConfigError::ZeroPipeline { setting: "threads" },
+            "refresh_pipeline: ",
+        ),
+        (
+            builder()
+                .refresh_after(secs(5))
+                .refresh_pipeline(Pipeline::threads(1).queue(0)),
+            ConfigError::ZeroPipeline { setting: "queue" },
+            "refresh_pipeline: ",
+        ),
+    ];
+    for (settings, expected, named) in refused {
+        let err = settings.try_build_loading(load).unwrap_err();
+        assert_eq!(err, expected);
+        assert!(err.to_string().starts_with(named), "{err}");
+    }
+    // Freshness needs a loader: `build` refuses it.
+    let err = builder().refresh_after(secs(5)).try_build().unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::NeedsLoader {
+            setting: "refresh_after"
+        }
+    );
+    assert!(build_panic(builder().refresh_after(secs(5))).contains("build_loading(loader)"));
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn a_pipeline_of_the_wrong_kind_is_refused() {
+    use strcache::Pipeline;
+
+    let stale = || StrCache::<String>::builder().serve_stale_for(Duration::from_secs(5));
+    let err = stale()
+        .refresh_pipeline(Pipeline::spawn(drop))
+        .try_build_loading(|_: &String| Ok::<_, ()>("v"))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::PipelineKind {
+            expected: "Pipeline::threads"
+        }
+    );
+    let err = stale()
+        .refresh_pipeline(Pipeline::threads(1))
+        .try_build_loading_async(|_: &String| async { Ok::<_, ()>("v") })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::PipelineKind {
+            expected: "Pipeline::spawn"
+        }
+    );
+}

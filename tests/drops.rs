@@ -274,6 +274,58 @@ fn loaded_keys_and_values_are_dropped_exactly_once() {
     assert!(counts.get().iter().all(|&c| c == 1), "{:?}", counts.get());
 }
 
+/// A kept failure holds its key until it expires, a write clears it, or
+/// the cache is dropped; expired ones are dropped by the shard's next
+/// load, so failing loads of ever new keys (a scan of missing ids) hold no
+/// more keys than one window's worth.
+#[test]
+fn kept_failures_drop_their_keys_once_they_expire() {
+    let n = if cfg!(miri) { 10 } else { 200 };
+    let live = Arc::new(AtomicUsize::new(0));
+    let clock = strcache::ManualClock::new();
+    let cache: StrCache<Counted> = StrCache::builder()
+        .shards(1)
+        .clock(clock.clone())
+        .cache_failures_for(std::time::Duration::from_secs(5))
+        .build();
+    let calls = AtomicUsize::new(0);
+    let fail = |id| {
+        let key = Counted::new(id, &live);
+        let down = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Err::<&str, _>(())
+        };
+        assert!(cache.try_get_or_insert_with(&key, down).is_err());
+    };
+    for id in 0..n {
+        fail(id);
+    }
+    assert_eq!(
+        live.load(Ordering::Relaxed),
+        n as usize,
+        "one key per kept failure"
+    );
+    // A write of one key clears its failure: the next load of it runs,
+    // and fails again. The cleared failure's key goes with that load.
+    cache.remove(&Counted::new(0, &live));
+    fail(0);
+    assert_eq!(calls.load(Ordering::Relaxed), n as usize + 1);
+    assert_eq!(live.load(Ordering::Relaxed), n as usize);
+    fail(0);
+    assert_eq!(calls.load(Ordering::Relaxed), n as usize + 1, "kept again");
+    // Past the window, the next load drops every expired failure.
+    clock.advance(std::time::Duration::from_secs(5));
+    fail(n);
+    assert_eq!(
+        live.load(Ordering::Relaxed),
+        1,
+        "only the newest failure is kept"
+    );
+    drop(cache);
+    collect_until(|| live.load(Ordering::Relaxed) == 0);
+    assert_eq!(live.load(Ordering::Relaxed), 0, "keys leaked");
+}
+
 /// Found by review (#17, defect 5): `clear` swapped every shard's table,
 /// then retired and reported each in turn, so a listener that panicked
 /// abandoned every later shard's table and its entries. All tables are now

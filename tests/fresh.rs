@@ -226,6 +226,40 @@ fn a_stale_value_is_served_only_inside_its_window() {
 }
 
 #[test]
+fn a_kept_failure_holds_reloads_back_until_it_expires() {
+    let _serial = serial();
+    let clock = ManualClock::new();
+    let backend = Backend::leak();
+    let cache = StrCache::<u32>::builder()
+        .clock(clock.clone())
+        .time_to_live(TTL)
+        .serve_stale_for(STALE)
+        .refresh_pipeline(Pipeline::threads(1))
+        .cache_failures_for(Duration::from_secs(10))
+        .build_loading(move |key: &u32| backend.load(key));
+    cache.get(&1).unwrap();
+    backend.failing.store(true, Ordering::Relaxed);
+    clock.advance(TTL);
+    assert!(cache.get(&1).unwrap().is_stale());
+    cache.await_refreshes();
+    // The failed reload is kept for 10 s: stale reads go on, and queue no
+    // reload, so the backend that is down gets no more calls.
+    for _ in 0..10 {
+        assert!(cache.get(&1).unwrap().is_stale());
+    }
+    cache.await_refreshes();
+    let refreshes = cache.stats().refreshes;
+    assert_eq!((refreshes.scheduled, refreshes.failed), (1, 1));
+    assert_eq!(backend.calls(1), 2);
+    // Once it expires, the next stale read queues a reload, which succeeds.
+    backend.failing.store(false, Ordering::Relaxed);
+    clock.advance(Duration::from_secs(10));
+    assert!(cache.get(&1).unwrap().is_stale());
+    cache.await_refreshes();
+    assert_eq!(*cache.get(&1).unwrap(), "1 v3");
+}
+
+#[test]
 fn a_full_queue_drops_reloads_and_counts_them() {
     let _serial = serial();
     let clock = ManualClock::new();

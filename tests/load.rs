@@ -289,6 +289,48 @@ fn a_hit_does_not_run_the_loader() {
     assert_eq!(v.unwrap(), "there");
 }
 
+/// With `cache_failures_for`, a backend that is down costs one loader call
+/// per window however many callers come, sequential or concurrent; the
+/// callers share the first call's error; a write ends the window.
+#[test]
+fn kept_failures_cost_one_loader_call_per_window() {
+    let clock = ManualClock::new();
+    let cache = StrCache::<u32>::builder()
+        .clock(clock.clone())
+        .cache_failures_for(Duration::from_secs(5))
+        .build();
+    let calls = AtomicUsize::new(0);
+    let down = || {
+        calls.fetch_add(1, Ordering::Relaxed);
+        Err::<&str, _>(format!("down, call {}", calls.load(Ordering::Relaxed)))
+    };
+    for _ in 0..3 {
+        let err = cache.try_get_or_insert_with(&7, down).unwrap_err();
+        assert_eq!(err, LoadError::Load(Arc::new("down, call 1".to_string())));
+    }
+    let results = race(&cache, |cache| {
+        cache.try_get_or_insert_with(&7, down).is_err()
+    });
+    assert!(results.into_iter().all(|r| r.unwrap()));
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(cache.stats().loads.cached_failures, 2 + RACERS as u64);
+    // The window ends: one more call, whose error is kept in turn.
+    clock.advance(Duration::from_secs(5));
+    let err = cache.try_get_or_insert_with(&7, down).unwrap_err();
+    assert_eq!(err, LoadError::Load(Arc::new("down, call 2".to_string())));
+    // A write ends the window at once: a caller with another error type
+    // would load too, and so does the next caller after an insert.
+    cache.insert(7, "written").unwrap();
+    assert_eq!(cache.try_get_or_insert_with(&7, down).unwrap(), "written");
+    cache.remove(&7);
+    assert!(cache.try_get_or_insert_with(&7, down).is_err());
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    // A loader with another error type does not take the kept error: it
+    // loads for itself.
+    let other = cache.try_get_or_insert_with(&7, || Ok::<_, u8>("other loader"));
+    assert_eq!(other.unwrap(), "other loader");
+}
+
 /// The async loader on tokio: any executor works, as the library depends
 /// on none.
 #[cfg(feature = "async")]

@@ -223,7 +223,9 @@ fn stats_serialize_with_every_field() {
     assert_eq!(json["weight"], 1);
     assert_eq!(json["reads_recorded"], false);
     assert_eq!(json["loads"]["succeeded"], 0);
-    assert_eq!(json.as_object().unwrap().len(), 12);
+    assert_eq!(json["loads"]["cached_failures"], 0);
+    assert_eq!(json["refreshes"]["stale_served"], 0);
+    assert_eq!(json.as_object().unwrap().len(), 13);
 }
 
 #[cfg(feature = "metrics")]
@@ -330,6 +332,11 @@ mod metrics_export {
         assert_eq!(get("strcache_entries{cache=users}"), Some(1.0));
         assert_eq!(get("strcache_weight{cache=users}"), Some(1.0));
         assert!(get("strcache_retired_bytes{cache=users}").is_some());
-        assert_eq!(values.len(), 17, "{values:#?}");
+        assert_eq!(
+            get("strcache_refreshes_total{cache=users,result=dropped}"),
+            Some(0.0)
+        );
+        assert_eq!(get("strcache_stale_served_total{cache=users}"), Some(0.0));
+        assert_eq!(values.len(), 23, "{values:#?}");
     }
 }

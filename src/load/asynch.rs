@@ -209,9 +209,8 @@ where
                             bump(&self.counters(flight.tag).loads_waited);
                             return Ok(self.hold(value));
                         }
-                        Status::Failed(error) if flight.key.borrow() == key => {
-                            if let Ok(error) = error.downcast::<E>() {
-                                bump(&self.counters(flight.tag).loads_waited);
+                        Status::Failed(error) => {
+                            if let Some(error) = self.shared_failure(&flight, key, error) {
                                 return Err(LoadError::Load(error));
                             }
                         }
@@ -229,7 +228,7 @@ where
                         Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
                         Err(error) => {
                             let error = Arc::new(error);
-                            leader.fail(&error);
+                            leader.fail(&error, self.failure_until());
                             Err(LoadError::Load(error))
                         }
                     };

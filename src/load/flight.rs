@@ -17,6 +17,14 @@ pub(crate) struct Flight<K> {
     pub(super) key: K,
     pub(super) state: Mutex<State>,
     pub(super) done: Condvar,
+    /// For a failure kept listed (`cache_failures_for`), the clock reading
+    /// at which it expires; 0 for a flight that leaves the list as it
+    /// ends. Stored before the status is set under `state`'s mutex, so a
+    /// caller that saw the status `Failed` there reads it as stored; the
+    /// shard's cleanup reads it under the shard lock as a hint, which is
+    /// either 0 (not ended yet: kept) or final. A `std` atomic even under
+    /// loom, like `sync::Counter`: it orders no other memory.
+    kept_until: std::sync::atomic::AtomicU64,
 }
 
 pub(super) struct State {
@@ -60,7 +68,22 @@ impl<K> Flight<K> {
                 wakers: Vec::new(),
             }),
             done: Condvar::new(),
+            kept_until: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Whether it is a failure kept listed.
+    pub(crate) fn kept(&self) -> bool {
+        // Relaxed: see `kept_until`.
+        self.kept_until.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+
+    /// Whether it is a failure kept listed whose time ran out at the clock
+    /// reading `now`.
+    pub(crate) fn expired(&self, now: u64) -> bool {
+        // Relaxed: see `kept_until`.
+        let until = self.kept_until.load(std::sync::atomic::Ordering::Relaxed);
+        until != 0 && now >= until
     }
 
     /// The hash tag of the key it loads.
@@ -145,22 +168,39 @@ impl<'a, K> Leader<'a, K> {
         self.end(Status::Loaded(value));
     }
 
-    /// Ends the flight with the loader's error, for the waiters to share.
-    pub(super) fn fail<E: Send + Sync + 'static>(mut self, error: &Arc<E>) {
-        self.end(Status::Failed(
-            Arc::clone(error) as Arc<dyn Any + Send + Sync>
-        ));
+    /// Ends the flight with the loader's error, for the waiters to share;
+    /// kept listed until the clock reading `until` if it is not 0, for the
+    /// callers that come meanwhile to share too (`cache_failures_for`).
+    pub(super) fn fail<E: Send + Sync + 'static>(mut self, error: &Arc<E>, until: u64) {
+        let status = Status::Failed(Arc::clone(error) as Arc<dyn Any + Send + Sync>);
+        if until == 0 {
+            self.end(status);
+        } else {
+            // Relaxed: `end` publishes it under the flight's mutex.
+            (self.flight.kept_until).store(until, std::sync::atomic::Ordering::Relaxed);
+            self.end_listed(status);
+        }
     }
 
-    /// Ends the flight with `status`, once.
+    /// Ends the flight with `status`, once, and unlists it.
     fn end(&mut self, status: Status) {
+        if !self.ended {
+            self.shard.unlist_flight(&self.flight);
+        }
+        self.end_listed(status);
+    }
+
+    /// Ends the flight with `status`, once, leaving the list as it is.
+    fn end_listed(&mut self, status: Status) {
         if self.ended {
             return;
         }
         self.ended = true;
-        self.shard.unlist_flight(&self.flight);
         let mut state = lock(&self.flight.state);
         state.status = status;
+        // A thread that loads the key again later does not lead this load:
+        // it must not take itself for a recursive loader.
+        state.leader = None;
         let wakers = std::mem::take(&mut state.wakers);
         drop(state);
         self.flight.done.notify_all();

@@ -48,6 +48,19 @@
 //! changes, so a caller that finds it either waits for that change or sees
 //! the final status.
 //!
+//! A cache built with `cache_failures_for(d)` keeps a failure listed: the
+//! leader stores the instant it expires (read from the clock before any
+//! lock) and ends its flight as `Failed` without unlisting it. A caller
+//! that finds it shares its error, with no loader call, until it expires;
+//! a caller that finds it expired, or of another key or error type,
+//! unlists it and goes round again, to lead. A write of the key unlists it
+//! like any flight: a write ends the failure's window. Its key and error
+//! are user data, so a kept failure the list held last is never dropped
+//! under the shard lock: a write moves it to the shard's graveyard, and
+//! the next caller that lists a flight in that shard takes the graveyard,
+//! and the kept failures that have expired, to drop after the lock. Those
+//! of keys no one asks for again thus go with the shard's next load.
+//!
 //! A synchronous flight records its leader's thread, under the flight's
 //! mutex (a refresh worker records itself when it starts a queued reload).
 //! A caller that finds its own thread leading its key's flight is a loader
@@ -66,6 +79,7 @@ mod loaded;
 mod refresh;
 
 use std::{
+    any::Any,
     borrow::Borrow,
     convert::Infallible,
     hash::{BuildHasher, Hash},
@@ -266,9 +280,8 @@ where
                             bump(&counters.loads_waited);
                             return Ok(self.hold(value));
                         }
-                        Some(Status::Failed(error)) if flight.key.borrow() == key => {
-                            if let Ok(error) = error.downcast::<E>() {
-                                bump(&counters.loads_waited);
+                        Some(Status::Failed(error)) => {
+                            if let Some(error) = self.shared_failure(&flight, key, error) {
                                 return Err(LoadError::Load(error));
                             }
                         }
@@ -286,7 +299,7 @@ where
                     return match self.run(leader.flight.tag, || load(&leader.flight.key)) {
                         Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
                         Err(error) => {
-                            leader.fail(&error);
+                            leader.fail(&error, self.failure_until());
                             Err(LoadError::Load(error))
                         }
                     };
@@ -337,13 +350,56 @@ where
         // `ToOwned` is user code, so the new flight is made before the
         // shard is locked again: no user code runs under its lock.
         let flight = Arc::new(Flight::new(tag, key.to_owned(), leader));
-        if let Some(found) = shard.list_flight(&flight) {
+        // User code (the clock), before the lock.
+        let now = self.failure_now();
+        let mut dropped = Vec::new();
+        let found = shard.list_flight(&flight, now, &mut dropped);
+        // Expired failures, and the keys they hold, go here, with no lock
+        // held.
+        drop(dropped);
+        if let Some(found) = found {
             // Another caller listed one meanwhile. The unused flight, and
             // with it the key's `Drop`, goes here, with no lock held.
             drop(flight);
             return Role::Wait(found);
         }
         Role::Lead(Leader::new(shard, flight))
+    }
+
+    /// The error a caller that found `flight` ended as `Failed(error)`
+    /// shares: if the flight loaded its key, its error is an `E`, and, if
+    /// it is a kept failure, it has not expired. Else `None`, after
+    /// unlisting a kept failure, so that the caller's next round leads a
+    /// new load.
+    fn shared_failure<Q, E: Send + Sync + 'static>(
+        &self,
+        flight: &Arc<Flight<K>>,
+        key: &Q,
+        error: Arc<dyn Any + Send + Sync>,
+    ) -> Option<Arc<E>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let kept = flight.kept();
+        // User code (the clock, and below `Eq`), with no lock held.
+        let fresh = !kept || !flight.expired(self.expiry().now());
+        if fresh && flight.key().borrow() == key {
+            if let Ok(error) = error.downcast::<E>() {
+                let counters = self.counters(flight.tag());
+                bump(if kept {
+                    &counters.loads_cached_failures
+                } else {
+                    &counters.loads_waited
+                });
+                return Some(error);
+            }
+        }
+        if kept {
+            // This caller holds the flight too: the unlisting drops no key.
+            self.shard(flight.tag()).unlist_flight(flight);
+        }
+        None
     }
 
     /// Inserts a loaded value unless a write of its key beat the load

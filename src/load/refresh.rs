@@ -55,16 +55,25 @@ where
         guard: &Guard,
     ) -> Option<Arc<Flight<K>>> {
         let shard = self.shard(tag);
+        // User code (the clock), before any lock.
+        let now = self.failure_now();
         // A cheap look first: a hot key read by many threads while a reload
-        // of it is queued must not clone its key on every read.
-        if shard.flight(tag).is_some() {
-            return None;
+        // of it is queued must not clone its key on every read. A failed
+        // reload kept listed (`cache_failures_for`) holds reloads back
+        // until it expires.
+        if let Some(found) = shard.flight(tag) {
+            if !found.expired(now) {
+                return None;
+            }
         }
         // `K::clone` is user code: no lock is held.
         let flight = Arc::new(Flight::new(tag, seen.key.clone(), None));
-        // Listed by another thread meanwhile: the unused flight, and with
-        // it the key's `Drop`, goes here, with no lock held.
-        if shard.list_flight(&flight).is_some() {
+        let mut dropped = Vec::new();
+        let found = shard.list_flight(&flight, now, &mut dropped);
+        // Expired failures go here, with no lock held; so does the unused
+        // flight, with its key, if another thread listed one meanwhile.
+        drop(dropped);
+        if found.is_some() {
             return None;
         }
         // `K::eq` is user code: the shard lock was released above. `seen`
@@ -98,7 +107,7 @@ where
                 self.settle(key, loaded, Some(leader)).is_ok()
             }
             Err(error) => {
-                leader.fail(&Arc::new(error));
+                leader.fail(&Arc::new(error), self.failure_until());
                 false
             }
         }
