@@ -1,7 +1,7 @@
 //! The one place that chooses between `std` and `loom` primitives.
 //!
 //! Under `cfg(strcache_loom)` every atomic, mutex, condition variable, thread
-//! identity and the epoch collector come from loom (crossbeam-epoch becomes
+//! (the refresh workers' too), thread identity and the epoch collector come from loom (crossbeam-epoch becomes
 //! loom-aware with `--cfg crossbeam_loom`), so the model checker sees every
 //! synchronizing operation the crate performs.
 
@@ -12,7 +12,9 @@ pub(crate) use std::sync::{
 };
 
 #[cfg(not(strcache_loom))]
-pub(crate) use std::thread::{current as current_thread, ThreadId};
+pub(crate) use std::thread::{
+    current as current_thread, Builder as ThreadBuilder, JoinHandle, ThreadId,
+};
 
 /// A statistics counter (`stats.rs`): a `std` atomic even under loom, since
 /// counters order no other memory and modelling them would only multiply
@@ -20,7 +22,9 @@ pub(crate) use std::thread::{current as current_thread, ThreadId};
 pub(crate) use std::sync::atomic::AtomicU64 as Counter;
 
 #[cfg(strcache_loom)]
-pub(crate) use loom::thread::{current as current_thread, ThreadId};
+pub(crate) use loom::thread::{
+    current as current_thread, Builder as ThreadBuilder, JoinHandle, ThreadId,
+};
 
 #[cfg(strcache_loom)]
 pub(crate) use loom::sync::{

@@ -521,3 +521,80 @@ fn a_remove_during_a_load_wins() {
         }
     });
 }
+
+/// A `LoadingCache` with one refresh worker (a loom thread), a manual
+/// clock, and a loader that counts its calls and answers `"v{n}"`.
+fn loading(
+    clock: &ManualClock,
+    calls: &Arc<AtomicUsize>,
+) -> strcache::LoadingCache<u32, (), Fixed> {
+    let calls = Arc::clone(calls);
+    StrCache::builder()
+        .shards(1)
+        .hasher(Fixed::default())
+        .clock(clock.clone())
+        .refresh_after(Duration::from_secs(10))
+        .refresh_pipeline(strcache::Pipeline::threads(1).queue(2))
+        .build_loading(move |_: &u32| {
+            // Relaxed: a count, read after the worker is joined.
+            let n = calls.fetch_add(1, Ordering::Relaxed) + 1;
+            Ok::<_, ()>(format!("v{n}"))
+        })
+}
+
+/// Two readers find a key due while the worker may be reloading it: the
+/// key is reloaded once, not once per reader, even by a reader that read
+/// the old value just before the reload published (it lists its reload
+/// only if the key still holds the value it read). The drop joins the
+/// worker. Explored with one preemption: three threads each pin, lock and
+/// wait, and at two the model runs for many minutes.
+#[test]
+fn readers_of_a_due_key_schedule_one_reload() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let clock = ManualClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(loading(&clock, &calls));
+        assert_eq!(*cache.get(&1).unwrap(), "v1");
+        clock.advance(Duration::from_secs(10));
+        let reader = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.get(&1).unwrap().to_string())
+        };
+        let seen = cache.get(&1).unwrap().to_string();
+        let other = reader.join().unwrap();
+        for v in [seen, other] {
+            assert!(matches!(v.as_str(), "v1" | "v2"), "{v}");
+        }
+        cache.await_refreshes();
+        assert_eq!(cache.get_str(&1).unwrap(), "v2");
+        drop(Arc::into_inner(cache).expect("the reader has ended"));
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "one load, one reload");
+    });
+}
+
+/// An insert racing a due read and its reload wins: whether it lands
+/// before the read, while the reload is queued or running, or after it
+/// published, the cache ends with the written value (#19).
+#[test]
+fn an_insert_during_a_reload_wins() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let clock = ManualClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(loading(&clock, &calls));
+        cache.get(&1).unwrap();
+        clock.advance(Duration::from_secs(10));
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || assert!(cache.insert(1, "written").is_ok()))
+        };
+        let seen = cache.get(&1).unwrap().to_string();
+        assert!(matches!(seen.as_str(), "v1" | "written"), "{seen}");
+        writer.join().unwrap();
+        cache.await_refreshes();
+        assert_eq!(cache.get_str(&1).unwrap(), "written");
+    });
+}

@@ -1,11 +1,14 @@
 //! The refresh pipeline: its settings ([`Pipeline`]), and the worker
 //! threads that run a [`LoadingCache`](crate::LoadingCache)'s reloads.
 
-use std::{fmt, thread};
+use std::fmt;
 #[cfg(feature = "async")]
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use crate::ConfigError;
+use crate::{
+    sync::{current_thread, JoinHandle, ThreadBuilder},
+    ConfigError,
+};
 
 /// A reload as a task for the user's executor.
 #[cfg(feature = "async")]
@@ -159,7 +162,7 @@ impl fmt::Debug for Pipeline {
 
 /// The running worker threads of a pipeline.
 pub(crate) struct Workers {
-    threads: Vec<thread::JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Workers {
@@ -178,7 +181,7 @@ impl Workers {
     /// queue and joins them.
     pub(crate) fn start(&mut self, pipeline: &Pipeline, work: impl Fn() + Clone + Send + 'static) {
         for i in 0..pipeline.thread_count() {
-            let worker = thread::Builder::new()
+            let worker = ThreadBuilder::new()
                 .name(format!("strcache-refresh-{i}"))
                 .spawn(work.clone())
                 .expect("strcache: failed to start a refresh worker thread");
@@ -190,7 +193,7 @@ impl Workers {
     /// that is itself dropping the cache (a loader that held the last
     /// handle) is not waited for: it returns once this drop is done.
     pub(crate) fn join(&mut self) {
-        let me = thread::current().id();
+        let me = current_thread().id();
         for worker in self.threads.drain(..) {
             if worker.thread().id() != me {
                 // A worker's panics are caught around each reload, so
