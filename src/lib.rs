@@ -65,6 +65,18 @@
 //! remove a load; all but the first wait for the first one's value. See
 //! *Loading*.
 //!
+//! # Freshness
+//! A [`LoadingCache`] owns its loader and, with
+//! [`refresh_after`](Builder::refresh_after) and
+//! [`serve_stale_for`](Builder::serve_stale_for), reloads the keys it
+//! serves before or as they expire, on a bounded [`Pipeline`] of worker
+//! threads that it starts when built and joins when dropped: a read never
+//! waits for a reload, at most one reload per key is queued or running,
+//! and a full queue drops the reload and counts it. Each value it serves
+//! says whether it is stale and how old it is ([`Served`]). With the
+//! `async` feature, `AsyncLoadingCache` does the same with an async loader,
+//! spawning reloads on the program's executor. No other thread is started.
+//!
 //! # User code
 //! The cache calls user code: `Hash`, `Eq`, `Clone` and `Drop` of keys,
 //! `Drop` of the owners of values' bytes, the [`Clock`], the weigher, the

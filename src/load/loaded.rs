@@ -76,7 +76,7 @@ impl<V: Into<Utf8Bytes>> Loaded for Expiring<V> {
     }
 }
 
-/// Why [`StrCache::try_get_or_insert_with`] failed.
+/// Why [`StrCache::try_get_or_insert_with`](crate::StrCache::try_get_or_insert_with) failed.
 ///
 /// # Examples
 /// ```
@@ -96,7 +96,7 @@ pub enum LoadError<E> {
     /// The loader returned this error: this caller's loader, or the one
     /// this caller waited for, whose callers all share it.
     Load(Arc<E>),
-    /// The cache refused, as [`StrCache::get_or_insert_with`] does.
+    /// The cache refused, as [`StrCache::get_or_insert_with`](crate::StrCache::get_or_insert_with) does.
     Cache(Error),
 }
 
