@@ -95,6 +95,59 @@ fn reads_of_allocate_nothing(cache: StrCache) -> u64 {
     stats.hits + stats.misses
 }
 
+/// A `LoadingCache`'s hit, fresh or stale, takes the key by reference
+/// and allocates nothing; only a due read that queues a reload does.
+#[test]
+fn loading_cache_hits_allocate_nothing() {
+    let _serial = serial();
+    let clock = strcache::ManualClock::new();
+    let down = std::sync::Arc::new(AtomicBool::new(false));
+    let cache = {
+        let down = std::sync::Arc::clone(&down);
+        StrCache::<String>::builder()
+            .clock(clock.clone())
+            .time_to_live(std::time::Duration::from_secs(60))
+            .serve_stale_for(std::time::Duration::from_secs(60))
+            .cache_failures_for(std::time::Duration::from_secs(60))
+            .refresh_pipeline(strcache::Pipeline::threads(1))
+            .build_loading(move |key: &String| match down.load(Ordering::Relaxed) {
+                true => Err("down"),
+                false => Ok(format!("{{\"k\":\"{key}\"}}")),
+            })
+    };
+    let keys: Vec<String> = (0..8).map(|i| format!("key:{i}")).collect();
+    let read_all = |stale: bool| {
+        let mut total = 0;
+        for k in &keys {
+            let v = cache.get(k.as_str()).unwrap();
+            assert_eq!(v.is_stale(), stale);
+            total += v.len();
+        }
+        assert!(total > 0);
+    };
+    read_all(false);
+    let settle = || {
+        for _ in 0..if cfg!(miri) { 100 } else { 10_000 } {
+            crossbeam_epoch::pin().flush();
+        }
+    };
+    settle();
+    let n = allocs_in(|| (0..if cfg!(miri) { 2 } else { 100 }).for_each(|_| read_all(false)));
+    assert_eq!(n, 0, "fresh hits allocated {n} times");
+    // Stale, and the backend down: the first read of each key queues a
+    // reload, which fails and is kept; the stale reads after it queue
+    // nothing and allocate nothing.
+    down.store(true, Ordering::Relaxed);
+    clock.advance(std::time::Duration::from_secs(60));
+    read_all(true);
+    cache.await_refreshes();
+    settle();
+    let n = allocs_in(|| (0..if cfg!(miri) { 2 } else { 100 }).for_each(|_| read_all(true)));
+    assert_eq!(n, 0, "stale hits allocated {n} times");
+    let refreshes = cache.stats().refreshes;
+    assert_eq!((refreshes.scheduled, refreshes.failed), (8, 8));
+}
+
 #[test]
 fn retired_memory_stays_bounded_under_overwrites() {
     let _serial = serial();

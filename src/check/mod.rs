@@ -10,12 +10,14 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+mod fresh;
 #[cfg(feature = "json")]
 mod json;
 mod ops;
 mod threads;
 mod utf8;
 
+pub use fresh::fresh;
 #[cfg(feature = "json")]
 pub use json::{json_ingress, DIFFERENCES};
 pub use ops::ops;
@@ -96,6 +98,7 @@ mod tests {
     /// Each fuzz target's name and checking function.
     const TARGETS: &[(&str, Check)] = &[
         ("ops", ops),
+        ("fresh", fresh),
         ("utf8_ingress", utf8_ingress),
         ("threads", threads),
         #[cfg(feature = "json")]
