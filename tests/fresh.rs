@@ -365,6 +365,44 @@ fn a_miss_waits_for_the_reload_in_flight() {
     assert_eq!(backend.calls(1), 2);
 }
 
+/// A reload still in the queue when its key's value runs out does not make
+/// a reader that misses wait for the queue to reach it: the reader takes
+/// the reload over and loads at once, and the worker skips it.
+#[test]
+fn a_miss_takes_over_a_reload_still_queued() {
+    let _serial = serial();
+    let clock = ManualClock::new();
+    let backend = Backend::leak();
+    let cache = cache(&clock, backend, Pipeline::threads(1));
+    cache.get(&1).unwrap();
+    cache.get(&2).unwrap();
+    backend.hold();
+    clock.advance(REFRESH);
+    // The one worker takes key 1's reload and is held; key 2's waits in
+    // the queue behind it.
+    cache.get(&1).unwrap();
+    backend.await_waiting(1);
+    cache.get(&2).unwrap();
+    assert_eq!(cache.stats().refreshes.scheduled, 2);
+    // Key 2 runs out, stale window and all: a miss.
+    clock.advance(TTL + STALE);
+    thread::scope(|s| {
+        let reader = s.spawn(|| cache.get(&2).map(|v| v.to_string()));
+        // The reader calls the backend itself while the worker is still
+        // held on key 1: it did not wait behind it.
+        backend.await_waiting(2);
+        assert_eq!(backend.calls(2), 2);
+        backend.release();
+        assert_eq!(reader.join().unwrap().unwrap(), "2 v2");
+    });
+    cache.await_refreshes();
+    // The worker skipped key 2's reload: no third call.
+    assert_eq!(backend.calls(2), 2);
+    let refreshes = cache.stats().refreshes;
+    assert_eq!((refreshes.succeeded, refreshes.failed), (1, 0));
+    assert_eq!(cache.get_str(&2).unwrap(), "2 v2");
+}
+
 #[test]
 fn a_panicking_reload_leaves_the_value_and_the_worker_carries_on() {
     let _serial = serial();

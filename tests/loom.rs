@@ -533,6 +533,7 @@ fn loading(
         .shards(1)
         .hasher(Fixed::default())
         .clock(clock.clone())
+        .time_to_live(Duration::from_secs(20))
         .refresh_after(Duration::from_secs(10))
         .refresh_pipeline(strcache::Pipeline::threads(1).queue(2))
         .build_loading(move |_: &u32| {
@@ -596,5 +597,34 @@ fn an_insert_during_a_reload_wins() {
         writer.join().unwrap();
         cache.await_refreshes();
         assert_eq!(cache.get_str(&1).unwrap(), "written");
+    });
+}
+
+/// A reader that misses a key whose reload is queued races the worker to
+/// run it: one of them takes it, the other waits for it or skips it. The
+/// backend is called once for the reload, and the reader gets its value
+/// (#19: a miss never waits for the queue to reach a reload).
+#[test]
+fn a_miss_races_the_worker_for_a_queued_reload() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
+        let clock = ManualClock::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(loading(&clock, &calls));
+        cache.get(&1).unwrap();
+        // Due: a reload is queued. Then the value expires: whenever the
+        // reload runs, its value is fresh at the end.
+        clock.advance(Duration::from_secs(15));
+        assert_eq!(*cache.get(&1).unwrap(), "v1");
+        clock.advance(Duration::from_secs(5));
+        let reader = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.get(&1).unwrap().to_string())
+        };
+        assert_eq!(reader.join().unwrap(), "v2");
+        cache.await_refreshes();
+        drop(Arc::into_inner(cache).expect("the reader has ended"));
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "one load, one reload");
     });
 }

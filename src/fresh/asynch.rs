@@ -239,6 +239,7 @@ where
         let task = Reload {
             core: Arc::downgrade(this),
             flight: Some(flight),
+            taken: false,
         };
         let load = (this.loader)(task.flight.as_ref().expect("just set").key());
         (spawner.hook)(Box::pin(task.run(load)));
@@ -249,8 +250,11 @@ where
 /// ends.
 struct Reload<K, E, S> {
     core: Weak<Core<K, E, S>>,
-    /// Taken when the reload publishes.
+    /// Taken when the reload publishes, or when a caller that missed the
+    /// key took it over.
     flight: Option<Arc<Flight<K>>>,
+    /// Whether this task took the reload ([`Flight::take`]) to run it.
+    taken: bool,
 }
 
 impl<K, E, S> Reload<K, E, S>
@@ -260,6 +264,13 @@ where
     S: BuildHasher + Send + Sync + 'static,
 {
     async fn run(mut self, load: LoadFuture<E>) {
+        let flight = self.flight.as_ref().expect("set until taken here");
+        if !flight.take(None) {
+            // A caller that missed the key runs it instead.
+            self.flight = None;
+            return;
+        }
+        self.taken = true;
         let loaded = load.await;
         let Some(core) = self.core.upgrade() else {
             // The cache is gone, and its flights with it.
@@ -283,10 +294,14 @@ impl<K, E, S> Drop for Reload<K, E, S> {
             return;
         };
         if let Some(flight) = self.flight.take() {
-            // Dropped before it published: cancelled, or the loader
-            // panicked.
+            // Dropped before it published: never run, cancelled, or the
+            // loader panicked.
             bump(&core.cache.counters(flight.tag()).refreshes_failed);
-            core.cache.abandon(flight);
+            if self.taken {
+                core.cache.abandon_taken(flight);
+            } else {
+                core.cache.abandon(flight);
+            }
         }
         if let Some(spawner) = &core.spawner {
             // Relaxed: see the module docs.

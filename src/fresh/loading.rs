@@ -17,8 +17,8 @@ use crossbeam_epoch::Guard;
 
 use super::{Pipeline, Queue, Workers};
 use crate::{
-    entry::Entry, load::Flight, read::CachedStr, stats::bump, LoadError, Loaded, StrCache,
-    Utf8Bytes,
+    entry::Entry, load::Flight, read::CachedStr, stats::bump, sync::current_thread, LoadError,
+    Loaded, StrCache, Utf8Bytes,
 };
 
 /// A cache that loads what it misses with its own loader and, when built
@@ -399,26 +399,34 @@ where
             return;
         };
         while let Some(flight) = queue.pop() {
-            let counters = self.cache.counters(flight.tag());
-            let reloaded = panic::catch_unwind(AssertUnwindSafe(|| {
-                self.cache.reload(flight, |key| (self.loader)(key))
-            }));
-            let ok = match reloaded {
-                Ok(ok) => ok,
-                // The panic hook has reported it; the flight was
-                // abandoned as the panic unwound.
-                Err(panic) => {
-                    discard(panic);
-                    false
-                }
-            };
-            bump(if ok {
-                &counters.refreshes_succeeded
-            } else {
-                &counters.refreshes_failed
-            });
+            // A caller that missed the key may have taken the reload over.
+            if flight.take(Some(current_thread().id())) {
+                self.run(flight);
+            }
             queue.done();
         }
+    }
+
+    /// Runs a reload this worker took, counting how it ends.
+    fn run(&self, flight: Arc<Flight<K>>) {
+        let counters = self.cache.counters(flight.tag());
+        let reloaded = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.cache.reload(flight, |key| (self.loader)(key))
+        }));
+        let ok = match reloaded {
+            Ok(ok) => ok,
+            // The panic hook has reported it; the flight was abandoned as
+            // the panic unwound.
+            Err(panic) => {
+                discard(panic);
+                false
+            }
+        };
+        bump(if ok {
+            &counters.refreshes_succeeded
+        } else {
+            &counters.refreshes_failed
+        });
     }
 }
 

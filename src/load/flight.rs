@@ -30,9 +30,12 @@ pub(crate) struct Flight<K> {
 pub(super) struct State {
     pub(super) status: Status,
     /// The thread running a synchronous loader: set when the load is led
-    /// by the thread that listed it, or when a refresh worker starts it;
-    /// `None` for an async load, or a reload still queued.
+    /// by the thread that listed it, or by the one that took it over from
+    /// a queue; `None` for an async load, or a reload still queued.
     pub(super) leader: Option<ThreadId>,
+    /// Whether it is a reload that waits for a worker, and no one runs
+    /// yet (`take`).
+    pub(super) queued: bool,
     /// Async waiters to wake when the status leaves `Loading`.
     pub(super) wakers: Vec<Waker>,
 }
@@ -57,14 +60,16 @@ impl<K> fmt::Debug for Flight<K> {
 
 impl<K> Flight<K> {
     /// A load of `key`, whose hash tag is `tag`, led by the thread
-    /// `leader` (`None` for an async or background load).
-    pub(super) fn new(tag: u64, key: K, leader: Option<ThreadId>) -> Self {
+    /// `leader` (`None` for an async load); or, if `leader` is `None` and
+    /// `queued`, a reload that waits to be taken (`take`).
+    pub(super) fn new(tag: u64, key: K, leader: Option<ThreadId>, queued: bool) -> Self {
         Flight {
             tag,
             key,
             state: Mutex::new(State {
                 status: Status::Loading,
                 leader,
+                queued,
                 wakers: Vec::new(),
             }),
             done: Condvar::new(),
@@ -101,9 +106,18 @@ impl<K> Flight<K> {
         lock(&self.state).leader
     }
 
-    /// Records that the current thread runs its loader now.
-    pub(super) fn lead(&self, me: ThreadId) {
-        lock(&self.state).leader = Some(me);
+    /// Takes a queued reload for `leader` (the thread that will run its
+    /// loader, `None` for an async task): whether it was queued. Exactly
+    /// one party takes each reload, under the flight's mutex: a worker or
+    /// task to run it, a caller that misses its key to run it at once, or
+    /// whoever drops it unrun, to abandon it.
+    pub(crate) fn take(&self, leader: Option<ThreadId>) -> bool {
+        let mut state = lock(&self.state);
+        let queued = std::mem::replace(&mut state.queued, false);
+        if queued {
+            state.leader = leader;
+        }
+        queued
     }
 
     /// Waits until the load ends or `deadline` passes: `Some(status)` with

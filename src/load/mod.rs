@@ -345,11 +345,11 @@ where
         let tag = self.tag(key);
         let shard = self.shard(tag);
         if let Some(flight) = shard.flight(tag) {
-            return Role::Wait(flight);
+            return self.join_listed(shard, flight, leader);
         }
         // `ToOwned` is user code, so the new flight is made before the
         // shard is locked again: no user code runs under its lock.
-        let flight = Arc::new(Flight::new(tag, key.to_owned(), leader));
+        let flight = Arc::new(Flight::new(tag, key.to_owned(), leader, false));
         // User code (the clock), before the lock.
         let now = self.failure_now();
         let mut dropped = Vec::new();
@@ -361,9 +361,25 @@ where
             // Another caller listed one meanwhile. The unused flight, and
             // with it the key's `Drop`, goes here, with no lock held.
             drop(flight);
-            return Role::Wait(found);
+            return self.join_listed(shard, found, leader);
         }
         Role::Lead(Leader::new(shard, flight))
+    }
+
+    /// Joins `flight`, listed in `shard`: waits for it, or, if it is a
+    /// reload that no worker has started, takes it over and leads it, so
+    /// that a caller that misses its key does not wait for the queue.
+    fn join_listed<'s>(
+        &self,
+        shard: &'s crate::shard::Shard<K>,
+        flight: Arc<Flight<K>>,
+        leader: Option<ThreadId>,
+    ) -> Role<'s, K> {
+        if flight.take(leader) {
+            Role::Lead(Leader::new(shard, flight))
+        } else {
+            Role::Wait(flight)
+        }
     }
 
     /// The error a caller that found `flight` ended as `Failed(error)`

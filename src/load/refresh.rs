@@ -8,9 +8,13 @@
 //! waits for the reload's value. A write of the key unlists it, and the
 //! reload then does not publish over the write. The flight has no leader
 //! thread: the thread that lists it hands it to a queue, and a worker runs
-//! it later. Whoever holds it last ends it: the worker, or, for a reload
-//! that never runs (the queue was full, or closed), [`abandon`](StrCache::abandon),
-//! after which a waiter loads for itself.
+//! it later. Until then it is *queued*, and exactly one party takes it,
+//! under the flight's mutex ([`Flight::take`]): the worker (or task) that
+//! runs it; a caller that misses its key, which runs it at once rather
+//! than wait for the queue to reach it, the worker then skipping it; or
+//! [`abandon`](StrCache::abandon), for a reload that will not run (the
+//! queue was full or closed, or the key has a newer value), after which a
+//! waiter loads for itself.
 
 use std::{
     hash::{BuildHasher, Hash},
@@ -20,12 +24,20 @@ use std::{
 use crossbeam_epoch::Guard;
 
 use super::{Flight, Leader, Loaded};
-use crate::{entry::Entry, sync::current_thread, StrCache};
+use crate::{entry::Entry, StrCache};
 
 impl<K, S> StrCache<K, S> {
-    /// Ends a listed reload that will not run: unlists it, and sends any
-    /// caller waiting for it back to load the key itself.
+    /// Ends a listed reload that will not run, unless a caller that missed
+    /// its key has taken it over: unlists it, and sends any caller waiting
+    /// for it back to load the key itself.
     pub(crate) fn abandon(&self, flight: Arc<Flight<K>>) {
+        if flight.take(None) {
+            self.abandon_taken(flight);
+        }
+    }
+
+    /// Ends a reload that the caller took and will not run.
+    pub(crate) fn abandon_taken(&self, flight: Arc<Flight<K>>) {
         drop(Leader::new(self.shard(flight.tag()), flight));
     }
 }
@@ -67,7 +79,7 @@ where
             }
         }
         // `K::clone` is user code: no lock is held.
-        let flight = Arc::new(Flight::new(tag, seen.key.clone(), None));
+        let flight = Arc::new(Flight::new(tag, seen.key.clone(), None, true));
         let mut dropped = Vec::new();
         let found = shard.list_flight(&flight, now, &mut dropped);
         // Expired failures go here, with no lock held; so does the unused
@@ -87,7 +99,8 @@ where
         Some(flight)
     }
 
-    /// Runs a listed reload: calls `load` with its key and publishes the
+    /// Runs a listed reload that the caller took ([`Flight::take`]):
+    /// calls `load` with its key and publishes the
     /// value unless a write of the key came first, then ends the flight
     /// for its waiters. Says whether the loader returned a value that the
     /// cache took (published, or beaten by a write); not if it failed, or
@@ -98,7 +111,6 @@ where
         flight: Arc<Flight<K>>,
         load: impl FnOnce(&K) -> Result<V, E>,
     ) -> bool {
-        flight.lead(current_thread().id());
         let leader = Leader::new(self.shard(flight.tag()), flight);
         match load(&leader.flight.key) {
             Ok(loaded) => {
