@@ -122,7 +122,10 @@ async fn a_killed_tracking_connection_flushes_reconnects_and_retracks() {
     );
     let new = near.tracking_client_id().unwrap();
     assert_ne!(new, old);
-    // The server tracks the new connection (flag `t`)...
+    // The server tracks the new connection (flag `t`; its mode, as
+    // `CLIENT TRACKINGINFO` reports it, is checked in `src/near/tests.rs`:
+    // that command answers only for the connection that runs it, and this
+    // test cannot run one on the near-cache's)...
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
         .arg("ID")

@@ -1,18 +1,22 @@
 //! The fill path's races, forced with the test-only hook that runs between
-//! a fill's reply and its commit, against a real redis-server.
+//! a fill's reply and its commit, against a real redis-server; and what
+//! the server reports to the tracking connection itself.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use std::sync::{
-    atomic::{AtomicBool, Ordering::Relaxed},
-    Arc,
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering::Relaxed},
+        Arc,
+    },
 };
 
 use redis::AsyncCommands;
 use support::{calls, wait_until, Server};
 
-use crate::{builder::FillHook, near::Shared, NearCache};
+use crate::{builder::FillHook, near::Shared, NearCache, Tracking};
 
 /// A hook that runs `inside` once, in the first fill, between its reply
 /// and its commit.
@@ -114,6 +118,84 @@ async fn a_disconnect_between_reply_and_commit_discards_the_fill() {
     assert!(near.is_tracking());
     assert_eq!(near.get("k").await.unwrap().unwrap(), "v");
     assert!(near.get_local("k").is_some());
+}
+
+/// What `CLIENT TRACKINGINFO` reports for `near`'s tracking connection,
+/// asked on that connection itself (the command answers only for the
+/// connection that runs it): its flags and prefixes, each sorted, and its
+/// redirect. Checks first that the connection is the client whose id the
+/// near-cache reports.
+async fn tracking_info(near: &NearCache) -> (Vec<String>, i64, Vec<String>) {
+    let mut session = near.shared.link.session().expect("tracking is up");
+    let id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut session.conn)
+        .await
+        .unwrap();
+    assert_eq!(Some(id), near.tracking_client_id());
+    let info: HashMap<String, redis::Value> = redis::cmd("CLIENT")
+        .arg("TRACKINGINFO")
+        .query_async(&mut session.conn)
+        .await
+        .unwrap();
+    let field = |name: &str| -> Vec<String> {
+        let mut v: Vec<String> = redis::from_redis_value_ref(&info[name]).unwrap();
+        v.sort();
+        v
+    };
+    let redirect = redis::from_redis_value_ref(&info["redirect"]).unwrap();
+    (field("flags"), redirect, field("prefixes"))
+}
+
+/// After `CLIENT KILL` of the tracking connection, the near-cache's new
+/// connection is tracked in the mode it was built with, as the server
+/// reports it to that connection (`CLIENT TRACKINGINFO`): `on`, plus
+/// `optin`, or `bcast` with its prefixes, and redirect 0 (the pushes come
+/// on the connection itself, RESP3). The integration test of the reconnect
+/// in `tests/redis.rs` cannot ask this: it has no way to run a command on
+/// the near-cache's connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_tracks_in_the_mode_it_was_built_with() {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let modes = [
+        (Tracking::Default, strings(&["on"]), vec![]),
+        (Tracking::OptIn, strings(&["on", "optin"]), vec![]),
+        (
+            Tracking::Broadcast {
+                prefixes: strings(&["user:", "item:"]),
+            },
+            strings(&["bcast", "on"]),
+            strings(&["item:", "user:"]),
+        ),
+    ];
+    for (tracking, flags, prefixes) in modes {
+        let Some(server) = Server::start() else {
+            return;
+        };
+        let mut admin = server.admin().await;
+        let near = NearCache::builder(server.url())
+            .tracking(tracking.clone())
+            .build()
+            .await
+            .unwrap();
+        let expected = (flags, 0, prefixes);
+        assert_eq!(tracking_info(&near).await, expected, "{tracking:?}, built");
+        let old = near.tracking_client_id().unwrap();
+        let () = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(old)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        wait_until("the reconnect", || near.stats().reconnects == 1).await;
+        assert_ne!(near.tracking_client_id().unwrap(), old);
+        assert_eq!(
+            tracking_info(&near).await,
+            expected,
+            "{tracking:?}, reconnected"
+        );
+    }
 }
 
 /// Readers in [`miss_together`].
