@@ -82,6 +82,7 @@ pub(crate) type FillHook = Arc<
 pub struct Builder {
     url: String,
     max_entries: Option<u64>,
+    cache_missing_for: Option<Duration>,
     config: Config,
 }
 
@@ -92,6 +93,7 @@ impl std::fmt::Debug for Builder {
             .field("max_entries", &self.max_entries)
             .field("tracking", &self.config.tracking)
             .field("max_ttl", &self.config.max_ttl)
+            .field("cache_missing_for", &self.cache_missing_for)
             .finish_non_exhaustive()
     }
 }
@@ -101,11 +103,13 @@ impl Builder {
         Builder {
             url,
             max_entries: None,
+            cache_missing_for: None,
             config: Config {
                 max_ttl: Duration::from_secs(60),
                 tracking: Tracking::Default,
                 heartbeat: Duration::from_secs(1),
                 timeout: Duration::from_secs(2),
+                keeps_missing: false,
                 #[cfg(test)]
                 fill_hook: None,
             },
@@ -184,13 +188,34 @@ impl Builder {
         self
     }
 
+    /// Negative caching: a key that Redis does not hold is remembered as
+    /// missing for `window`, and reads of it meanwhile return `Ok(None)`
+    /// without a round trip. Off by default: each read of a missing key
+    /// asks Redis. The key is tracked like a value, so another client's
+    /// write of it invalidates the memory of its absence at once, and so
+    /// does a flush or a disconnect. Only an absence read over the tracked
+    /// connection of the current session is kept; errors, and reads made
+    /// while tracking is down, are not.
+    ///
+    /// # Examples
+    /// ```
+    /// let _builder = strcache_redis::NearCache::builder("redis://127.0.0.1/")
+    ///     .cache_missing_for(std::time::Duration::from_secs(1));
+    /// ```
+    pub fn cache_missing_for(mut self, window: Duration) -> Self {
+        self.cache_missing_for = Some(window);
+        self.config.keeps_missing = true;
+        self
+    }
+
     /// Connects with RESP3, enables tracking, and starts the task that
     /// keeps it up (on the current tokio runtime).
     ///
     /// # Errors
     /// - [`Error::Config`] when the settings cannot make a local tier: a
-    ///   [`max_entries`](Self::max_entries) of 0 or a zero
-    ///   [`max_ttl`](Self::max_ttl);
+    ///   [`max_entries`](Self::max_entries) of 0, or a zero
+    ///   [`max_ttl`](Self::max_ttl) or
+    ///   [`cache_missing_for`](Self::cache_missing_for);
     /// - [`Error::Redis`] when the URL does not parse, or the server cannot
     ///   be reached, refuses the credentials, or does not speak RESP3
     ///   (Redis before 6.0).
@@ -215,6 +240,11 @@ impl Builder {
         let mut cache = StrCache::<String>::builder().time_to_live(self.config.max_ttl);
         if let Some(max) = self.max_entries {
             cache = cache.max_entries(max);
+        }
+        if let Some(window) = self.cache_missing_for {
+            // The core keeps failed loads; `NearCache::fill` leaves only a
+            // tracked absence failed and kept (see there).
+            cache = cache.cache_failures_for(window);
         }
         let shared = Arc::new(Shared {
             cache: cache.try_build().map_err(Error::Config)?,

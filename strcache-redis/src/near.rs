@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) tracking: Tracking,
     pub(crate) heartbeat: Duration,
     pub(crate) timeout: Duration,
+    /// Whether the core keeps failed fills (`cache_missing_for`).
+    pub(crate) keeps_missing: bool,
     #[cfg(test)]
     pub(crate) fill_hook: Option<crate::builder::FillHook>,
 }
@@ -34,8 +36,11 @@ pub(crate) struct Shared {
 
 /// How a fill ended without a value for the local tier.
 enum Fill {
-    /// The key does not exist.
+    /// The key does not exist, as read over the tracked connection of the
+    /// current session.
     Missing,
+    /// The key does not exist, as read without tracking.
+    UntrackedMissing,
     /// A value for the caller only: read while tracking was down, outside
     /// the broadcast prefixes, or overtaken by a disconnect.
     Uncached(String),
@@ -110,8 +115,10 @@ impl NearCache {
     /// The value of `key`: from local memory if it is there, else from
     /// Redis, cached for next time. Concurrent misses of one key cost one
     /// round trip, whose outcome they all get: the value, `None`, or the
-    /// error. `Ok(None)`: the key does not exist (not cached; the next read
-    /// asks again).
+    /// error. `Ok(None)`: the key does not exist (not cached, and the next
+    /// read asks again, unless the builder's
+    /// [`cache_missing_for`](crate::Builder::cache_missing_for) says to
+    /// remember it).
     ///
     /// While tracking is down (after a disconnect, until the near-cache
     /// has reconnected and tracking is back), every read goes to Redis and
@@ -157,7 +164,7 @@ impl NearCache {
             // Shared by every caller that waited for this fill: a missing
             // key, or a failure, costs one request however many wait.
             Err(LoadError::Load(fill)) => match &*fill {
-                Fill::Missing => Ok(None),
+                Fill::Missing | Fill::UntrackedMissing => Ok(None),
                 Fill::Uncached(value) => Ok(Some(NearStr(Repr::Remote(value.clone())))),
                 Fill::Failed(e) => Err(e.clone()),
             },
@@ -190,7 +197,28 @@ impl NearCache {
     /// if the session's generation is still current, with no `.await`
     /// between that check and the core's publish (see `link.rs`, steps 2
     /// and 4).
+    ///
+    /// With [`cache_missing_for`](crate::Builder::cache_missing_for), the
+    /// core keeps every failed fill listed for the window. Only an absence
+    /// read over the current session's tracked connection may stay kept:
+    /// an invalidation, flush or disconnect ends it as it would a value.
+    /// Every other failure unlists its own flight first, with a `remove`
+    /// of the key, which supersedes the loads of the key in flight as any
+    /// write does: the core then ends it without keeping it.
     async fn fill(&self, key: &str) -> Result<Expiring<String>, Fill> {
+        let result = self.fill_tracked(key).await;
+        if let Err(fill) = &result {
+            let tracked_absence = matches!(fill, Fill::Missing);
+            if !tracked_absence && self.shared.config.keeps_missing {
+                self.shared.cache.remove(key);
+            }
+        }
+        result
+    }
+
+    /// [`fill`](Self::fill), with `Fill::Missing` only for an absence read
+    /// over the tracked connection of a session that is still current.
+    async fn fill_tracked(&self, key: &str) -> Result<Expiring<String>, Fill> {
         let shared = &*self.shared;
         let session = match shared.link.session() {
             Some(session) if self.cacheable(key) => session,
@@ -214,8 +242,18 @@ impl NearCache {
         if let Some(hook) = &shared.config.fill_hook {
             hook(key.to_owned(), Arc::clone(&self.shared)).await;
         }
-        let value = utf8(key, value.ok_or(Fill::Missing)?)?;
-        if !shared.link.is_current(session.generation) {
+        let current = shared.link.is_current(session.generation);
+        let Some(value) = value else {
+            // An absence from a session that has ended is not tracked any
+            // more: not one to keep.
+            return Err(if current {
+                Fill::Missing
+            } else {
+                Fill::UntrackedMissing
+            });
+        };
+        let value = utf8(key, value)?;
+        if !current {
             bump(&shared.counters.fills_stale);
             return Err(Fill::Uncached(value));
         }
@@ -242,7 +280,10 @@ impl NearCache {
         let mut get = redis::cmd("GET");
         get.arg(key);
         let value: Option<Vec<u8>> = self.query(&get).await.map_err(Fill::Failed)?;
-        Err(Fill::Uncached(utf8(key, value.ok_or(Fill::Missing)?)?))
+        Err(Fill::Uncached(utf8(
+            key,
+            value.ok_or(Fill::UntrackedMissing)?,
+        )?))
     }
 
     /// Runs `cmd` on the tracked connection, or while tracking is down on

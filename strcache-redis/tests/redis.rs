@@ -278,6 +278,59 @@ async fn a_missing_key_is_none_and_not_cached() {
     assert_eq!(near.local_len(), 0);
 }
 
+/// With `cache_missing_for`, a missing key costs one GET per window,
+/// however many reads; another client's SET of it (its invalidation) ends
+/// the window at once, in the default tracking mode and in broadcast
+/// mode; a key outside the broadcast prefixes (read without tracking) is
+/// never remembered as missing.
+#[tokio::test]
+async fn a_missing_key_is_remembered_until_it_is_written() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let modes = [
+        (Tracking::Default, "nope"),
+        (
+            Tracking::Broadcast {
+                prefixes: vec!["user:".into()],
+            },
+            "user:nope",
+        ),
+    ];
+    for (tracking, key) in modes {
+        let near = NearCache::builder(server.url())
+            .tracking(tracking.clone())
+            .cache_missing_for(Duration::from_secs(600))
+            .build()
+            .await
+            .unwrap();
+        let gets = calls(&mut admin, "get").await;
+        for _ in 0..10 {
+            assert!(near.get(key).await.unwrap().is_none(), "{tracking:?}");
+        }
+        assert_eq!(calls(&mut admin, "get").await, gets + 1, "{tracking:?}");
+        let () = admin.set(key, "now").await.unwrap();
+        wait_until("the invalidation", || near.stats().keys_invalidated == 1).await;
+        assert_eq!(near.get(key).await.unwrap().unwrap(), "now", "{tracking:?}");
+        let () = admin.del(key).await.unwrap();
+    }
+    // Outside the prefixes, reads are not tracked: each asks the server.
+    let near = NearCache::builder(server.url())
+        .tracking(Tracking::Broadcast {
+            prefixes: vec!["user:".into()],
+        })
+        .cache_missing_for(Duration::from_secs(600))
+        .build()
+        .await
+        .unwrap();
+    let gets = calls(&mut admin, "get").await;
+    for _ in 0..3 {
+        assert!(near.get("other:nope").await.unwrap().is_none());
+    }
+    assert_eq!(calls(&mut admin, "get").await, gets + 3);
+}
+
 #[tokio::test]
 async fn a_value_that_is_not_utf8_is_an_error_naming_its_key() {
     let Some(server) = Server::start() else {

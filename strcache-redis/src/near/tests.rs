@@ -35,6 +35,38 @@ where
     })
 }
 
+/// The same interleaving for an absence kept by `cache_missing_for`: the
+/// fill reads that the key is missing, another connection's SET lands and
+/// its invalidation is applied, then the fill ends. The caller gets
+/// `None`, but the absence is not kept: the next read fetches the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_between_reply_and_commit_ends_a_kept_absence() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut admin = server.admin().await;
+    let writer = server.admin().await;
+    let hook = once(move |shared| {
+        let mut writer = writer.clone();
+        async move {
+            let () = writer.set("k", "new").await.unwrap();
+            wait_until("the invalidation inside the fill", || {
+                shared.counters.keys_invalidated.load(Relaxed) == 1
+            })
+            .await;
+        }
+    });
+    let near = NearCache::builder(server.url())
+        .fill_hook(hook)
+        .cache_missing_for(std::time::Duration::from_secs(600))
+        .build()
+        .await
+        .unwrap();
+    assert!(near.get("k").await.unwrap().is_none());
+    assert_eq!(near.get("k").await.unwrap().unwrap(), "new");
+    assert_eq!(calls(&mut admin, "get").await, 2);
+}
+
 /// A near-cache over `server` whose fills run `hook`.
 async fn near_with(server: &Server, hook: FillHook) -> NearCache {
     NearCache::builder(server.url())
