@@ -150,7 +150,7 @@ impl NearCache {
     /// ```
     pub async fn get(&self, key: &str) -> Result<Option<NearStr<'_>>, Error> {
         if let Some(hit) = self.shared.cache.get_str(key) {
-            bump(&self.shared.counters.hits);
+            self.shared.counters.hit();
             return Ok(Some(NearStr(Repr::Local(hit))));
         }
         bump(&self.shared.counters.misses);

@@ -1,7 +1,12 @@
-//! The near-cache's counters: one relaxed atomic each, since no count
-//! orders anything else.
+//! The near-cache's counters: relaxed atomics, since no count orders
+//! anything else. Hits, counted on every local read, are kept per thread,
+//! each thread's on a cache line of its own, so that readers on different
+//! cores write no shared line; `stats()` sums them.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
+use thread_local::ThreadLocal;
 
 /// Counts of what a [`NearCache`](crate::NearCache) did since it was
 /// built, from [`NearCache::stats`](crate::NearCache::stats).
@@ -64,7 +69,8 @@ pub(crate) enum Reason {
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
+    /// Each reading thread's hits.
+    hits: ThreadLocal<CachePadded<AtomicU64>>,
     pub(crate) misses: AtomicU64,
     pub(crate) fills: AtomicU64,
     pub(crate) fills_stale: AtomicU64,
@@ -80,6 +86,12 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    /// Counts a hit in this thread's counter, which only this thread
+    /// writes.
+    pub(crate) fn hit(&self) {
+        bump(self.hits.get_or_default());
+    }
+
     pub(crate) fn flushed(&self, reason: Reason) {
         bump(match reason {
             Reason::Null => &self.flushes_null,
@@ -93,7 +105,7 @@ impl Counters {
     pub(crate) fn snapshot(&self, superseded: u64) -> NearStats {
         let get = |c: &AtomicU64| c.load(Relaxed);
         NearStats {
-            hits: get(&self.hits),
+            hits: self.hits.iter().map(|c| get(c)).sum(),
             misses: get(&self.misses),
             fills: get(&self.fills),
             fills_discarded: get(&self.fills_stale) + superseded,

@@ -69,6 +69,32 @@ async fn a_fill_then_hits() {
     assert_eq!(stats.fills_discarded, 0);
 }
 
+/// Hits are counted per thread and summed: hits from tasks on several
+/// worker threads all show in `stats()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_on_every_thread_are_counted() {
+    let Some((_server, _admin, near)) = filled(Tracking::Default).await else {
+        return;
+    };
+    let near = Arc::new(near);
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let near = Arc::clone(&near);
+            tokio::spawn(async move {
+                for _ in 0..250 {
+                    assert!(near.get("k").await.unwrap().is_some());
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let stats = near.stats();
+    assert_eq!((stats.hits, stats.misses), (1_000, 1));
+}
+
 #[tokio::test]
 async fn another_clients_set_invalidates() {
     let Some((_server, mut admin, near)) = filled(Tracking::Default).await else {
