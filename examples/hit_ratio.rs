@@ -1,7 +1,11 @@
 //! Hit ratio on the ARC paper's traces (`traces/`), one thread, capacity in
 //! entries, as a get-or-insert replay: each request reads its key and, on
 //! a miss, inserts it. strcache beside an exact LRU (the `lru` crate),
-//! moka and quick_cache, all replayed in the same run.
+//! moka and quick_cache, all replayed in the same run. quick_cache runs
+//! twice: as `Cache::new` builds it, with its default shards (four per
+//! core, fewer at small capacities; each with its own part of the capacity
+//! and its own policy), and with one shard, the fair setting for a trace
+//! that one thread replays.
 //!
 //! ```text
 //! cargo run --release --example hit_ratio            # all 11 points
@@ -12,9 +16,9 @@
 //! ```
 //!
 //! Each other argument is a trace name, a capacity or a cache name (`lru`,
-//! `moka`, `quick_cache`, `strcache`); the run keeps the points and the
-//! caches that match the arguments of each kind given, and skips the
-//! columns of caches left out.
+//! `moka`, `quick_cache`, `quick_cache_1shard`, `strcache`); the run keeps
+//! the points and the caches that match the arguments of each kind given,
+//! and skips the columns of caches left out.
 //!
 //! `--runs N` replays every point N times on new caches and reports the
 //! mean with the least and greatest run (default 1). Every cache but `lru`
@@ -130,7 +134,13 @@ impl fmt::Display for Cell {
 }
 
 /// The caches of the comparison, by the name an argument selects them with.
-const CACHES: [&str; 4] = ["lru", "moka", "quick_cache", "strcache"];
+const CACHES: [&str; 5] = [
+    "lru",
+    "moka",
+    "quick_cache",
+    "quick_cache_1shard",
+    "strcache",
+];
 
 /// A new cache named `name` (one of [`CACHES`]) of `capacity` entries.
 fn cache(name: &str, capacity: u64) -> Box<dyn Replay> {
@@ -139,6 +149,20 @@ fn cache(name: &str, capacity: u64) -> Box<dyn Replay> {
         "lru" => Box::new(Lru(lru::LruCache::new(n))),
         "moka" => Box::new(Moka(moka::sync::Cache::new(capacity))),
         "quick_cache" => Box::new(QuickCache(quick_cache::sync::Cache::new(capacity as usize))),
+        "quick_cache_1shard" => {
+            let options = quick_cache::OptionsBuilder::new()
+                .shards(1)
+                .estimated_items_capacity(capacity as usize)
+                .weight_capacity(capacity)
+                .build()
+                .expect("every option is set");
+            Box::new(QuickCache(quick_cache::sync::Cache::with_options(
+                options,
+                Default::default(),
+                Default::default(),
+                Default::default(),
+            )))
+        }
         _ => Box::new(Strcache(
             strcache::StrCache::builder().max_entries(capacity).build(),
         )),
@@ -245,6 +269,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             "lru" => "LRU",
             "moka" => "moka 0.12",
             "quick_cache" => "quick_cache 0.7",
+            "quick_cache_1shard" => "quick_cache 0.7 (1 shard)",
             other => other,
         })
         .collect();

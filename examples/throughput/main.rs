@@ -24,10 +24,14 @@
 //!   which shows what the synchronization itself costs, where the large
 //!   tables mostly measure memory latency.
 //!
-//! Each cell fills a fresh map with every key, starts one thread per
-//! sequence behind a barrier, lets them run for a fixed time (300 ms, or
-//! 100 ms in quick mode) and reports the median of 3 runs (1 in quick mode)
-//! in millions of operations per second, summed over threads. Then pairs
+//! Each run of a cell fills a fresh map with every key, starts one thread
+//! per sequence behind a barrier, lets them run for a fixed time (300 ms,
+//! or 70 ms in quick mode); a cell reports the median of 3 runs (1 in
+//! quick mode) in millions of operations per second, summed over threads.
+//! The contenders run interleaved: cell by cell, each repeat runs every
+//! contender once, in an order rotated by one from one repeat (and cell)
+//! to the next, so drift in the machine hits them all alike and none
+//! always runs first. Then pairs
 //! are measured in turns, read-only, each turn on newly filled maps, so
 //! that drift in the machine and where the entries lie in memory hit both
 //! sides alike: a single-threaded hot-key read against an unsynchronized
@@ -53,6 +57,9 @@
 //!   after filling that no contender lost one.
 //! - The key sequences (per workload, mix and thread) are drawn from a seeded
 //!   RNG before anything is timed and are the same for every contender.
+//! - Zipf ranks map to keys through a seeded permutation, not rank `i` to
+//!   the `i`th key inserted, so the hottest keys do not lie together in
+//!   memory in the maps that allocate per entry.
 //!
 //! The machine is shared and noisy: compare within one run and read the
 //! ratios, not the absolute numbers. Every cell keeps the range of its
@@ -67,7 +74,7 @@
 //! peers, where it trails them, and against whom, leaving out the ratios
 //! marked `~`. Progress goes to stderr: on a terminal one line redrawn in
 //! place (how far, the time spent and left, which workload, contender and
-//! cell), elsewhere a line per workload and contender.
+//! cell), elsewhere a line per workload and cell.
 
 use std::{
     collections::HashMap,
@@ -82,7 +89,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rand::{rngs::SmallRng, RngExt, SeedableRng};
+use rand::{rngs::SmallRng, seq::SliceRandom, RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use strcache::{StrCache, Utf8Bytes};
 
@@ -166,7 +173,10 @@ impl Config {
         Ok(Config {
             quick,
             threads,
-            duration: Duration::from_millis(if quick { 100 } else { 300 }),
+            // Quick mode fills a fresh map for every cell as the full run
+            // does, which costs it about a third more time; 70 ms cells
+            // (100 before) keep its total within a tenth of what it was.
+            duration: Duration::from_millis(if quick { 70 } else { 300 }),
             repeats: if quick { 1 } else { 3 },
             ops_per_thread: if quick { 1 << 18 } else { 1 << 20 },
             csv,
@@ -263,6 +273,7 @@ impl Workload {
             .collect();
         // Zipf over n items with exponent 0 is uniform; it yields 1..=n.
         let dist = Zipf::new(spec.keys as f64, spec.zipf).expect("valid Zipf parameters");
+        let rank_to_key = rank_to_key(spec.keys, spec.zipf);
         let ops = (0..MIXES.len())
             .map(|mix| {
                 (0..config.threads)
@@ -271,7 +282,7 @@ impl Workload {
                         let mut rng = SmallRng::seed_from_u64(seed);
                         (0..config.ops_per_thread)
                             .map(|_| {
-                                let key = dist.sample(&mut rng) as u32 - 1;
+                                let key = rank_to_key[dist.sample(&mut rng) as usize - 1];
                                 if rng.random_ratio(MIXES[mix].2, 100) {
                                     Op::Write(key)
                                 } else {
@@ -291,6 +302,19 @@ impl Workload {
             ops,
         }
     }
+}
+
+/// Which key each Zipf rank draws, rank 0 the most frequent: a seeded
+/// permutation of the key indexes, the same for every contender. Without
+/// it rank `i` would be key `i`, the `i`th inserted, and the hottest keys
+/// would lie together in memory in a store that allocates per entry. The
+/// identity when `zipf` is 0, where every rank is drawn alike.
+fn rank_to_key(keys: usize, zipf: f64) -> Vec<u32> {
+    let mut ranks: Vec<u32> = (0..keys as u32).collect();
+    if zipf != 0.0 {
+        ranks.shuffle(&mut SmallRng::seed_from_u64(0x5eed_2a4f ^ keys as u64));
+    }
+    ranks
 }
 
 /// One contender's results for one workload, in [`columns`] order.
@@ -323,10 +347,31 @@ fn filled<C: Contender>(workload: &Workload) -> C {
     map
 }
 
-/// Fills a fresh `C` with the workload's keys and measures every column.
-fn measure<C: Contender>(workload: &Workload, config: &Config, progress: &Progress) -> Row {
-    progress.stage(format!("{}: {}", workload.name, C::NAME));
-    let map: C = filled(workload);
+/// One run of one cell on a fresh map: fills a new map with the
+/// workload's keys and runs `sequences` on it for `duration`, reads and
+/// writes alike. Returns Mops/s.
+///
+/// `spent` holds the map of the run before, if any: it is dropped on
+/// another thread while this run fills its own, and this run's map takes
+/// its place, so that neither filling nor dropping is timed and the two
+/// overlap.
+type Measure = fn(&Workload, &[Vec<Op>], Duration, &mut Option<Spent>) -> f64;
+
+/// A map whose run is over, waiting to be dropped.
+type Spent = Box<dyn Send>;
+
+/// [`Measure`] for contender `C`.
+fn measure<C: Contender + Send + 'static>(
+    workload: &Workload,
+    sequences: &[Vec<Op>],
+    duration: Duration,
+    spent: &mut Option<Spent>,
+) -> f64 {
+    let map: C = thread::scope(|s| {
+        let spent = spent.take();
+        s.spawn(move || drop(spent));
+        filled(workload)
+    });
     let apply = |op| match op {
         Op::Read(i) => map.get(&workload.keys[i as usize]),
         Op::Write(i) => {
@@ -334,23 +379,9 @@ fn measure<C: Contender>(workload: &Workload, config: &Config, progress: &Progre
             0
         }
     };
-    let mut cells = Vec::new();
-    for threads in 1..=config.threads {
-        for ((mix, ..), ops) in MIXES.iter().zip(&workload.ops) {
-            let runs: Vec<f64> = (0..config.repeats)
-                .map(|_| {
-                    let mops = run_cell(&ops[..threads], config.duration, apply);
-                    progress.step(&format!("{threads}t {mix}"));
-                    mops
-                })
-                .collect();
-            cells.push(Cell::of(&runs));
-        }
-    }
-    Row {
-        name: C::NAME,
-        cells,
-    }
+    let mops = run_cell(sequences, duration, apply);
+    *spent = Some(Box::new(map));
+    mops
 }
 
 /// Runs one thread per sequence, all released together, each applying its
@@ -398,30 +429,69 @@ where
     })
 }
 
-/// The contenders of every table.
-const CONTENDERS: usize = 9;
+/// The contenders of every table, in report order: strcache, its two
+/// variants, then the peers (the report relies on this order).
+const CONTENDERS: [(&str, Measure); 9] = [
+    (<StrCache as Contender>::NAME, measure::<StrCache>),
+    (
+        <Variant<COUNTED> as Contender>::NAME,
+        measure::<Variant<COUNTED>>,
+    ),
+    (
+        <Variant<BOUNDED> as Contender>::NAME,
+        measure::<Variant<BOUNDED>>,
+    ),
+    (<Locked as Contender>::NAME, measure::<Locked>),
+    (<Dash as Contender>::NAME, measure::<Dash>),
+    (<Papaya as Contender>::NAME, measure::<Papaya>),
+    (<Scc as Contender>::NAME, measure::<Scc>),
+    (<Moka as Contender>::NAME, measure::<Moka>),
+    (<Quick as Contender>::NAME, measure::<Quick>),
+];
 
-/// Measures every contender on one workload, in report order.
+/// The order in which `contenders` contenders (by index in report order)
+/// run on turn `turn`: report order rotated left by `turn`, so that across
+/// turns each contender runs in each position alike and none always runs
+/// first.
+fn run_order(contenders: usize, turn: usize) -> Vec<usize> {
+    (0..contenders).map(|i| (turn + i) % contenders).collect()
+}
+
+/// Measures every contender on one workload, interleaved: for each cell
+/// (thread count and mix), each repeat runs every contender once, in the
+/// [`run_order`] of that turn (turns counted across cells and repeats), so
+/// drift in the machine hits every contender alike, as in the pairs. Every
+/// run fills a fresh map. Returns the rows in report order.
 fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec<Row> {
-    let rows = vec![
-        measure::<StrCache>(workload, config, progress),
-        measure::<Variant<COUNTED>>(workload, config, progress),
-        measure::<Variant<BOUNDED>>(workload, config, progress),
-        measure::<Locked>(workload, config, progress),
-        measure::<Dash>(workload, config, progress),
-        measure::<Papaya>(workload, config, progress),
-        measure::<Scc>(workload, config, progress),
-        measure::<Moka>(workload, config, progress),
-        measure::<Quick>(workload, config, progress),
-    ];
-    debug_assert_eq!(rows.len(), CONTENDERS);
-    rows
+    let mut runs = vec![Vec::new(); CONTENDERS.len()];
+    let (mut turn, mut spent) = (0, None);
+    for threads in 1..=config.threads {
+        for ((mix, ..), ops) in MIXES.iter().zip(&workload.ops) {
+            progress.stage(format!("{}: {threads}t {mix}", workload.name));
+            let mut cell = vec![Vec::with_capacity(config.repeats); CONTENDERS.len()];
+            for repeat in 0..config.repeats {
+                for c in run_order(CONTENDERS.len(), turn) {
+                    let (name, run) = CONTENDERS[c];
+                    let mops = run(workload, &ops[..threads], config.duration, &mut spent);
+                    cell[c].push(mops);
+                    progress.step(&format!("{name}, run {}", repeat + 1));
+                }
+                turn += 1;
+            }
+            for (runs, cell) in runs.iter_mut().zip(&cell) {
+                runs.push(Cell::of(cell));
+            }
+        }
+    }
+    (CONTENDERS.iter().zip(runs))
+        .map(|(&(name, _), cells)| Row { name, cells })
+        .collect()
 }
 
 /// The runs of a whole run, for the progress line: every cell of every
 /// table, then the pairs' turns.
 fn total_runs(config: &Config, workloads: usize) -> usize {
-    let tables = workloads * CONTENDERS * config.threads * MIXES.len() * config.repeats;
+    let tables = workloads * CONTENDERS.len() * config.threads * MIXES.len() * config.repeats;
     // The floor and read counting on the hot keys, and bounded against
     // unbounded at each pair thread count on the hot keys and Zipf.
     let pairs = 2 + 2 * pair_threads(config).len();
@@ -610,4 +680,39 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_turn_runs_each_contender_once_rotated() {
+        assert_eq!(run_order(4, 0), [0, 1, 2, 3]);
+        assert_eq!(run_order(4, 1), [1, 2, 3, 0]);
+        assert_eq!(run_order(4, 5), [1, 2, 3, 0]);
+        // Over as many turns as contenders, each runs once in each position.
+        for position in 0..CONTENDERS.len() {
+            let mut seen: Vec<usize> = (0..CONTENDERS.len())
+                .map(|turn| run_order(CONTENDERS.len(), turn)[position])
+                .collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..CONTENDERS.len()).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn zipf_ranks_map_to_a_fixed_permutation_of_the_keys() {
+        let ranks = rank_to_key(1000, 0.99);
+        assert_eq!(ranks, rank_to_key(1000, 0.99), "seeded");
+        let mut sorted = ranks.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>(), "a permutation");
+        assert_ne!(
+            ranks[..16],
+            sorted[..16],
+            "the hottest ranks are not the first keys"
+        );
+        assert_eq!(rank_to_key(16, 0.0), (0..16).collect::<Vec<u32>>());
+    }
 }
