@@ -356,8 +356,15 @@ fn scenario(hook: Hook, act: Act) {
             }
             Act::Reenter => {
                 trigger(&cache, &script, hook);
+                // A key's `Drop` runs on whichever thread collects it, which
+                // may still be inside the hook when `trigger` sees it fire.
+                let mut waited = Duration::ZERO;
+                while script.reentered.load(Relaxed) == 0 {
+                    assert!(waited < PATIENCE, "{hook:?} never re-entered");
+                    thread::sleep(Duration::from_millis(1));
+                    waited += Duration::from_millis(1);
+                }
                 *script.armed.lock().unwrap() = None;
-                assert!(script.reentered.load(Relaxed) > 0, "{hook:?} re-entered");
             }
             Act::Block => {
                 let writer = {
