@@ -37,12 +37,13 @@ use bytes::Bytes;
 use crossbeam_epoch::Guard;
 
 use super::{
-    loading::{nanos, serve, Parts},
+    loading::{serve, Parts},
     pipeline::SpawnHook,
     Pipeline, Served,
 };
 use crate::{
-    entry::Entry, load::Flight, read::CachedStr, stats::bump, LoadError, Loaded, StrCache,
+    entry::Entry, expire::nanos, load::Flight, read::CachedStr, stats::bump, LoadError, Loaded,
+    StrCache,
 };
 
 /// A loader's future, boxed.

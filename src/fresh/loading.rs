@@ -17,8 +17,8 @@ use crossbeam_epoch::Guard;
 
 use super::{Pipeline, Queue, Workers};
 use crate::{
-    entry::Entry, load::Flight, read::CachedStr, stats::bump, sync::current_thread, LoadError,
-    Loaded, StrCache, Utf8Bytes,
+    entry::Entry, expire::nanos, load::Flight, read::CachedStr, stats::bump, sync::current_thread,
+    LoadError, Loaded, StrCache, Utf8Bytes,
 };
 
 /// A cache that loads what it misses with its own loader and, when built
@@ -360,11 +360,6 @@ where
     // moves into the `CachedStr`, as in `StrCache::get_str`.
     let value = unsafe { CachedStr::new(guard, value) };
     Some(Served { value, stale, age })
-}
-
-/// The age from which a read schedules a reload, in clock nanoseconds.
-pub(super) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<K, E, S> Core<K, E, S>
