@@ -69,12 +69,12 @@ fn main() {
                 let pinned = cache.pin();
                 for _ in 0..n {
                     let name = &names[pick(&mut state, keys)];
-                    total += black_box(pinned.get_str(name.as_str())).map_or(0, str::len);
+                    total += black_box(pinned.get_str(name.as_str()).map_or(0, str::len));
                 }
             } else {
                 for _ in 0..n {
                     let name = &names[pick(&mut state, keys)];
-                    total += black_box(cache.get_str(name.as_str())).map_or(0, |v| v.len());
+                    total += black_box(cache.get_str(name.as_str()).map_or(0, |v| v.len()));
                 }
             }
         }

@@ -70,6 +70,10 @@ pub struct StrCache<K = String, S = ahash::RandomState> {
     shards: Box<[Shard<K>]>,
     /// `shards.len() - 1`; the shard is chosen by hash bits 48.. (table
     /// slots use the low bits).
+    ///
+    /// # Invariants
+    /// `MASK`: `shards.len()` is a power of two and `shard_mask + 1`;
+    /// neither changes.
     shard_mask: usize,
     hasher: S,
     epoch: Epoch,
@@ -146,7 +150,7 @@ impl<K, S> StrCache<K, S> {
         hasher: S,
         settings: Settings<K>,
     ) -> Self {
-        debug_assert!(shards.is_power_of_two());
+        assert!(shards.is_power_of_two(), "the builder rounds shards up");
         let per_shard = capacity.div_ceil(shards);
         StrCache {
             shards: (0..shards)
@@ -178,6 +182,7 @@ impl<K, S> StrCache<K, S> {
         &self.shards[self.shard_index(tag)].counters
     }
 
+    #[inline]
     fn shard_index(&self, tag: u64) -> usize {
         (tag >> 48) as usize & self.shard_mask
     }
@@ -332,10 +337,15 @@ where
     #[inline]
     fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (&Shard<K>, u64) {
         let tag = self.tag(key);
-        (&self.shards[self.shard_index(tag)], tag)
+        // SAFETY: `shard_index` masks with `shard_mask`, so the index is
+        // below `shards.len()` (invariant `MASK`). Every read comes here,
+        // and the bounds check would cost each one.
+        let shard = unsafe { self.shards.get_unchecked(self.shard_index(tag)) };
+        (shard, tag)
     }
 
     /// The hash tag of `key`; its bits 48.. choose the shard.
+    #[inline]
     pub(crate) fn tag<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         tag_of(self.hasher.hash_one(key))
     }
@@ -427,7 +437,9 @@ where
         }
     }
 
-    /// The unexpired entry for `key`, without marking it as read.
+    /// The unexpired entry for `key`, without marking it as read. Always
+    /// inlined, as [`get_in`](Self::get_in) is.
+    #[inline(always)]
     pub(crate) fn find<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
         K: Borrow<Q>,
@@ -440,7 +452,10 @@ where
     /// As [`find`](Self::find), for a read that returns the value: it marks
     /// the entry as read for the policy (a load and nothing more, unless the
     /// cache is bounded and the entry's marks are not saturated).
-    #[inline]
+    ///
+    /// Always inlined: it is the body of every read, and a call would
+    /// cost a hit its register saves and restores.
+    #[inline(always)]
     pub(crate) fn get_in<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
         K: Borrow<Q>,
