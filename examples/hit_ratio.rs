@@ -25,11 +25,21 @@
 //! seeds its hasher at random when it is built, and the hash decides which
 //! keys share a shard, a sketch counter or a ghost, so one run's figure
 //! can differ from the next by up to a point; the mean of a few runs is
-//! what tells two close policies apart.
+//! what tells two close policies apart. The runs at a point take turns:
+//! run 1 of every cache, then run 2 of every cache, and so on.
+//!
+//! A second table follows, of replay speed: for each point and cache, the
+//! median over the runs of the requests replayed per second, in millions,
+//! timed over the requests alone (not building the cache or reading the
+//! trace). It ends with strcache's median over quick_cache's, for each
+//! quick_cache setting that ran beside strcache. One thread replays, so
+//! the figures are a single core's; on a shared machine they are noisy,
+//! and taking turns spreads the machine's drift over every cache alike.
 //!
 //! `--csv PATH` also writes every cell to a CSV file, one row per
-//! `trace,capacity,cache,hit_ratio,min,max` (in percent, as in the table;
-//! `hit_ratio` is the mean);
+//! `trace,capacity,cache,hit_ratio,min,max,mreq_s` (hit ratios in percent,
+//! as in the table; `hit_ratio` is the mean; `mreq_s` is the median speed
+//! in millions of requests per second);
 //! `--charts DIR` draws one SVG per trace (`hit_ratio-oltp.svg`): hit ratio
 //! against capacity on a log scale, one line per cache.
 
@@ -95,30 +105,56 @@ replay!(Lru(lru::LruCache<u64, ()>), put);
 replay!(Moka(moka::sync::Cache<u64, ()>), insert);
 replay!(QuickCache(quick_cache::sync::Cache<u64, ()>), insert);
 
-/// Hit ratio in percent of `cache` over `keys`.
-fn replay(cache: &mut dyn Replay, keys: &[u64]) -> f64 {
+/// Replays `keys` into `cache`: its hit ratio in percent, and the requests
+/// it served per second, timed over the requests alone.
+fn replay(cache: &mut dyn Replay, keys: &[u64]) -> (f64, f64) {
+    let started = Instant::now();
     let hits = keys.iter().filter(|&&k| cache.request(k)).count();
-    100.0 * hits as f64 / keys.len() as f64
+    let per_second = keys.len() as f64 / started.elapsed().as_secs_f64();
+    (100.0 * hits as f64 / keys.len() as f64, per_second)
 }
 
-/// Hit ratios of one cache at one point over several runs.
+/// Hit ratios and replay speed of one cache at one point over several runs.
 struct Cell {
     mean: f64,
     min: f64,
     max: f64,
+    /// The median of the runs' speeds (the mean of the middle two of an
+    /// even count), in millions of requests per second.
+    mreq_s: f64,
 }
 
 impl Cell {
-    /// Replays `keys` `runs` times, each on a new cache named `name` of
-    /// `capacity` entries.
-    fn measure(name: &str, capacity: u64, keys: &[u64], runs: u32) -> Self {
-        let ratios: Vec<f64> = (0..runs)
-            .map(|_| replay(cache(name, capacity).as_mut(), keys))
-            .collect();
+    /// Replays `keys` `runs` times on a new cache of each of `names`, of
+    /// `capacity` entries, and returns their cells in `names` order. The
+    /// caches take turns, one run each, so that a change in the machine's
+    /// speed during the point slows them alike.
+    fn measure(names: &[&str], capacity: u64, keys: &[u64], runs: u32) -> Vec<Self> {
+        let mut measured = vec![(Vec::new(), Vec::new()); names.len()];
+        for _ in 0..runs {
+            for (name, (ratios, speeds)) in names.iter().zip(&mut measured) {
+                let (ratio, speed) = replay(cache(name, capacity).as_mut(), keys);
+                ratios.push(ratio);
+                speeds.push(speed);
+            }
+        }
+        measured
+            .iter()
+            .map(|(ratios, speeds)| Self::of(ratios, speeds))
+            .collect()
+    }
+
+    /// The cell of one cache's runs: `ratios` holds their hit ratios in run
+    /// order, `speeds` their requests per second.
+    fn of(ratios: &[f64], speeds: &[f64]) -> Self {
+        let mut sorted = speeds.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
         Self {
-            mean: ratios.iter().sum::<f64>() / f64::from(runs),
+            mean: ratios.iter().sum::<f64>() / ratios.len() as f64,
             min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
             max: ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            mreq_s: (sorted[(n - 1) / 2] + sorted[n / 2]) / 2.0 / 1e6,
         }
     }
 }
@@ -174,9 +210,49 @@ fn selected<T: PartialEq>(wanted: &[T], value: &T) -> bool {
     wanted.is_empty() || wanted.contains(value)
 }
 
-/// One row of the table: a trace, a capacity and the hit ratios in percent
-/// of each cache column.
+/// One row of the tables: a trace, a capacity and the cell of each cache
+/// column.
 type Row = (&'static str, u64, Vec<Cell>);
+
+/// The ratios that end the speed table: strcache's median over each
+/// quick_cache setting's, by cache name.
+const SPEED_RATIOS: [(&str, &str); 2] = [
+    ("strcache", "quick_cache"),
+    ("strcache", "quick_cache_1shard"),
+];
+
+/// Prints the replay speed of `rows` over `runs` runs as a Markdown table:
+/// one column per cache (`columns` by name, `titles` as headed), then each
+/// of [`SPEED_RATIOS`] whose two caches both ran.
+fn print_speed_table(columns: &[&str], titles: &[&str], rows: &[Row], runs: u32) {
+    let column = |name| columns.iter().position(|&c| c == name);
+    let ratios: Vec<(String, usize, usize)> = SPEED_RATIOS
+        .iter()
+        .filter_map(|&(a, b)| Some((format!("{a} / {b}"), column(a)?, column(b)?)))
+        .collect();
+    let runs = match runs {
+        1 => "one run".to_owned(),
+        n => format!("the median of {n} runs"),
+    };
+    println!();
+    println!(
+        "Replay speed in millions of requests per second: one thread, {runs}; \
+         timing is noisy on a shared machine."
+    );
+    println!();
+    let ratio_titles = ratios.iter().map(|(title, _, _)| title.as_str());
+    let headings: Vec<&str> = titles.iter().copied().chain(ratio_titles).collect();
+    println!("| trace | capacity | {} |", headings.join(" | "));
+    println!("|---|--:|{}", "--:|".repeat(headings.len()));
+    for (trace, capacity, cells) in rows {
+        let speeds = cells.iter().map(|cell| format!("{:.2}", cell.mreq_s));
+        let quotients = ratios
+            .iter()
+            .map(|&(_, a, b)| format!("{:.2}x", cells[a].mreq_s / cells[b].mreq_s));
+        let text: Vec<String> = speeds.chain(quotients).collect();
+        println!("| {trace} | {capacity} | {} |", text.join(" | "));
+    }
+}
 
 /// Writes `rows` to `path` as CSV, one line per cell; `columns` names the
 /// caches.
@@ -192,11 +268,20 @@ fn write_table_csv(path: &Path, columns: &[&str], rows: &[Row]) -> Result<(), Bo
                     format!("{:.4}", cell.mean),
                     format!("{:.4}", cell.min),
                     format!("{:.4}", cell.max),
+                    format!("{:.4}", cell.mreq_s),
                 ]
             })
         })
         .collect();
-    let header = ["trace", "capacity", "cache", "hit_ratio", "min", "max"];
+    let header = [
+        "trace",
+        "capacity",
+        "cache",
+        "hit_ratio",
+        "min",
+        "max",
+        "mreq_s",
+    ];
     report::write_csv(path, &header, &lines)
 }
 
@@ -286,16 +371,14 @@ fn main() -> Result<(), Box<dyn Error>> {
             if !selected(&capacities, &capacity) {
                 continue;
             }
-            let cells: Vec<Cell> = columns
-                .iter()
-                .map(|&name| Cell::measure(name, capacity, &keys, runs))
-                .collect();
+            let cells = Cell::measure(&columns, capacity, &keys, runs);
             let text: Vec<String> = cells.iter().map(Cell::to_string).collect();
             println!("| {trace} | {capacity} | {} |", text.join(" | "));
             rows.push((trace, capacity, cells));
         }
     }
     eprintln!("replayed {runs} times each in {:.0?}", started.elapsed());
+    print_speed_table(&columns, &titles, &rows, runs);
     if let Some(path) = csv {
         write_table_csv(&path, &columns, &rows)?;
     }
