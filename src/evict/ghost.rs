@@ -4,7 +4,7 @@
 //! the policy moves capacity toward the part whose ghosts are hit more.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{hash_map::Entry, HashMap, VecDeque},
     hash::{BuildHasherDefault, Hasher},
 };
 
@@ -77,8 +77,10 @@ impl Ghosts {
             let Some((old, exit)) = self.queue.pop_front() else {
                 break;
             };
-            if self.map.get(&old) == Some(&exit) {
-                self.map.remove(&old);
+            if let Entry::Occupied(ghost) = self.map.entry(old) {
+                if *ghost.get() == exit {
+                    ghost.remove();
+                }
             }
         }
     }

@@ -90,42 +90,46 @@ impl Sketch {
         self.table.len() * 8
     }
 
-    /// The word and bit shift of the counter of `fp` in each row.
-    fn slots(&self, fp: u32) -> [(usize, u32); 4] {
-        let mask = self.table.len() - 1;
+    /// The word and bit shift of the counter of `fp` in `row` (0..4) of a
+    /// table of `mask + 1` words. Row `row` uses nibbles `4*row..4*row+4`
+    /// of a word, so the four rows of one key never share a counter.
+    #[inline]
+    fn slot(fp: u32, row: usize, mask: usize) -> (usize, u32) {
         let spread = u64::from(fp) | (u64::from(fp) << 32);
-        let mut slots = [(0, 0); 4];
-        for (row, (slot, seed)) in slots.iter_mut().zip(SEEDS).enumerate() {
-            let h = spread.wrapping_mul(seed);
-            let word = (h >> 32) as usize & mask;
-            // Row `row` uses nibbles 4*row..4*row+4 of a word, so the four
-            // rows of one key never share a counter.
-            let nibble = (row as u32) * 4 + ((h >> 30) as u32 & 3);
-            *slot = (word, nibble * 4);
-        }
-        slots
+        let h = spread.wrapping_mul(SEEDS[row]);
+        let word = (h >> 32) as usize & mask;
+        let nibble = (row as u32) * 4 + ((h >> 30) as u32 & 3);
+        (word, nibble * 4)
     }
 
     /// The estimated number of recent requests of the key with fingerprint
     /// `fp`, 0..=15.
     pub(super) fn frequency(&self, fp: u32) -> u8 {
-        if self.table.is_empty() {
+        let Some(mask) = self.table.len().checked_sub(1) else {
             return 0;
+        };
+        let mut least = 15;
+        for row in 0..SEEDS.len() {
+            let (word, shift) = Self::slot(fp, row, mask);
+            least = least.min((self.table[word] >> shift) & 15);
         }
-        let counts = self.slots(fp).map(|(w, s)| (self.table[w] >> s) & 15);
-        counts.into_iter().min().unwrap_or(0) as u8
+        least as u8
     }
 
     /// Counts `by` requests of the key with fingerprint `fp` (each of its
     /// four counters saturates at 15).
     pub(super) fn increment(&mut self, fp: u32, by: u8) {
-        if self.table.is_empty() || by == 0 {
+        let Some(mask) = self.table.len().checked_sub(1) else {
+            return;
+        };
+        if by == 0 {
             return;
         }
-        for (w, s) in self.slots(fp) {
-            let count = (self.table[w] >> s) & 15;
-            let raised = (count + u64::from(by)).min(15);
-            self.table[w] = (self.table[w] & !(15 << s)) | (raised << s);
+        for row in 0..SEEDS.len() {
+            let (word, shift) = Self::slot(fp, row, mask);
+            let counter = &mut self.table[word];
+            let raised = (((*counter >> shift) & 15) + u64::from(by)).min(15);
+            *counter = (*counter & !(15 << shift)) | (raised << shift);
         }
         self.additions += u64::from(by);
         if self.additions >= self.sample && self.aging_due() {
