@@ -111,9 +111,19 @@ impl<K> Entry<K> {
     }
 
     /// Returns the reads marked since the last call and clears them.
+    ///
+    /// A load, and a store only if there were marks: not a swap, whose
+    /// locked instruction every step of the policy's clock hands would pay.
+    /// A reader's mark between the two is lost, which, as in `mark`, only
+    /// makes the hint smaller.
     pub(crate) fn take_marks(&self) -> u8 {
         // Relaxed: as in `mark`; the count orders no other memory.
-        self.marks.swap(0, Ordering::Relaxed)
+        let marks = self.marks.load(Ordering::Relaxed);
+        if marks != 0 {
+            // Relaxed: as above.
+            self.marks.store(0, Ordering::Relaxed);
+        }
+        marks
     }
 
     /// Starts this (unpublished) entry with the marks of the one it
