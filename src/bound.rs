@@ -11,7 +11,7 @@
 //! read (`Entry::mark`), which the policy collects with `take_marks` under
 //! its lock.
 
-use std::{fmt, ptr::NonNull};
+use std::{fmt, marker::PhantomData, ptr::NonNull};
 
 use crate::{
     entry::Entry,
@@ -68,8 +68,9 @@ slice_keys!(
 
 /// Heap bytes a cache spends on each entry besides its key and value
 /// bytes, as [`max_bytes`](crate::Builder::max_bytes) counts them: the
-/// entry record (`size_of` of the key, the value's buffer header, the
-/// deadline and the policy's marks), the table slots at the lowest load a
+/// entry's header and key (32 bytes and `size_of` of the key; a value's
+/// text follows them, or the 32-byte handle of a buffer kept as it was
+/// given), the table slots at the lowest load a
 /// table is left at after it grows (four 16-byte slots), and the policy's
 /// record of the key (57 bytes). Allocator rounding is not included.
 ///
@@ -79,7 +80,7 @@ slice_keys!(
 /// assert!(overhead > std::mem::size_of::<String>());
 /// ```
 pub const fn entry_overhead<K>() -> usize {
-    std::mem::size_of::<Entry<K>>() + 4 * 16 + POLICY_BYTES
+    crate::entry::header_bytes::<K>() + 4 * 16 + POLICY_BYTES
 }
 
 /// The policy's memory per entry: its node (24 bytes and the handle), at
@@ -158,8 +159,10 @@ impl<K> fmt::Debug for Weigher<K> {
 /// entry that is live and not yet retired.
 pub(crate) struct EntryRef<K> {
     pub(crate) tag: u64,
-    /// Non-null, so the policy's `Option<EntryRef>` costs no extra word.
-    pub(crate) entry: NonNull<Entry<K>>,
+    /// The entry's address ([`Entry::addr`]): thin and non-null, so the
+    /// policy's `Option<EntryRef>` costs no extra word.
+    pub(crate) entry: NonNull<u8>,
+    _key: PhantomData<*const K>,
 }
 
 // SAFETY: an `EntryRef` is a shared reference to an `Entry<K>` that may be
@@ -174,7 +177,8 @@ impl<K> EntryRef<K> {
     pub(crate) fn new(tag: u64, entry: &Entry<K>) -> Self {
         EntryRef {
             tag,
-            entry: NonNull::from(entry),
+            entry: NonNull::from(entry).cast(),
+            _key: PhantomData,
         }
     }
 
@@ -185,7 +189,7 @@ impl<K> EntryRef<K> {
     /// under it (invariant `TRACKED`), or owns the unpublished entry.
     pub(crate) unsafe fn get(&self) -> &Entry<K> {
         // SAFETY: per the contract, the entry is live.
-        unsafe { self.entry.as_ref() }
+        unsafe { Entry::shared(self.entry.as_ptr() as usize).deref() }
     }
 }
 

@@ -10,7 +10,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use crossbeam_epoch::{Guard, Owned, Shared};
+use crossbeam_epoch::Guard;
 
 use crate::{
     bound::{Bound, EntryRef},
@@ -371,12 +371,12 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let guard = self.epoch.pin();
-        let value: *const Utf8Bytes = &self.get_in(key, &guard)?.value;
-        // SAFETY: `value` is the value of an entry loaded under `guard`,
-        // which moves into the `CachedStr` and keeps the entry from being
-        // freed; the entry cannot be dropped by the cache's own `Drop`
-        // either, since the `CachedStr` borrows the cache.
-        Some(unsafe { CachedStr::new(guard, value) })
+        let entry: *const Entry<K> = self.get_in(key, &guard)?;
+        // SAFETY: `entry` was loaded under `guard`, which moves into the
+        // `CachedStr` and keeps the entry from being freed; the entry
+        // cannot be dropped by the cache's own `Drop` either, since the
+        // `CachedStr` borrows the cache.
+        Some(unsafe { CachedStr::of_entry(guard, entry) })
     }
 
     /// The value for `key` as a shared handle on the cached buffer (no
@@ -396,7 +396,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let guard = self.epoch.pin();
-        self.get_in(key, &guard).map(|e| e.value.as_bytes().clone())
+        self.get_in(key, &guard).map(Entry::to_bytes)
     }
 
     /// Whether `key` has a value.
@@ -495,8 +495,11 @@ where
         Some((entry, tag))
     }
 
-    /// Publishes `value` for `key`, taking ownership of the text without
-    /// copying it. The value it replaces is freed once no reader holds it.
+    /// Publishes `value` for `key`. Text of up to 4 KiB is copied into the
+    /// entry, beside its key, and the caller's buffer is dropped, so that a
+    /// read finds key and text in one allocation; longer text is kept
+    /// without a copy, as [`try_insert_bytes`](Self::try_insert_bytes)
+    /// keeps any. The value it replaces is freed once no reader holds it.
     /// The entry expires after the cache's default time to live, if one is
     /// set. In a bounded cache, the insert evicts entries until the total
     /// weight is within the bound again before it returns.
@@ -518,7 +521,7 @@ where
     where
         K: Send + 'static,
     {
-        self.write(key, value.into(), None)
+        self.write(key, value.into(), None, false)
     }
 
     /// Publishes `value` for `key` to expire after `ttl`, which overrides
@@ -548,11 +551,12 @@ where
     where
         K: Send + 'static,
     {
-        self.write(key, value.into(), Some(ttl))
+        self.write(key, value.into(), Some(ttl), false)
     }
 
     /// Publishes `value` for `key` after checking that it is UTF-8. The
-    /// buffer is kept, not copied.
+    /// buffer is kept, not copied, whatever its length: a read then loads
+    /// it apart from the entry.
     ///
     /// # Errors
     /// [`Error::InvalidUtf8`] with the offset of the first invalid byte, or
@@ -574,27 +578,36 @@ where
         K: Send + 'static,
     {
         let value = Utf8Bytes::try_from(value)?;
-        self.write(key, value, None)
+        self.write(key, value, None, true)
     }
 
-    fn write(&self, key: K, value: Utf8Bytes, ttl: Option<Duration>) -> Result<InsertOutcome, Error>
+    /// Inserts `key` with `value`, whose buffer is kept if `share` (see
+    /// [`Entry::new`]).
+    pub(crate) fn write(
+        &self,
+        key: K,
+        value: Utf8Bytes,
+        ttl: Option<Duration>,
+        share: bool,
+    ) -> Result<InsertOutcome, Error>
     where
         K: Send + 'static,
     {
-        let outcome = self.write_fill(key, value, ttl, Fill::Write)?;
+        let outcome = self.write_fill(key, value, ttl, Fill::Write, share)?;
         debug_assert!(outcome.is_some(), "only a load is ever beaten by a write");
         Ok(outcome.unwrap_or(InsertOutcome::Inserted))
     }
 
     /// Inserts `key` with `value`, related to the loads of the key in flight
     /// as `fill` says: `Ok(None)` if it was a load that a write beat, and
-    /// nothing changed.
+    /// nothing changed. The value's buffer is kept if `share`.
     pub(crate) fn write_fill(
         &self,
         key: K,
         value: Utf8Bytes,
         ttl: Option<Duration>,
         fill: Fill<'_, K>,
+        share: bool,
     ) -> Result<Option<InsertOutcome>, Error>
     where
         K: Send + 'static,
@@ -615,7 +628,7 @@ where
         // User code (the clock): before any lock.
         let stamp = self.expiry.stamp(ttl);
         let now = stamp.judge;
-        let entry = Owned::new(Entry::new(key, value, stamp, self.bound.is_some()));
+        let entry = Entry::new(key, value, stamp, self.bound.is_some(), share);
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let ctx = Ctx {
@@ -655,7 +668,8 @@ where
             let Some((_, victim)) = policy.evict() else {
                 break;
             };
-            let entry = Shared::from(victim.entry.as_ptr().cast_const());
+            // SAFETY: live until the unlink below (invariant `TRACKED`).
+            let entry = unsafe { Entry::shared(victim.entry.as_ptr() as usize) };
             let shard = &self.shards[self.shard_index(victim.tag)];
             let unlinked = shard.evict(victim.tag, entry, guard);
             debug_assert!(unlinked, "a tracked entry is live (invariant TRACKED)");
@@ -701,7 +715,7 @@ where
         let (value, cause) = if entry.expired_at(now) {
             (None, EvictionCause::Expired)
         } else {
-            (Some(entry.value.clone()), EvictionCause::Removed)
+            (Some(entry.to_utf8()), EvictionCause::Removed)
         };
         let mut out = Unlinked::new();
         // SAFETY: `Shard::remove` unlinked it under its lock, once.

@@ -1,8 +1,53 @@
-//! The immutable record a slot publishes, and the one way to retire it.
+//! The record a slot publishes, one allocation per entry, and the one way
+//! to retire it.
+//!
+//! An entry is a header, the key, and the value: its bytes, copied in at
+//! write time, or a [`Utf8Bytes`] handle on a buffer the writer handed in
+//! (`try_insert_bytes`) or one longer than [`INLINE_MAX`]. A hit on a copied
+//! value reads the header, the key and the text from one allocation, where
+//! a separate buffer would cost it one more dependent load.
+//!
+//! ```text
+//! | deadline | written | refs | tail_len | node | marks | shared | key | tail |
+//!   tail: the value's bytes, or padding and a `Utf8Bytes` (`shared`)
+//! ```
+//!
+//! # Synchronization
+//! Shared locations: each entry's `refs`, `marks` and `node`; everything
+//! else is written before publication and never again.
+//!
+//! - Publication and retirement are the table's and the collector's (see
+//!   `table.rs` and [`retire`]).
+//! - `refs` counts what keeps the allocation: one reference for the cache,
+//!   from construction until the collector (or the drop of the table that
+//!   owns the entry) releases it, and one for each live [`ValueOwner`], the
+//!   owner of a `Bytes` that [`Entry::to_bytes`] hands out over a copied
+//!   value. Owners are made only through a reference to a reachable
+//!   entry: under a pin that loaded it (the collector does not release the
+//!   cache's reference while that pin lasts), or with the cache's
+//!   reference in hand. So the count is at least 1 when it is incremented,
+//!   and the increment is Relaxed, as `Arc::clone`'s.
+//! - Every release is an AcqRel decrement: its Release orders the
+//!   releaser's reads of the value before it; the release that takes the
+//!   count to zero Acquires all the others and frees the allocation, as
+//!   `Arc`'s drop does. Only the cache's release drops the key and a
+//!   shared value (user `Drop`s); an owner reads the copied bytes only, so
+//!   the last release, whoever makes it, frees memory and runs no user
+//!   code.
+//! - The marks are a hint (see [`Entry::mark`]); the node is read and
+//!   written under the policy lock.
 
-use std::sync::Arc;
+use std::{
+    alloc::{self, Layout},
+    cell::UnsafeCell,
+    fmt,
+    marker::PhantomData,
+    ptr::{self, NonNull},
+    sync::Arc,
+};
 
-use crossbeam_epoch::{Guard, Shared};
+use bytes::Bytes;
+use crossbeam_epoch::{Guard, Owned, Pointable, Pointer, Shared};
 
 use crate::{
     expire::{Expiry, Stamp},
@@ -14,21 +59,35 @@ use crate::{
 /// The most marks an entry holds; readers store nothing once it is reached.
 const MAX_MARKS: u8 = 3;
 
-/// One published key/value pair. Never mutated after publication, except
-/// for the readers' use marks: a write replaces the whole entry.
+/// The longest value that `insert` copies into its entry. Longer ones
+/// keep their buffer, as every value given as `Bytes` does: the copy grows
+/// with the length, while the dependent load that it saves a hit does not.
+pub(crate) const INLINE_MAX: usize = 4096;
+
+/// Past this many references, [`Entry::to_bytes`] aborts rather than let
+/// the count wrap and free the entry under its owners (as `Arc` does).
+const MAX_REFS: u32 = u32::MAX / 2;
+
+/// One published key/value pair, generic over its tail so that
+/// [`Prefix`] (an empty tail) gives the layout of every field before it.
+/// Never mutated after publication, except for the readers' use marks and
+/// the count of references: a write replaces the whole entry.
 ///
-/// The key is stored inline beside the value's buffer header, so a lookup
-/// that matches the slot's hash tag reads the entry's first line or two
-/// before it reaches the key's and the value's own bytes. The layout is
-/// fixed: the marks end 13 bytes after the start of the deadline, which
-/// every hit reads (to check expiry), so under the 16-byte alignment that
-/// the system allocators give they share its cache line, and a bound's
-/// marks cost a hit no line that a hit on an unbounded cache does not read.
-#[derive(Debug)]
+/// The header's fields lie in its first 32 bytes, so a hit reads the
+/// deadline, the marks and the value's form from one cache line; the key
+/// and, when copied, the value follow it.
 #[repr(C)]
-pub(crate) struct Entry<K> {
+pub(crate) struct EntryOf<K, T: ?Sized> {
     /// When the entry expires, in the cache clock's nanoseconds; 0 for never.
     pub(crate) deadline: u64,
+    /// When the entry was written, in the cache clock's nanoseconds; 0 if
+    /// the write did not read the clock (an untimed cache). A
+    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
+    pub(crate) written: u64,
+    /// References to the allocation (see the module's synchronization).
+    refs: AtomicU32,
+    /// Length of `tail` in bytes.
+    tail_len: u32,
     /// The eviction policy's node for this key (bounded caches only). Set
     /// before publication and read only under the policy lock; atomic so
     /// that it is set through a shared reference, which keeps the policy's
@@ -37,39 +96,377 @@ pub(crate) struct Entry<K> {
     /// Reads since the policy last looked, saturating at `MAX_MARKS`;
     /// saturated from the start in an unbounded cache, where no policy looks.
     marks: AtomicU8,
-    /// When the entry was written, in the cache clock's nanoseconds; 0 if
-    /// the write did not read the clock (an untimed cache). A
-    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
-    pub(crate) written: u64,
+    /// Whether `tail` holds a `Utf8Bytes` (after `PAD` bytes) rather than
+    /// the value's bytes.
+    shared: bool,
     pub(crate) key: K,
-    pub(crate) value: Utf8Bytes,
+    /// In an `UnsafeCell`: a shared `Utf8Bytes` updates its own atomics in
+    /// place (a `Bytes` made from a `Vec` is promoted on its first clone).
+    tail: UnsafeCell<T>,
 }
 
-// A tombstone is a null pointer with tag 1, so entries need a spare low bit.
-const _: () = assert!(std::mem::align_of::<Entry<u8>>() >= 2);
+/// An entry as a slot holds it: a thin pointer, the tail's length in the
+/// header (see the `Pointable` implementation).
+pub(crate) type Entry<K> = EntryOf<K, [u8]>;
+
+/// The fields of an entry before its tail, as a sized type.
+type Prefix<K> = EntryOf<K, [u8; 0]>;
+
+// SAFETY: the tail's `UnsafeCell` is written only before publication, or
+// through a shared `Utf8Bytes`'s own atomics, which are thread-safe
+// (`Utf8Bytes: Sync`); every other field is `Sync` when `K` is.
+unsafe impl<K: Sync, T: ?Sized> Sync for EntryOf<K, T> {}
+
+// A tombstone is a null pointer with tag 1, so entries need a spare low
+// bit; a shared value is aligned within the tail (`PAD`). Every `Prefix<K>`
+// is aligned at least as `Prefix<u8>`.
+const _: () = assert!(
+    std::mem::align_of::<Prefix<u8>>() >= 2
+        && std::mem::align_of::<Prefix<u8>>() >= std::mem::align_of::<Utf8Bytes>()
+);
+
+/// Bytes of an entry before its value, for `K`: the header and the key.
+pub(crate) const fn header_bytes<K>() -> usize {
+    std::mem::offset_of!(Prefix<K>, tail)
+}
+
+/// How a new entry gets its value.
+enum Value {
+    /// Copied from these bytes, valid UTF-8, which outlive the `init` call.
+    Copy(*const u8, usize),
+    /// Kept as it is.
+    Shared(Utf8Bytes),
+}
+
+/// What [`Entry::new`] hands to `Owned::init`.
+pub(crate) struct Init<K> {
+    key: K,
+    value: Value,
+    stamp: Stamp,
+    tracked: bool,
+}
 
 impl<K> Entry<K> {
+    /// Where the tail starts.
+    const TAIL: usize = header_bytes::<K>();
+    /// The allocation's alignment, at least a `Utf8Bytes`'s.
+    const ALIGNMENT: usize = std::mem::align_of::<Prefix<K>>();
+    /// Padding before a shared value in the tail, which aligns it: the
+    /// allocation is aligned to `ALIGNMENT`, at least 8.
+    const PAD: usize = Self::TAIL.next_multiple_of(std::mem::align_of::<Utf8Bytes>()) - Self::TAIL;
+    /// The tail of a shared value.
+    const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
+
     /// An entry; `tracked` says whether an eviction policy will read its
-    /// marks. An untracked entry starts with its marks saturated, so that
+    /// marks, and `share` whether to keep the value's buffer however short
+    /// it is. An untracked entry starts with its marks saturated, so that
     /// [`mark`](Self::mark) never stores to it and readers of bounded and
     /// unbounded caches run the same instructions.
-    pub(crate) fn new(key: K, value: Utf8Bytes, stamp: Stamp, tracked: bool) -> Self {
-        Entry {
-            key,
-            value,
-            deadline: stamp.deadline,
-            written: stamp.written,
-            node: AtomicU32::new(0),
-            marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
+    ///
+    /// A copied value's buffer is dropped here, before any lock: its `Drop`
+    /// is user code, and if it panics, the new entry is freed, its key
+    /// dropped, and the panic goes on to the writer.
+    pub(crate) fn new(
+        key: K,
+        value: Utf8Bytes,
+        stamp: Stamp,
+        tracked: bool,
+        share: bool,
+    ) -> Owned<Self> {
+        if share || value.len() > INLINE_MAX {
+            let value = Value::Shared(value);
+            return Owned::init(Init {
+                key,
+                value,
+                stamp,
+                tracked,
+            });
         }
+        let copy = Value::Copy(value.as_ptr(), value.len());
+        let entry = Owned::init(Init {
+            key,
+            value: copy,
+            stamp,
+            tracked,
+        });
+        drop(value);
+        entry
+    }
+
+    fn layout(tail_len: usize) -> Layout {
+        Layout::from_size_align(Self::TAIL + tail_len, Self::ALIGNMENT)
+            .expect("an entry's size fits in isize")
+            .pad_to_align()
+    }
+
+    /// The entry at `addr` as a wide pointer, its tail's length read from
+    /// its header.
+    ///
+    /// # Safety
+    /// `addr` is an entry's address, from [`Entry::addr`] or `init`, and
+    /// the entry is not yet freed.
+    unsafe fn wide(addr: usize) -> *mut Self {
+        let base = ptr::with_exposed_provenance_mut::<u8>(addr);
+        // SAFETY: the header lies at `addr` (caller's contract), and
+        // `tail_len` is written before the address is handed out.
+        let tail_len = unsafe { (*base.cast::<Prefix<K>>()).tail_len };
+        ptr::slice_from_raw_parts_mut(base, tail_len as usize) as *mut Self
+    }
+
+    /// The entry's address, which a timer or the policy keeps.
+    pub(crate) fn addr(&self) -> usize {
+        ptr::from_ref(self).cast::<u8>() as usize
+    }
+
+    /// The entry at `addr`, as the tables hold it.
+    ///
+    /// # Safety
+    /// `addr` came from [`addr`](Self::addr) of an entry that is not yet
+    /// freed.
+    pub(crate) unsafe fn shared<'g>(addr: usize) -> Shared<'g, Self> {
+        // SAFETY: an entry's address, which `init` aligned (caller's
+        // contract).
+        unsafe { Shared::from_usize(addr) }
+    }
+
+    /// The value's text.
+    #[inline]
+    pub(crate) fn text(&self) -> &str {
+        if self.shared {
+            self.shared_value().as_str()
+        } else {
+            // SAFETY: the tail of a copied value is written before
+            // publication and never again, and holds the bytes of a
+            // `Utf8Bytes` (invariant `UTF8`).
+            unsafe { std::str::from_utf8_unchecked(&*self.tail.get()) }
+        }
+    }
+
+    /// The shared value, which a shared entry's tail holds.
+    fn shared_value(&self) -> &Utf8Bytes {
+        // SAFETY: `init` wrote it, and only the cache's release drops it.
+        unsafe { &*self.shared_value_ptr() }
+    }
+
+    /// Where a shared entry's tail holds its value: at the aligned offset
+    /// `PAD` of a tail of `SHARED_TAIL` bytes. Derived from the tail's
+    /// `UnsafeCell`, so the value may update its atomics and be dropped
+    /// through it.
+    fn shared_value_ptr(&self) -> *mut Utf8Bytes {
+        debug_assert!(self.shared);
+        // SAFETY: `PAD` is within the tail of a shared entry.
+        unsafe { self.tail.get().cast::<u8>().add(Self::PAD).cast() }
+    }
+
+    /// The value as `Bytes` that share its buffer: a clone of a shared
+    /// value, or over a copied one an owner that holds a reference to the
+    /// entry. The caller reaches `self` through the cache's reference (see
+    /// the module's synchronization).
+    pub(crate) fn to_bytes(&self) -> Bytes {
+        if self.shared {
+            return self.shared_value().as_bytes().clone();
+        }
+        // Relaxed: the count is at least 1 while the cache's reference is
+        // held, as the caller's is; no memory is published with it.
+        if self.refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
+            std::process::abort();
+        }
+        // SAFETY: the tail is the copied bytes, immutable, and the reference
+        // just taken keeps them until the owner releases it.
+        let value = unsafe { NonNull::new_unchecked(self.tail.get()) };
+        // From the address, not from `&self`: the last owner may free the
+        // allocation, which a pointer derived from a shared reference may
+        // not; `init` exposed the allocation's own provenance.
+        let entry = ptr::with_exposed_provenance_mut::<u8>(self.addr());
+        Bytes::from_owner(ValueOwner {
+            // SAFETY: the address of `self`, not null.
+            entry: unsafe { NonNull::new_unchecked(entry) },
+            value,
+            release: Self::release,
+        })
+    }
+
+    /// The value as a `Utf8Bytes` sharing its buffer, as in
+    /// [`to_bytes`](Self::to_bytes).
+    pub(crate) fn to_utf8(&self) -> Utf8Bytes {
+        if self.shared {
+            return self.shared_value().clone();
+        }
+        // SAFETY: a copied value's bytes came from a `Utf8Bytes`.
+        unsafe { Utf8Bytes::from_bytes_unchecked(self.to_bytes()) }
     }
 
     /// Heap bytes of the entry and its value, as `stats()` counts them
     /// while retired (the key's own heap bytes are not known here).
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.value.len()
+        let shared = if self.shared {
+            self.shared_value().len()
+        } else {
+            0
+        };
+        std::mem::size_of_val(self) + shared
     }
 
+    /// Releases one reference to the entry at `entry`, freeing it if it
+    /// was the last.
+    ///
+    /// # Safety
+    /// The caller holds a reference (the cache's, whose key and shared value
+    /// it has dropped, or an owner's) and gives it up.
+    unsafe fn release(entry: NonNull<u8>) {
+        let prefix = entry.as_ptr().cast::<Prefix<K>>();
+        // SAFETY: the caller's reference keeps the entry allocated.
+        let (refs, tail_len) = unsafe { (&(*prefix).refs, (*prefix).tail_len) };
+        // AcqRel: the Release half orders this holder's reads of the entry
+        // before the decrement; the Acquire half pairs with every other
+        // holder's Release decrement, so the last one frees after all reads.
+        if refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: the last reference: no other holder remains, the key
+            // and any shared value are dropped (only the cache's release
+            // drops them, before its decrement), and the allocation has the
+            // layout `init` gave it.
+            unsafe { alloc::dealloc(entry.as_ptr(), Self::layout(tail_len as usize)) };
+        }
+    }
+}
+
+/// Entries in crossbeam's `Atomic`, `Owned` and `Shared`: `init` returns the
+/// address of a new allocation aligned to `ALIGNMENT` holding a whole
+/// entry; `deref` and `deref_mut` rebuild the entry's wide pointer from its
+/// header; `drop` releases the cache's reference, which frees the
+/// allocation once every owner has released theirs.
+impl<K> Pointable for Entry<K> {
+    const ALIGN: usize = Self::ALIGNMENT;
+
+    type Init = Init<K>;
+
+    unsafe fn init(init: Init<K>) -> usize {
+        let Init {
+            key,
+            value,
+            stamp,
+            tracked,
+        } = init;
+        let (tail_len, shared) = match &value {
+            Value::Copy(_, len) => (*len, false),
+            Value::Shared(_) => (Self::SHARED_TAIL, true),
+        };
+        let layout = Self::layout(tail_len);
+        // SAFETY: the layout's size is at least `TAIL`, which is not zero.
+        let base = unsafe { alloc::alloc(layout) };
+        if base.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        let prefix = Prefix {
+            deadline: stamp.deadline,
+            written: stamp.written,
+            refs: AtomicU32::new(1),
+            tail_len: u32::try_from(tail_len).expect("a copied value is at most INLINE_MAX"),
+            node: AtomicU32::new(0),
+            marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
+            shared,
+            key,
+            tail: UnsafeCell::new([]),
+        };
+        // SAFETY: `base` is a new allocation of `TAIL + tail_len` bytes or
+        // more, aligned for `Prefix<K>`; the tail's bytes follow the
+        // prefix's `TAIL` bytes, in bounds.
+        unsafe {
+            base.cast::<Prefix<K>>().write(prefix);
+            let tail = base.add(Self::TAIL);
+            match value {
+                // The caller's bytes outlive this call (`Value::Copy`).
+                Value::Copy(bytes, len) => ptr::copy_nonoverlapping(bytes, tail, len),
+                // Aligned: `base` is aligned to `ALIGNMENT`, at least 8.
+                Value::Shared(value) => tail.add(Self::PAD).cast::<Utf8Bytes>().write(value),
+            }
+        }
+        // Exposed: every pointer to the entry is rebuilt from this address.
+        base.expose_provenance()
+    }
+
+    unsafe fn deref<'a>(ptr: usize) -> &'a Self {
+        // SAFETY: crossbeam's contract: an entry `init` made, not dropped.
+        unsafe { &*Self::wide(ptr) }
+    }
+
+    unsafe fn deref_mut<'a>(ptr: usize) -> &'a mut Self {
+        // SAFETY: as in `deref`, and no other reference exists.
+        unsafe { &mut *Self::wide(ptr) }
+    }
+
+    unsafe fn drop(ptr: usize) {
+        /// Drops a shared value and releases the cache's reference, also
+        /// when the key's `Drop` panics.
+        struct Rest<K>(usize, PhantomData<K>);
+        impl<K> Drop for Rest<K> {
+            fn drop(&mut self) {
+                // SAFETY: the entry is allocated until the release below.
+                let entry = unsafe { &*Entry::<K>::wide(self.0) };
+                if entry.shared {
+                    // SAFETY: the cache's release drops the shared value
+                    // once; no reader remains (crossbeam's contract).
+                    unsafe { ptr::drop_in_place(entry.shared_value_ptr()) };
+                }
+                let entry = ptr::with_exposed_provenance_mut::<u8>(self.0);
+                // SAFETY: the cache's reference, given up once; the
+                // address of a live entry is not null.
+                unsafe { Entry::<K>::release(NonNull::new_unchecked(entry)) };
+            }
+        }
+        let rest = Rest::<K>(ptr, PhantomData);
+        // SAFETY: crossbeam's contract: no other thread reaches the entry
+        // through the cache any more, and the key is dropped once, here;
+        // owners never read it.
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*Self::wide(ptr)).key)) };
+        drop(rest);
+    }
+}
+
+/// The header's fields; never the key or the value.
+impl<K> fmt::Debug for Entry<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("deadline", &self.deadline)
+            .field("written", &self.written)
+            .field("shared", &self.shared)
+            .field("tail_len", &self.tail_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The owner of a `Bytes` over a copied value: one reference to its entry.
+struct ValueOwner {
+    entry: NonNull<u8>,
+    value: NonNull<[u8]>,
+    /// `Entry::<K>::release` for the entry's `K`.
+    release: unsafe fn(NonNull<u8>),
+}
+
+// SAFETY: an owner reads the immutable copied bytes and releases its
+// reference with an atomic decrement; the last release frees memory and
+// runs no user code (the key was dropped by the cache's release). Neither
+// depends on the thread.
+unsafe impl Send for ValueOwner {}
+// SAFETY: as for `Send`; `&ValueOwner` only reads the bytes.
+unsafe impl Sync for ValueOwner {}
+
+impl AsRef<[u8]> for ValueOwner {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the owner's reference keeps the bytes until it is dropped.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl Drop for ValueOwner {
+    fn drop(&mut self) {
+        // SAFETY: the reference `to_bytes` took for this owner, given up
+        // once.
+        unsafe { (self.release)(self.entry) };
+    }
+}
+
+impl<K> Entry<K> {
     /// The policy node (bounded caches).
     pub(crate) fn node(&self) -> u32 {
         // Relaxed: written before publication or under the policy lock,

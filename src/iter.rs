@@ -86,7 +86,7 @@ impl<'g, K> Iterator for Iter<'g, K> {
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: this cursor is only ever given `self.guard`.
         let entry = unsafe { self.cursor.next(self.guard) }?;
-        Some((&entry.key, entry.value.as_str()))
+        Some((&entry.key, entry.text()))
     }
 }
 
@@ -111,6 +111,6 @@ impl<K: Clone> Iterator for OwnedIter<'_, K> {
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: this cursor is only ever given `self.guard`.
         let entry = unsafe { self.cursor.next(&self.guard) }?;
-        Some((entry.key.clone(), entry.value.clone()))
+        Some((entry.key.clone(), entry.to_utf8()))
     }
 }

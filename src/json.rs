@@ -336,7 +336,7 @@ where
         key: impl IntoKey<K>,
         json: Bytes,
     ) -> Result<InsertOutcome, Error> {
-        self.insert(key.into_key(), validate(json)?)
+        self.write(key.into_key(), validate(json)?, None, true)
     }
 
     /// Deserializes the value for `key` into an owned `T`; `Ok(None)` when

@@ -5,8 +5,10 @@
 //! moves that work to write time: a writer serializes once, outside any
 //! lock, hands the text over as a [`Utf8Bytes`] (built without copying from
 //! a `String`, `Box<str>`, `Arc<str>`, `&'static str` or checked `Bytes`), and
-//! the cache publishes it with one atomic pointer store. A reader calls
-//! [`StrCache::get_str`] and gets a `&str` into the cached buffer.
+//! the cache publishes it with one atomic pointer store: text of up to
+//! 4 KiB copied beside its key in the entry, longer text and `Bytes` kept
+//! as given. A reader calls [`StrCache::get_str`] and gets a `&str` into
+//! the cached bytes.
 //!
 //! ```
 //! use strcache::StrCache;

@@ -120,7 +120,7 @@ impl<'g, K> Unlinked<'g, K> {
             // SAFETY: retired above under `guard`, which is still pinned,
             // so the collector has not freed it.
             let entry = unsafe { entry.deref() };
-            listener(&entry.key, &entry.value, cause);
+            listener(&entry.key, &entry.to_utf8(), cause);
         }
     }
 }

@@ -7,13 +7,14 @@ use std::{
     hash::{BuildHasher, Hash},
     marker::PhantomData,
     ops::Deref,
+    ptr::NonNull,
 };
 
 use crossbeam_epoch::Guard;
 
 use bytes::Bytes;
 
-use crate::{iter::Iter, StrCache, Utf8Bytes};
+use crate::{entry::Entry, iter::Iter, StrCache, Utf8Bytes};
 
 /// A cached value borrowed from a [`StrCache`]: derefs to `&str`.
 ///
@@ -60,22 +61,61 @@ use crate::{iter::Iter, StrCache, Utf8Bytes};
 /// ```
 pub struct CachedStr<'c> {
     /// # Invariants
-    /// `PINNED`: points to a value that lives until `_guard` is dropped:
-    /// the value of an entry loaded under `_guard`, or a value whose drop
-    /// is deferred under it.
-    value: *const Utf8Bytes,
+    /// `PINNED`: `text` and `source` point into memory that lives until
+    /// `_guard` is dropped: an entry loaded under `_guard`, or a value
+    /// whose drop is deferred under it.
+    text: NonNull<str>,
+    /// What `to_bytes` shares: the entry or the `Utf8Bytes` that `text`
+    /// lies in.
+    source: NonNull<u8>,
+    /// Makes the `Bytes` of `source`: `Entry::<K>::to_bytes` for an entry
+    /// of keys `K`, or a clone of a `Utf8Bytes`.
+    to_bytes: unsafe fn(NonNull<u8>) -> Bytes,
     _guard: Guard,
     _cache: PhantomData<&'c ()>,
 }
 
 impl<'c> CachedStr<'c> {
     /// # Safety
-    /// `value` is the value of an entry loaded under `guard` from a cache
-    /// that outlives `'c`, or a value whose drop was deferred under
-    /// `guard`.
+    /// `value` is a value whose drop was deferred under `guard`.
     pub(crate) unsafe fn new(guard: Guard, value: *const Utf8Bytes) -> Self {
+        /// # Safety
+        /// `value` points to a live `Utf8Bytes`.
+        unsafe fn share(value: NonNull<u8>) -> Bytes {
+            // SAFETY: the caller's contract.
+            unsafe { value.cast::<Utf8Bytes>().as_ref() }
+                .as_bytes()
+                .clone()
+        }
+        // SAFETY: the caller's contract: the value outlives the guard.
+        let text = unsafe { &*value }.as_str();
         CachedStr {
-            value,
+            text: NonNull::from(text),
+            // SAFETY: a pointer to a live value is not null.
+            source: unsafe { NonNull::new_unchecked(value.cast_mut()) }.cast(),
+            to_bytes: share,
+            _guard: guard,
+            _cache: PhantomData,
+        }
+    }
+
+    /// # Safety
+    /// `entry` was loaded under `guard` from a cache that outlives `'c`.
+    #[inline]
+    pub(crate) unsafe fn of_entry<K>(guard: Guard, entry: *const Entry<K>) -> Self {
+        /// # Safety
+        /// `entry` points to an entry that is not yet freed, reached
+        /// through the cache's reference (see `entry.rs`).
+        unsafe fn share<K>(entry: NonNull<u8>) -> Bytes {
+            // SAFETY: the caller's contract.
+            unsafe { Entry::<K>::shared(entry.as_ptr() as usize).deref() }.to_bytes()
+        }
+        // SAFETY: the caller's contract: the entry outlives the guard.
+        let entry = unsafe { &*entry };
+        CachedStr {
+            text: NonNull::from(entry.text()),
+            source: NonNull::from(entry).cast(),
+            to_bytes: share::<K>,
             _guard: guard,
             _cache: PhantomData,
         }
@@ -91,7 +131,9 @@ impl<'c> CachedStr<'c> {
     /// ```
     #[inline]
     pub fn as_str(&self) -> &str {
-        self.value().as_str()
+        // SAFETY: invariant `PINNED`: the guard we own keeps the text alive
+        // while `self` is borrowed.
+        unsafe { self.text.as_ref() }
     }
 
     /// The value as a `Bytes` that shares the cached buffer (no copy) and,
@@ -111,14 +153,9 @@ impl<'c> CachedStr<'c> {
     /// assert_eq!(&body[..], b"body");
     /// ```
     pub fn to_bytes(&self) -> Bytes {
-        self.value().as_bytes().clone()
-    }
-
-    #[inline]
-    fn value(&self) -> &Utf8Bytes {
-        // SAFETY: invariant `PINNED`: the guard we own keeps the value
-        // alive while `self` is borrowed.
-        unsafe { &*self.value }
+        // SAFETY: invariant `PINNED`: the guard we own keeps the source
+        // alive, and `to_bytes` was chosen for it.
+        unsafe { (self.to_bytes)(self.source) }
     }
 }
 
@@ -284,9 +321,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.cache
-            .get_in(key, &self.guard)
-            .map(|e| e.value.as_str())
+        self.cache.get_in(key, &self.guard).map(|e| e.text())
     }
 
     /// Whether `key` has a value.

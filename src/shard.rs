@@ -577,7 +577,10 @@ impl<K> Shard<K> {
             let Some(timer) = state.timers.pop_due(now) else {
                 break;
             };
-            let entry = Shared::from(timer.addr as *const Entry<K>);
+            // SAFETY: a timer of this shard's table names an entry that is live
+            // or, once unlinked, retired under a guard that this writer's
+            // pin outlasts.
+            let entry = unsafe { Entry::shared(timer.addr) };
             let Some(index) = table.position_of(timer.tag, entry, guard) else {
                 continue;
             };
@@ -591,7 +594,8 @@ impl<K> Shard<K> {
             unlinked += 1;
         }
         state.timers.compact(|t| {
-            let entry = Shared::from(t.addr as *const Entry<K>);
+            // SAFETY: as above.
+            let entry = unsafe { Entry::shared(t.addr) };
             table.position_of(t.tag, entry, guard).is_some()
                 // SAFETY: live in the published table, under the lock.
                 && unsafe { entry.deref() }.deadline == t.deadline
@@ -736,7 +740,7 @@ fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
         state.timers.linked(Timer {
             deadline: entry.deadline,
             tag,
-            addr: entry as *const Entry<K> as usize,
+            addr: entry.addr(),
         });
     }
 }

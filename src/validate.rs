@@ -153,7 +153,8 @@ pub(crate) fn bound<K>(bound: &Bound<K>, shards: &[Shard<K>], guard: &Guard) {
     let mut entries = Vec::with_capacity(policy.len());
     for shard in shards {
         shard.inspect_locked(guard, |table, _| {
-            entries.extend(table.live(guard).map(|(_, e)| e.as_raw()));
+            // SAFETY: live, loaded under `guard`, which is still pinned.
+            entries.extend(table.live(guard).map(|(_, e)| unsafe { e.deref() }.addr()));
         });
     }
     assert_eq!(
@@ -165,9 +166,9 @@ pub(crate) fn bound<K>(bound: &Bound<K>, shards: &[Shard<K>], guard: &Guard) {
     );
     for &entry in &entries {
         // SAFETY: live, loaded under `guard`, which is still pinned.
-        let node = unsafe { &*entry }.node();
+        let node = unsafe { Entry::<K>::shared(entry).deref() }.node();
         assert!(
-            ptr::eq(policy.handle(node).entry.as_ptr(), entry),
+            policy.handle(node).entry.as_ptr() as usize == entry,
             "policy node {node} does not point to the entry that names it"
         );
     }
@@ -180,8 +181,8 @@ pub(crate) fn bound<K>(bound: &Bound<K>, shards: &[Shard<K>], guard: &Guard) {
     let sum: u64 = entries
         .iter()
         // SAFETY: as above; `guard` is still pinned.
-        .map(|&e| unsafe { &*e })
-        .map(|e| bound.weigher.weigh(&e.key, &e.value))
+        .map(|&e| unsafe { Entry::<K>::shared(e).deref() })
+        .map(|e| bound.weigher.weigh(&e.key, e.text()))
         .sum();
     assert_eq!(
         sum, weight,

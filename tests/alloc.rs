@@ -197,6 +197,39 @@ fn retired_memory_stays_bounded_under_overwrites() {
     assert_eq!(cache.len(), keys);
 }
 
+/// A `Bytes` that `get_bytes` hands out over a copied value holds a
+/// reference to its entry: it reads the value whole after the key is
+/// replaced and the cache dropped and collected, and the entry's memory is
+/// freed by the last such `Bytes`, not before.
+#[test]
+fn get_bytes_of_a_copied_value_outlives_its_entry() {
+    let _serial = serial();
+    let text = "x".repeat(1_000);
+    let cache: StrCache<u32> = StrCache::builder().build();
+    cache.insert(1, text.clone()).unwrap();
+    let first = cache.get_bytes(&1).unwrap();
+    let clone = first.clone();
+    let last = cache.get_str(&1).unwrap().to_bytes();
+    cache.insert(1, "other").unwrap();
+    drop(cache);
+    for _ in 0..if cfg!(miri) { 100 } else { 10_000 } {
+        crossbeam_epoch::pin().flush();
+    }
+    assert_eq!(first, text.as_bytes());
+    assert_eq!(clone, text.as_bytes());
+    let live = LIVE.load(Ordering::Relaxed);
+    drop((first, clone));
+    let freed_first = live - LIVE.load(Ordering::Relaxed);
+    assert_eq!(last, text.as_bytes());
+    let live = LIVE.load(Ordering::Relaxed);
+    drop(last);
+    let freed_last = live - LIVE.load(Ordering::Relaxed);
+    assert!(
+        freed_first < text.len() && freed_last > text.len(),
+        "the first holder freed {freed_first} bytes, the last {freed_last}"
+    );
+}
+
 /// `insert_json` serializes into a reused per-thread buffer and allocates
 /// once more than a plain insert: the exact-size buffer the text moves to.
 #[cfg(feature = "json")]

@@ -30,27 +30,53 @@ fn insert_get_replace_remove() {
     assert_eq!(cache.get_str("a").unwrap(), "3");
 }
 
+/// `insert` copies text of up to 4 KiB into the entry and keeps longer
+/// text's buffer; `try_insert_bytes` keeps any buffer. Every form reads
+/// back the same, and `get_bytes` shares what the entry holds.
 #[test]
-fn every_value_kind_is_stored_without_copying() {
+fn short_text_is_copied_long_text_and_bytes_are_kept() {
     let cache: StrCache = StrCache::new();
+    // The copy is made while the caller's buffer is still allocated, so it
+    // cannot land at the same address.
+    let copied = |key: &str, ptr: *const u8, text: &str| {
+        let read = cache.get_str(key).unwrap();
+        assert_eq!(read, text);
+        assert_ne!(read.as_ptr(), ptr, "{key}: text of up to 4 KiB is copied");
+        let shared = cache.get_bytes(key).unwrap();
+        assert_eq!(
+            shared.as_ptr(),
+            read.as_ptr(),
+            "{key}: get_bytes shares the copy"
+        );
+    };
     let owned = String::from("owned");
     let ptr = owned.as_ptr();
     cache.insert("string".into(), owned).unwrap();
-    assert_eq!(cache.get_str("string").unwrap().as_ptr(), ptr);
+    copied("string", ptr, "owned");
 
     let boxed: Box<str> = "boxed".into();
     let ptr = boxed.as_ptr();
     cache.insert("box".into(), boxed).unwrap();
-    assert_eq!(cache.get_str("box").unwrap().as_ptr(), ptr);
+    copied("box", ptr, "boxed");
 
     let arc: Arc<str> = "arc".into();
     let ptr = arc.as_ptr();
-    cache.insert("arc".into(), arc).unwrap();
-    assert_eq!(cache.get_str("arc").unwrap().as_ptr(), ptr);
+    cache.insert("arc".into(), Arc::clone(&arc)).unwrap();
+    copied("arc", ptr, "arc");
+    assert_eq!(Arc::strong_count(&arc), 1, "the cache let go of the Arc");
 
     static TEXT: &str = "static";
     cache.insert("static".into(), TEXT).unwrap();
-    assert_eq!(cache.get_str("static").unwrap().as_ptr(), TEXT.as_ptr());
+    copied("static", TEXT.as_ptr(), TEXT);
+
+    for len in [4096, 4097] {
+        let text = "y".repeat(len);
+        let ptr = text.as_ptr();
+        cache.insert("long".into(), text).unwrap();
+        let read = cache.get_str("long").unwrap();
+        assert_eq!(read.len(), len);
+        assert_eq!(read.as_ptr() == ptr, len > 4096, "{len} bytes");
+    }
 
     let bytes = Bytes::from(vec![b'x'; 64]);
     let ptr = bytes.as_ptr();

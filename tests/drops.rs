@@ -52,6 +52,19 @@ fn tracked(id: usize, counts: &Counts) -> Bytes {
     })
 }
 
+/// A tracked value longer than the 4 KiB that `insert` copies into an
+/// entry, so that `insert` keeps its buffer, and its drop tells when the
+/// entry's is.
+fn kept(id: usize, counts: &Counts) -> Utf8Bytes {
+    let text = format!("value {id} {}", " ".repeat(4096));
+    Utf8Bytes::try_from(Bytes::from_owner(Tracked {
+        text,
+        id,
+        counts: counts.clone(),
+    }))
+    .unwrap()
+}
+
 /// A key that counts its drops.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Key(u32);
@@ -132,16 +145,32 @@ fn values_still_in_the_cache_are_freed_when_it_drops() {
     let cache: StrCache = StrCache::new();
     for id in 0..3 {
         cache
-            .insert(
-                id.to_string(),
-                Utf8Bytes::try_from(tracked(id, &counts)).unwrap(),
-            )
+            .try_insert_bytes(id.to_string(), tracked(id, &counts))
             .unwrap();
     }
     assert_eq!(counts.get(), [0, 0, 0]);
     drop(cache);
     // Live entries are dropped by `Drop` itself, not deferred.
     assert_eq!(counts.get(), [1, 1, 1]);
+}
+
+/// `insert` copies short text into the entry and drops the caller's
+/// buffer at once; `try_insert_bytes` keeps the buffer until the entry
+/// goes.
+#[test]
+fn a_copied_value_is_dropped_by_its_insert() {
+    let counts = Counts::new(2);
+    let cache: StrCache = StrCache::new();
+    let copied = Utf8Bytes::try_from(tracked(0, &counts)).unwrap();
+    cache.insert("copied".into(), copied).unwrap();
+    cache
+        .try_insert_bytes("kept".into(), tracked(1, &counts))
+        .unwrap();
+    assert_eq!(counts.get(), [1, 0]);
+    assert_eq!(cache.get_str("copied").unwrap(), "value 0");
+    assert_eq!(cache.get_str("kept").unwrap(), "value 1");
+    drop(cache);
+    assert_eq!(counts.get(), [1, 1]);
 }
 
 #[test]
@@ -171,7 +200,7 @@ fn evicted_and_expired_values_are_dropped_exactly_once() {
     let keys = n as u32 / 4;
     for id in 0..n {
         let key = id as u32 % keys;
-        let value = Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
+        let value = kept(id, &counts);
         if id % 3 == 0 {
             cache
                 .insert_with_ttl(key, value, Duration::from_secs(1))
@@ -339,8 +368,9 @@ fn a_panicking_listener_in_clear_leaks_nothing() {
         .on_evict(|_: &u32, _, _| panic!("listener fails"))
         .build();
     for id in 0..n {
-        let value = Utf8Bytes::try_from(tracked(id, &counts)).unwrap();
-        cache.insert(id as u32, value).unwrap();
+        cache
+            .try_insert_bytes(id as u32, tracked(id, &counts))
+            .unwrap();
     }
     let cleared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.clear()));
     assert!(cleared.is_err(), "the listener panics");

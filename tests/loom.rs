@@ -75,6 +75,31 @@ fn read_races_resize() {
     });
 }
 
+/// `get_bytes` of a copied value racing its replacement and reclamation:
+/// the `Bytes` holds a reference to the entry, taken under the reader's
+/// pin, and reads the old or the new value whole after the writer's pins
+/// have let the collector release the cache's reference.
+#[test]
+fn get_bytes_races_replace_and_reclamation() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "old").unwrap();
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                cache.insert(1, "new").unwrap();
+                // Each pin under loom flushes, so the collector may run the
+                // deferred release of the old entry here.
+                drop(cache.get_str(&1));
+            })
+        };
+        let bytes = cache.get_bytes(&1).unwrap();
+        writer.join().unwrap();
+        drop(cache.get_str(&1));
+        assert!(&bytes[..] == b"old" || &bytes[..] == b"new", "{bytes:?}");
+    });
+}
+
 /// Inserts key 1 from two threads at once and checks that one insert
 /// added it and the other replaced it, leaving one entry.
 fn race_two_inserts(cache: &Arc<StrCache<u32, Fixed>>) {

@@ -51,7 +51,7 @@ impl<K, S> StrCache<K, S> {
                 };
                 shard.counters.unlinked(cause);
                 if let Some(listener) = &self.listener {
-                    listener(&entry.key, &entry.value, cause);
+                    listener(&entry.key, &entry.to_utf8(), cause);
                 }
             }
         }
@@ -118,7 +118,7 @@ impl<K, S> StrCache<K, S> {
                     if e.expired_at(now) {
                         Some(EvictionCause::Expired)
                     } else {
-                        (!keep(&e.key, &e.value)).then_some(EvictionCause::Removed)
+                        (!keep(&e.key, e.text())).then_some(EvictionCause::Removed)
                     }
                 },
                 self.ctx(now),

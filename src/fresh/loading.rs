@@ -355,10 +355,10 @@ where
         bump(&cache.counters(tag).stale_served);
     }
     let age = Duration::from_nanos(now.saturating_sub(entry.written));
-    let value: *const Utf8Bytes = &entry.value;
-    // SAFETY: `value` is the value of an entry loaded under `guard`, which
-    // moves into the `CachedStr`, as in `StrCache::get_str`.
-    let value = unsafe { CachedStr::new(guard, value) };
+    let entry: *const Entry<K> = entry;
+    // SAFETY: `entry` was loaded under `guard`, which moves into the
+    // `CachedStr`, as in `StrCache::get_str`.
+    let value = unsafe { CachedStr::of_entry(guard, entry) };
     Some(Served { value, stale, age })
 }
 

@@ -92,7 +92,7 @@ use flight::{Leader, Status, Tally};
 pub use loaded::{Expiring, LoadError, Loaded};
 
 use crate::{
-    entry::reclaim,
+    entry::{reclaim, Entry},
     read::CachedStr,
     shard::Fill,
     stats::bump,
@@ -330,10 +330,10 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let guard = self.guard();
-        let value: *const Utf8Bytes = &self.find(key, &guard)?.value;
-        // SAFETY: as in `get_str`: `value` is the value of an entry loaded
-        // under `guard`, which moves into the `CachedStr`.
-        Some(unsafe { CachedStr::new(guard, value) })
+        let entry: *const Entry<K> = self.find(key, &guard)?;
+        // SAFETY: as in `get_str`: `entry` was loaded under `guard`, which
+        // moves into the `CachedStr`.
+        Some(unsafe { CachedStr::of_entry(guard, entry) })
     }
 
     /// Leads a new flight for `key`, or joins the one in progress.
@@ -447,7 +447,7 @@ where
         let fill = leader
             .as_ref()
             .map_or(Fill::Unlisted, |leader| Fill::Load(&leader.flight));
-        let outcome = self.write_fill(key, value.clone(), ttl, fill)?;
+        let outcome = self.write_fill(key, value.clone(), ttl, fill, false)?;
         if let Some(leader) = leader {
             if outcome.is_none() {
                 bump(&self.counters(leader.flight.tag).loads_superseded);
