@@ -14,7 +14,7 @@ use crossbeam_epoch::Guard;
 
 use crate::{
     bound::{Bound, EntryRef},
-    entry::Entry,
+    entry::{Entry, NewValue},
     evict::policy::Policy,
     expire::Expiry,
     iter::OwnedIter,
@@ -521,7 +521,7 @@ where
     where
         K: Send + 'static,
     {
-        self.write(key, value.into(), None, false)
+        self.write(key, NewValue::Text(value.into()), None)
     }
 
     /// Publishes `value` for `key` to expire after `ttl`, which overrides
@@ -551,7 +551,7 @@ where
     where
         K: Send + 'static,
     {
-        self.write(key, value.into(), Some(ttl), false)
+        self.write(key, NewValue::Text(value.into()), Some(ttl))
     }
 
     /// Publishes `value` for `key` after checking that it is UTF-8. The
@@ -578,36 +578,33 @@ where
         K: Send + 'static,
     {
         let value = Utf8Bytes::try_from(value)?;
-        self.write(key, value, None, true)
+        self.write(key, NewValue::Kept(value), None)
     }
 
-    /// Inserts `key` with `value`, whose buffer is kept if `share` (see
-    /// [`Entry::new`]).
+    /// Inserts `key` with `value` (see [`NewValue`]).
     pub(crate) fn write(
         &self,
         key: K,
-        value: Utf8Bytes,
+        value: NewValue<'_>,
         ttl: Option<Duration>,
-        share: bool,
     ) -> Result<InsertOutcome, Error>
     where
         K: Send + 'static,
     {
-        let outcome = self.write_fill(key, value, ttl, Fill::Write, share)?;
+        let outcome = self.write_fill(key, value, ttl, Fill::Write)?;
         debug_assert!(outcome.is_some(), "only a load is ever beaten by a write");
         Ok(outcome.unwrap_or(InsertOutcome::Inserted))
     }
 
     /// Inserts `key` with `value`, related to the loads of the key in flight
     /// as `fill` says: `Ok(None)` if it was a load that a write beat, and
-    /// nothing changed. The value's buffer is kept if `share`.
+    /// nothing changed.
     pub(crate) fn write_fill(
         &self,
         key: K,
-        value: Utf8Bytes,
+        value: NewValue<'_>,
         ttl: Option<Duration>,
         fill: Fill<'_, K>,
-        share: bool,
     ) -> Result<Option<InsertOutcome>, Error>
     where
         K: Send + 'static,
@@ -615,7 +612,7 @@ where
         let weight = match &self.bound {
             Some(bound) => {
                 // User code (the weigher): before any lock.
-                let weight = bound.weigher.weigh(&key, &value);
+                let weight = bound.weigher.weigh(&key, value.as_str());
                 let max = bound.capacity;
                 if weight > max {
                     return Err(Error::TooLarge { weight, max });
@@ -628,7 +625,7 @@ where
         // User code (the clock): before any lock.
         let stamp = self.expiry.stamp(ttl);
         let now = stamp.judge;
-        let entry = Entry::new(key, value, stamp, self.bound.is_some(), share);
+        let entry = Entry::new(key, value, stamp, self.bound.is_some());
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let ctx = Ctx {

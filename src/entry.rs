@@ -130,7 +130,36 @@ pub(crate) const fn header_bytes<K>() -> usize {
     std::mem::offset_of!(Prefix<K>, tail)
 }
 
-/// How a new entry gets its value.
+/// A value on its way into a new entry.
+pub(crate) enum NewValue<'a> {
+    /// Copied in when at most [`INLINE_MAX`] bytes, else kept: `insert`'s
+    /// text and loaded values.
+    Text(Utf8Bytes),
+    /// Kept, whatever its length: a value given as `Bytes`.
+    Kept(Utf8Bytes),
+    /// Copied in, or into a buffer of its own when longer than
+    /// [`INLINE_MAX`]: text a serializer wrote into its scratch buffer.
+    #[cfg_attr(
+        not(feature = "json"),
+        expect(
+            dead_code,
+            reason = "only the json feature serializes into a scratch buffer"
+        )
+    )]
+    Borrowed(&'a str),
+}
+
+impl NewValue<'_> {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            NewValue::Text(text) | NewValue::Kept(text) => text,
+            NewValue::Borrowed(text) => text,
+        }
+    }
+}
+
+/// How `init` gets an entry's value.
 enum Value {
     /// Copied from these bytes, valid UTF-8, which outlive the `init` call.
     Copy(*const u8, usize),
@@ -158,39 +187,34 @@ impl<K> Entry<K> {
     const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
 
     /// An entry; `tracked` says whether an eviction policy will read its
-    /// marks, and `share` whether to keep the value's buffer however short
-    /// it is. An untracked entry starts with its marks saturated, so that
+    /// marks. An untracked entry starts with its marks saturated, so that
     /// [`mark`](Self::mark) never stores to it and readers of bounded and
     /// unbounded caches run the same instructions.
     ///
     /// A copied value's buffer is dropped here, before any lock: its `Drop`
     /// is user code, and if it panics, the new entry is freed, its key
     /// dropped, and the panic goes on to the writer.
-    pub(crate) fn new(
-        key: K,
-        value: Utf8Bytes,
-        stamp: Stamp,
-        tracked: bool,
-        share: bool,
-    ) -> Owned<Self> {
-        if share || value.len() > INLINE_MAX {
-            let value = Value::Shared(value);
-            return Owned::init(Init {
+    pub(crate) fn new(key: K, value: NewValue<'_>, stamp: Stamp, tracked: bool) -> Owned<Self> {
+        let init = |value| {
+            Owned::init(Init {
                 key,
                 value,
                 stamp,
                 tracked,
-            });
+            })
+        };
+        match value {
+            NewValue::Text(text) if text.len() <= INLINE_MAX => {
+                let entry = init(Value::Copy(text.as_ptr(), text.len()));
+                drop(text);
+                entry
+            }
+            NewValue::Text(text) | NewValue::Kept(text) => init(Value::Shared(text)),
+            NewValue::Borrowed(text) if text.len() <= INLINE_MAX => {
+                init(Value::Copy(text.as_ptr(), text.len()))
+            }
+            NewValue::Borrowed(text) => init(Value::Shared(String::from(text).into())),
         }
-        let copy = Value::Copy(value.as_ptr(), value.len());
-        let entry = Owned::init(Init {
-            key,
-            value: copy,
-            stamp,
-            tracked,
-        });
-        drop(value);
-        entry
     }
 
     fn layout(tail_len: usize) -> Layout {

@@ -2,8 +2,9 @@
 //! JSON without copying what is stored; read it back without copying.
 //!
 //! Writing uses serde_json's serializer into a per-thread scratch buffer,
-//! then copies the result once into an exact-size buffer, so an insert
-//! allocates once however large the value. Validation uses simd-json, which
+//! then copies the text once, from there into the entry beside its key (or
+//! into an exact-size buffer of its own past 4 KiB), so an insert of up to
+//! 4 KiB allocates no more than a plain `insert` of the same text. Validation uses simd-json, which
 //! parses in place: it runs on a copy in the same scratch buffer, and the
 //! caller's buffer is what the cache keeps. A rejected document is
 //! described with serde_json's error where the two agree, as its messages
@@ -23,7 +24,9 @@ use serde::{
 };
 use serde_json::Value;
 
-use crate::{CachedStr, Error, InsertOutcome, IntoKey, Pinned, StrCache, Utf8Bytes};
+use crate::{
+    entry::NewValue, CachedStr, Error, InsertOutcome, IntoKey, Pinned, StrCache, Utf8Bytes,
+};
 
 /// Scratch buffers larger than this are freed after use rather than kept
 /// for the thread's next call.
@@ -48,23 +51,6 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         }
         Err(_) => f(&mut Vec::new()),
     })
-}
-
-/// `value` as JSON text in an exact-size buffer.
-fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
-    with_scratch(|buf| {
-        serde_json::to_writer(&mut *buf, value).map_err(|e| Error::Serialize(e.into()))?;
-        let text = Bytes::copy_from_slice(buf);
-        // SAFETY: serde_json writes only UTF-8: its `to_string` relies on
-        // the same guarantee.
-        Ok(unsafe { Utf8Bytes::from_bytes_unchecked(text) })
-    })
-}
-
-/// `value` as canonical JSON text: the keys of every object sorted.
-fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Utf8Bytes, Error> {
-    let value = serde_json::to_value(value).map_err(|e| Error::Serialize(e.into()))?;
-    to_json(&Sorted(&value))
 }
 
 /// A JSON value that serializes the keys of each object in sorted order
@@ -249,7 +235,8 @@ where
 {
     /// Serializes `value` to JSON and publishes it for `key`. The
     /// serialization runs before any lock, into a per-thread scratch
-    /// buffer; the text is then copied once into an exact-size buffer.
+    /// buffer; the text is then copied once, into the entry (or, past
+    /// 4 KiB, into an exact-size buffer of its own).
     ///
     /// The key is an [`IntoKey`]: a `K`, or for `String` keys a `&str`
     /// too, so `"user:7"` and `format!("user:{id}")` both do. A cache
@@ -282,7 +269,7 @@ where
         key: impl IntoKey<K>,
         value: &T,
     ) -> Result<InsertOutcome, Error> {
-        self.insert(key.into_key(), to_json(value)?)
+        self.write_json(key.into_key(), value)
     }
 
     /// As [`insert_json`](Self::insert_json), with the keys of every object
@@ -307,7 +294,20 @@ where
         key: impl IntoKey<K>,
         value: &T,
     ) -> Result<InsertOutcome, Error> {
-        self.insert(key.into_key(), to_canonical_json(value)?)
+        let value = serde_json::to_value(value).map_err(|e| Error::Serialize(e.into()))?;
+        self.write_json(key.into_key(), &Sorted(&value))
+    }
+
+    /// Serializes `value` into this thread's scratch buffer and publishes
+    /// the text for `key` from there (see [`NewValue::Borrowed`]).
+    fn write_json<T: Serialize + ?Sized>(&self, key: K, value: &T) -> Result<InsertOutcome, Error> {
+        with_scratch(|buf| {
+            serde_json::to_writer(&mut *buf, value).map_err(|e| Error::Serialize(e.into()))?;
+            // SAFETY: serde_json writes only UTF-8: its `to_string` relies
+            // on the same guarantee.
+            let text = unsafe { std::str::from_utf8_unchecked(buf) };
+            self.write(key, NewValue::Borrowed(text), None)
+        })
     }
 
     /// Publishes `json` for `key` after checking, with simd-json, that it
@@ -336,7 +336,7 @@ where
         key: impl IntoKey<K>,
         json: Bytes,
     ) -> Result<InsertOutcome, Error> {
-        self.write(key.into_key(), validate(json)?, None, true)
+        self.write(key.into_key(), NewValue::Kept(validate(json)?), None)
     }
 
     /// Deserializes the value for `key` into an owned `T`; `Ok(None)` when

@@ -92,7 +92,7 @@ use flight::{Leader, Status, Tally};
 pub use loaded::{Expiring, LoadError, Loaded};
 
 use crate::{
-    entry::{reclaim, Entry},
+    entry::{reclaim, Entry, NewValue},
     read::CachedStr,
     shard::Fill,
     stats::bump,
@@ -447,7 +447,7 @@ where
         let fill = leader
             .as_ref()
             .map_or(Fill::Unlisted, |leader| Fill::Load(&leader.flight));
-        let outcome = self.write_fill(key, value.clone(), ttl, fill, false)?;
+        let outcome = self.write_fill(key, NewValue::Text(value.clone()), ttl, fill)?;
         if let Some(leader) = leader {
             if outcome.is_none() {
                 bump(&self.counters(leader.flight.tag).loads_superseded);
