@@ -8,7 +8,7 @@
 //! a separate buffer would cost it one more dependent load.
 //!
 //! ```text
-//! | deadline | written | refs | tail_len | node | marks | shared | key | tail |
+//! | deadline | tail_len | marks | shared | written | refs | node | key | tail |
 //!   tail: the value's bytes, or padding and a `Utf8Bytes` (`shared`)
 //! ```
 //!
@@ -73,32 +73,34 @@ const MAX_REFS: u32 = u32::MAX / 2;
 /// Never mutated after publication, except for the readers' use marks and
 /// the count of references: a write replaces the whole entry.
 ///
-/// The header's fields lie in its first 32 bytes, so a hit reads the
-/// deadline, the marks and the value's form from one cache line; the key
-/// and, when copied, the value follow it.
+/// The header is 32 bytes. What a hit reads of it (the deadline, the
+/// tail's length, the marks and the value's form) lies in its first 16,
+/// which the 16-byte alignment of the system allocators keeps on one cache
+/// line; the write time (which only a `LoadingCache` reads), the count
+/// and the policy node follow. Then come the key and, when copied, the value.
 #[repr(C)]
 pub(crate) struct EntryOf<K, T: ?Sized> {
     /// When the entry expires, in the cache clock's nanoseconds; 0 for never.
     pub(crate) deadline: u64,
-    /// When the entry was written, in the cache clock's nanoseconds; 0 if
-    /// the write did not read the clock (an untimed cache). A
-    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
-    pub(crate) written: u64,
-    /// References to the allocation (see the module's synchronization).
-    refs: AtomicU32,
     /// Length of `tail` in bytes.
     tail_len: u32,
-    /// The eviction policy's node for this key (bounded caches only). Set
-    /// before publication and read only under the policy lock; atomic so
-    /// that it is set through a shared reference, which keeps the policy's
-    /// handle (derived from one) valid.
-    node: AtomicU32,
     /// Reads since the policy last looked, saturating at `MAX_MARKS`;
     /// saturated from the start in an unbounded cache, where no policy looks.
     marks: AtomicU8,
     /// Whether `tail` holds a `Utf8Bytes` (after `PAD` bytes) rather than
     /// the value's bytes.
     shared: bool,
+    /// When the entry was written, in the cache clock's nanoseconds; 0 if
+    /// the write did not read the clock (an untimed cache). A
+    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
+    pub(crate) written: u64,
+    /// References to the allocation (see the module's synchronization).
+    refs: AtomicU32,
+    /// The eviction policy's node for this key (bounded caches only). Set
+    /// before publication and read only under the policy lock; atomic so
+    /// that it is set through a shared reference, which keeps the policy's
+    /// handle (derived from one) valid.
+    node: AtomicU32,
     pub(crate) key: K,
     /// In an `UnsafeCell`: a shared `Utf8Bytes` updates its own atomics in
     /// place (a `Bytes` made from a `Vec` is promoted on its first clone).
@@ -295,8 +297,9 @@ impl<K> Entry<K> {
         if self.refs.fetch_add(1, Ordering::Relaxed) > MAX_REFS {
             std::process::abort();
         }
-        // SAFETY: the tail is the copied bytes, immutable, and the reference
-        // just taken keeps them until the owner releases it.
+        // SAFETY: a pointer into `self` is not null. The tail is the copied
+        // bytes, immutable, and the reference just taken keeps them until
+        // the owner releases it.
         let value = unsafe { NonNull::new_unchecked(self.tail.get()) };
         // From the address, not from `&self`: the last owner may free the
         // allocation, which a pointer derived from a shared reference may
