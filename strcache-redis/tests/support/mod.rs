@@ -7,6 +7,7 @@
 
 use std::{
     future::Future,
+    io::{Read, Write},
     net::{Ipv4Addr, TcpListener, TcpStream},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -73,12 +74,16 @@ impl Server {
         );
     }
 
-    /// Waits for the server to accept connections; false if it exited.
+    /// Waits for the server to answer on its port; false if it exited,
+    /// as it does when another test's server holds the port. That server
+    /// may answer meanwhile, so the answer must name this one's pid.
     fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
-                return true;
+            if let Ok(stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) {
+                if server_pid(stream, self.password()) == Some(self.child.id()) {
+                    return true;
+                }
             }
             if self
                 .child
@@ -94,6 +99,12 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// The `--requirepass` argument the server was started with, if any.
+    fn password(&self) -> Option<&str> {
+        let at = self.args.iter().position(|a| a == "--requirepass")?;
+        self.args.get(at + 1).map(String::as_str)
     }
 
     pub(crate) fn url(&self) -> String {
@@ -120,6 +131,35 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The process id of the server at the other end of `stream`, from
+/// `INFO server` (after `AUTH password`, if given); `None` if it does not
+/// answer in time.
+fn server_pid(mut stream: TcpStream, password: Option<&str>) -> Option<u32> {
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    if let Some(password) = password {
+        stream
+            .write_all(format!("AUTH {password}\r\n").as_bytes())
+            .ok()?;
+    }
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0; 4096];
+    while reply.len() < 64 * 1024 {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(rest) = text.split("process_id:").nth(1) {
+            if let Some((pid, _)) = rest.split_once("\r\n") {
+                return pid.parse().ok();
+            }
+        }
+    }
+    None
 }
 
 /// Starts `redis-server` on `port`, with nothing saved to disk.
