@@ -68,11 +68,12 @@ slice_keys!(
 
 /// Heap bytes a cache spends on each entry besides its key and value
 /// bytes, as [`max_bytes`](crate::Builder::max_bytes) counts them: the
-/// entry's header and key (32 bytes and `size_of` of the key; a value's
+/// entry's header and key (24 bytes and `size_of` of the key; a value's
 /// text follows them, or the 32-byte handle of a buffer kept as it was
-/// given), the table slots at the lowest load a
-/// table is left at after it grows (four 16-byte slots), and the policy's
-/// record of the key (57 bytes). Allocator rounding is not included.
+/// given), the table slots at the lowest load a table is left at after it
+/// grows (four 8-byte slots), and the policy's record of the key (57
+/// bytes). Allocator rounding is not included, nor the 8-byte write time
+/// that an entry of a cache with a clock keeps.
 ///
 /// # Examples
 /// ```
@@ -80,7 +81,7 @@ slice_keys!(
 /// assert!(overhead > std::mem::size_of::<String>());
 /// ```
 pub const fn entry_overhead<K>() -> usize {
-    crate::entry::header_bytes::<K>() + 4 * 16 + POLICY_BYTES
+    crate::entry::header_bytes::<K>() + 4 * 8 + POLICY_BYTES
 }
 
 /// The policy's memory per entry: its node (24 bytes and the handle), at

@@ -23,7 +23,6 @@ use crate::{
     shard::{Ctx, Fill, Shard},
     stats::{bump, Counters, Reads, Stats},
     sync::Epoch,
-    table::tag_of,
     Builder, Error, InsertOutcome, Utf8Bytes,
 };
 
@@ -344,10 +343,11 @@ where
         (shard, tag)
     }
 
-    /// The hash tag of `key`; its bits 48.. choose the shard.
+    /// The hash tag of `key`: its bits 48.. choose the shard, and its low
+    /// 32 bits the slot (see `table.rs`).
     #[inline]
     pub(crate) fn tag<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        tag_of(self.hasher.hash_one(key))
+        self.hasher.hash_one(key)
     }
 
     /// The value for `key`, borrowed from the cache: no copy, no lock, no
@@ -625,7 +625,7 @@ where
         // User code (the clock): before any lock.
         let stamp = self.expiry.stamp(ttl);
         let now = stamp.judge;
-        let entry = Entry::new(key, value, stamp, self.bound.is_some());
+        let entry = Entry::new(key, tag, value, stamp, self.bound.is_some());
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let ctx = Ctx {

@@ -8,8 +8,9 @@
 //! a separate buffer would cost it one more dependent load.
 //!
 //! ```text
-//! | deadline | tail_len | marks | shared | written | refs | node | key | tail |
-//!   tail: the value's bytes, or padding and a `Utf8Bytes` (`shared`)
+//! | deadline | tail_len | marks | flags | tag | refs | node | key | tail | (written) |
+//!   tail: the value's bytes, or padding and a `Utf8Bytes` (SHARED)
+//!   written: the write time, aligned after the tail (WRITTEN)
 //! ```
 //!
 //! # Synchronization
@@ -59,10 +60,16 @@ use crate::{
 /// The most marks an entry holds; readers store nothing once it is reached.
 const MAX_MARKS: u8 = 3;
 
+/// `flags`: the tail holds a shared value.
+const SHARED: u8 = 1;
+/// `flags`: the write time follows the tail.
+const WRITTEN: u8 = 2;
+
 /// The longest value that `insert` copies into its entry. Longer ones
 /// keep their buffer, as every value given as `Bytes` does: the copy grows
 /// with the length, while the dependent load that it saves a hit does not.
 pub(crate) const INLINE_MAX: usize = 4096;
+const _: () = assert!(INLINE_MAX <= u16::MAX as usize);
 
 /// Past this many references, [`Entry::to_bytes`] aborts rather than let
 /// the count wrap and free the entry under its owners (as `Arc` does).
@@ -73,27 +80,28 @@ const MAX_REFS: u32 = u32::MAX / 2;
 /// Never mutated after publication, except for the readers' use marks and
 /// the count of references: a write replaces the whole entry.
 ///
-/// The header is 32 bytes. What a hit reads of it (the deadline, the
-/// tail's length, the marks and the value's form) lies in its first 16,
-/// which the 16-byte alignment of the system allocators keeps on one cache
-/// line; the write time (which only a `LoadingCache` reads), the count
-/// and the policy node follow. Then come the key and, when copied, the value.
+/// The header is 24 bytes. What a hit reads of it (the deadline, the
+/// tail's length, the marks and the flags) lies in its first 16, which
+/// the 16-byte alignment of the system allocators keeps on one cache line;
+/// the count and the policy node follow. Then come the key and, when
+/// copied, the value. The write time, which only a
+/// [`LoadingCache`](crate::LoadingCache) reads, follows the tail, and only
+/// when the write read the clock.
 #[repr(C)]
 pub(crate) struct EntryOf<K, T: ?Sized> {
     /// When the entry expires, in the cache clock's nanoseconds; 0 for never.
     pub(crate) deadline: u64,
-    /// Length of `tail` in bytes.
-    tail_len: u32,
+    /// Length of `tail` in bytes: at most `INLINE_MAX`, or `SHARED_TAIL`.
+    tail_len: u16,
     /// Reads since the policy last looked, saturating at `MAX_MARKS`;
     /// saturated from the start in an unbounded cache, where no policy looks.
     marks: AtomicU8,
-    /// Whether `tail` holds a `Utf8Bytes` (after `PAD` bytes) rather than
-    /// the value's bytes.
-    shared: bool,
-    /// When the entry was written, in the cache clock's nanoseconds; 0 if
-    /// the write did not read the clock (an untimed cache). A
-    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
-    pub(crate) written: u64,
+    /// `SHARED`: `tail` holds a `Utf8Bytes` (after `PAD` bytes) rather
+    /// than the value's bytes. `WRITTEN`: the write time follows the tail.
+    flags: u8,
+    /// The low 32 bits of the key's hash tag, by which a resize places the
+    /// entry without running the user's `Hash` (see `table.rs`).
+    tag: u32,
     /// References to the allocation (see the module's synchronization).
     refs: AtomicU32,
     /// The eviction policy's node for this key (bounded caches only). Set
@@ -119,12 +127,14 @@ type Prefix<K> = EntryOf<K, [u8; 0]>;
 // (`Utf8Bytes: Sync`); every other field is `Sync` when `K` is.
 unsafe impl<K: Sync, T: ?Sized> Sync for EntryOf<K, T> {}
 
-// A tombstone is a null pointer with tag 1, so entries need a spare low
-// bit; a shared value is aligned within the tail (`PAD`). Every `Prefix<K>`
-// is aligned at least as `Prefix<u8>`.
+// A slot's word keeps two flags in an address's low bits (`table.rs`), so
+// entries are aligned to at least 4; a shared value and the write time are
+// aligned within the allocation. Every `Prefix<K>` is aligned at least as
+// `Prefix<u8>`.
 const _: () = assert!(
-    std::mem::align_of::<Prefix<u8>>() >= 2
+    std::mem::align_of::<Prefix<u8>>() >= 4
         && std::mem::align_of::<Prefix<u8>>() >= std::mem::align_of::<Utf8Bytes>()
+        && std::mem::align_of::<Prefix<u8>>() >= std::mem::align_of::<u64>()
 );
 
 /// Bytes of an entry before its value, for `K`: the header and the key.
@@ -172,6 +182,7 @@ enum Value {
 /// What [`Entry::new`] hands to `Owned::init`.
 pub(crate) struct Init<K> {
     key: K,
+    tag: u64,
     value: Value,
     stamp: Stamp,
     tracked: bool,
@@ -188,18 +199,25 @@ impl<K> Entry<K> {
     /// The tail of a shared value.
     const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
 
-    /// An entry; `tracked` says whether an eviction policy will read its
-    /// marks. An untracked entry starts with its marks saturated, so that
+    /// An entry for a key with hash tag `tag`; `tracked` says whether an
+    /// eviction policy will read its marks. An untracked entry starts with its marks saturated, so that
     /// [`mark`](Self::mark) never stores to it and readers of bounded and
     /// unbounded caches run the same instructions.
     ///
     /// A copied value's buffer is dropped here, before any lock: its `Drop`
     /// is user code, and if it panics, the new entry is freed, its key
     /// dropped, and the panic goes on to the writer.
-    pub(crate) fn new(key: K, value: NewValue<'_>, stamp: Stamp, tracked: bool) -> Owned<Self> {
+    pub(crate) fn new(
+        key: K,
+        tag: u64,
+        value: NewValue<'_>,
+        stamp: Stamp,
+        tracked: bool,
+    ) -> Owned<Self> {
         let init = |value| {
             Owned::init(Init {
                 key,
+                tag,
                 value,
                 stamp,
                 tracked,
@@ -219,10 +237,53 @@ impl<K> Entry<K> {
         }
     }
 
-    fn layout(tail_len: usize) -> Layout {
-        Layout::from_size_align(Self::TAIL + tail_len, Self::ALIGNMENT)
+    /// The allocation of an entry with a tail of `tail_len` bytes and
+    /// the given flags.
+    fn layout(tail_len: usize, flags: u8) -> Layout {
+        let size = if flags & WRITTEN == 0 {
+            Self::TAIL + tail_len
+        } else {
+            Self::written_offset(tail_len) + std::mem::size_of::<u64>()
+        };
+        Layout::from_size_align(size, Self::ALIGNMENT)
             .expect("an entry's size fits in isize")
             .pad_to_align()
+    }
+
+    /// Where the write time lies in an entry with a tail of `tail_len`
+    /// bytes: after the tail, aligned.
+    fn written_offset(tail_len: usize) -> usize {
+        (Self::TAIL + tail_len).next_multiple_of(std::mem::align_of::<u64>())
+    }
+
+    /// The hash tag's low 32 bits (see `tag`).
+    #[inline]
+    pub(crate) fn tag(&self) -> u64 {
+        u64::from(self.tag)
+    }
+
+    /// When the entry was written, in the cache clock's nanoseconds; 0 if
+    /// the write did not read the clock (an untimed cache). A
+    /// [`LoadingCache`](crate::LoadingCache) tells its age from it.
+    pub(crate) fn written(&self) -> u64 {
+        if self.flags & WRITTEN == 0 {
+            return 0;
+        }
+        let offset = Self::written_offset(usize::from(self.tail_len));
+        // From the address: the write time lies past the tail, outside
+        // `&self`. `init` wrote it there, aligned, before publication,
+        // and exposed the allocation's provenance.
+        let base = ptr::with_exposed_provenance::<u8>(self.addr());
+        // SAFETY: the allocation holds the write time at `offset` (flag
+        // `WRITTEN`); it is never written again while the entry is
+        // reachable.
+        unsafe { base.add(offset).cast::<u64>().read() }
+    }
+
+    /// Whether the tail holds a shared value.
+    #[inline]
+    fn is_shared(&self) -> bool {
+        self.flags & SHARED != 0
     }
 
     /// The entry at `addr` as a wide pointer, its tail's length read from
@@ -236,7 +297,7 @@ impl<K> Entry<K> {
         // SAFETY: the header lies at `addr` (caller's contract), and
         // `tail_len` is written before the address is handed out.
         let tail_len = unsafe { (*base.cast::<Prefix<K>>()).tail_len };
-        ptr::slice_from_raw_parts_mut(base, tail_len as usize) as *mut Self
+        ptr::slice_from_raw_parts_mut(base, usize::from(tail_len)) as *mut Self
     }
 
     /// The entry's address, which a timer or the policy keeps.
@@ -258,7 +319,7 @@ impl<K> Entry<K> {
     /// The value's text.
     #[inline]
     pub(crate) fn text(&self) -> &str {
-        if self.shared {
+        if self.is_shared() {
             self.shared_value().as_str()
         } else {
             // SAFETY: the tail of a copied value is written before
@@ -279,7 +340,7 @@ impl<K> Entry<K> {
     /// `UnsafeCell`, so the value may update its atomics and be dropped
     /// through it.
     fn shared_value_ptr(&self) -> *mut Utf8Bytes {
-        debug_assert!(self.shared);
+        debug_assert!(self.is_shared());
         // SAFETY: `PAD` is within the tail of a shared entry.
         unsafe { self.tail.get().cast::<u8>().add(Self::PAD).cast() }
     }
@@ -289,7 +350,7 @@ impl<K> Entry<K> {
     /// entry. The caller reaches `self` through the cache's reference (see
     /// the module's synchronization).
     pub(crate) fn to_bytes(&self) -> Bytes {
-        if self.shared {
+        if self.is_shared() {
             return self.shared_value().as_bytes().clone();
         }
         // Relaxed: the count is at least 1 while the cache's reference is
@@ -316,7 +377,7 @@ impl<K> Entry<K> {
     /// The value as a `Utf8Bytes` sharing its buffer, as in
     /// [`to_bytes`](Self::to_bytes).
     pub(crate) fn to_utf8(&self) -> Utf8Bytes {
-        if self.shared {
+        if self.is_shared() {
             return self.shared_value().clone();
         }
         // SAFETY: a copied value's bytes came from a `Utf8Bytes`.
@@ -326,12 +387,12 @@ impl<K> Entry<K> {
     /// Heap bytes of the entry and its value, as `stats()` counts them
     /// while retired (the key's own heap bytes are not known here).
     pub(crate) fn bytes(&self) -> usize {
-        let shared = if self.shared {
+        let shared = if self.is_shared() {
             self.shared_value().len()
         } else {
             0
         };
-        std::mem::size_of_val(self) + shared
+        Self::layout(usize::from(self.tail_len), self.flags).size() + shared
     }
 
     /// Releases one reference to the entry at `entry`, freeing it if it
@@ -343,16 +404,18 @@ impl<K> Entry<K> {
     unsafe fn release(entry: NonNull<u8>) {
         let prefix = entry.as_ptr().cast::<Prefix<K>>();
         // SAFETY: the caller's reference keeps the entry allocated.
-        let (refs, tail_len) = unsafe { (&(*prefix).refs, (*prefix).tail_len) };
+        let (refs, tail_len, flags) =
+            unsafe { (&(*prefix).refs, (*prefix).tail_len, (*prefix).flags) };
         // AcqRel: the Release half orders this holder's reads of the entry
         // before the decrement; the Acquire half pairs with every other
         // holder's Release decrement, so the last one frees after all reads.
         if refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let layout = Self::layout(usize::from(tail_len), flags);
             // SAFETY: the last reference: no other holder remains, the key
             // and any shared value are dropped (only the cache's release
             // drops them, before its decrement), and the allocation has the
-            // layout `init` gave it.
-            unsafe { alloc::dealloc(entry.as_ptr(), Self::layout(tail_len as usize)) };
+            // layout `init` gave it (the same tail length and flags).
+            unsafe { alloc::dealloc(entry.as_ptr(), layout) };
         }
     }
 }
@@ -370,15 +433,18 @@ impl<K> Pointable for Entry<K> {
     unsafe fn init(init: Init<K>) -> usize {
         let Init {
             key,
+            tag,
             value,
             stamp,
             tracked,
         } = init;
         let (tail_len, shared) = match &value {
-            Value::Copy(_, len) => (*len, false),
-            Value::Shared(_) => (Self::SHARED_TAIL, true),
+            Value::Copy(_, len) => (*len, 0),
+            Value::Shared(_) => (Self::SHARED_TAIL, SHARED),
         };
-        let layout = Self::layout(tail_len);
+        let written = if stamp.written == 0 { 0 } else { WRITTEN };
+        let flags = shared | written;
+        let layout = Self::layout(tail_len, flags);
         // SAFETY: the layout's size is at least `TAIL`, which is not zero.
         let base = unsafe { alloc::alloc(layout) };
         if base.is_null() {
@@ -386,18 +452,20 @@ impl<K> Pointable for Entry<K> {
         }
         let prefix = Prefix {
             deadline: stamp.deadline,
-            written: stamp.written,
-            refs: AtomicU32::new(1),
-            tail_len: u32::try_from(tail_len).expect("a copied value is at most INLINE_MAX"),
-            node: AtomicU32::new(0),
+            tail_len: u16::try_from(tail_len).expect("a copied value is at most INLINE_MAX"),
             marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
-            shared,
+            flags,
+            // The low 32 bits, as the tables use them.
+            tag: tag as u32,
+            refs: AtomicU32::new(1),
+            node: AtomicU32::new(0),
             key,
             tail: UnsafeCell::new([]),
         };
-        // SAFETY: `base` is a new allocation of `TAIL + tail_len` bytes or
-        // more, aligned for `Prefix<K>`; the tail's bytes follow the
-        // prefix's `TAIL` bytes, in bounds.
+        // SAFETY: `base` is a new allocation of `layout`: `TAIL + tail_len`
+        // bytes or more, aligned for `Prefix<K>`; the tail's bytes follow
+        // the prefix's `TAIL` bytes, and the write time (flag `WRITTEN`)
+        // the tail, in bounds.
         unsafe {
             base.cast::<Prefix<K>>().write(prefix);
             let tail = base.add(Self::TAIL);
@@ -406,6 +474,11 @@ impl<K> Pointable for Entry<K> {
                 Value::Copy(bytes, len) => ptr::copy_nonoverlapping(bytes, tail, len),
                 // Aligned: `base` is aligned to `ALIGNMENT`, at least 8.
                 Value::Shared(value) => tail.add(Self::PAD).cast::<Utf8Bytes>().write(value),
+            }
+            if written != 0 {
+                // Aligned: `written_offset` is a multiple of 8, as `base` is.
+                let at = base.add(Self::written_offset(tail_len)).cast::<u64>();
+                at.write(stamp.written);
             }
         }
         // Exposed: every pointer to the entry is rebuilt from this address.
@@ -430,7 +503,7 @@ impl<K> Pointable for Entry<K> {
             fn drop(&mut self) {
                 // SAFETY: the entry is allocated until the release below.
                 let entry = unsafe { &*Entry::<K>::wide(self.0) };
-                if entry.shared {
+                if entry.is_shared() {
                     // SAFETY: the cache's release drops the shared value
                     // once; no reader remains (crossbeam's contract).
                     unsafe { ptr::drop_in_place(entry.shared_value_ptr()) };
@@ -455,8 +528,9 @@ impl<K> fmt::Debug for Entry<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Entry")
             .field("deadline", &self.deadline)
-            .field("written", &self.written)
-            .field("shared", &self.shared)
+            .field("written", &self.written())
+            .field("flags", &self.flags)
+            .field("tag", &self.tag)
             .field("tail_len", &self.tail_len)
             .finish_non_exhaustive()
     }

@@ -238,12 +238,13 @@
 //! (`tests/alloc.rs`).
 //!
 //! # Performance
-//! A hit reads the shard's table pointer (usually cached), one 16-byte slot
-//! holding a hash tag and the entry pointer, then the entry (key inline,
-//! beside the value's buffer header), then the key's and the value's bytes.
-//! A slot whose tag differs costs no dereference. For a `String` key that is
-//! three dependent cache misses before the value bytes when nothing is
-//! cached; for an inline key such as `u64`, two. See `BENCHMARKS.md`.
+//! A hit reads the shard's table pointer (usually cached), one 8-byte slot
+//! holding the entry's address and an 8-bit tag of the key's hash, then
+//! the entry (header, key inline, and a value of up to 4 KiB copied in
+//! after them), then the key's own bytes. A slot whose tag differs costs
+//! no dereference. For a `String` key that is three dependent cache misses
+//! when nothing is cached; for an inline key such as `u64`, two. See
+//! `BENCHMARKS.md`.
 //!
 //! # Statistics
 //! [`StrCache::stats`] returns a [`Stats`]: inserts, updates, removals,

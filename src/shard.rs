@@ -45,7 +45,8 @@
 //!   only if its flight is still listed, and unlists it in the critical
 //!   section that links its value. So a write that returned before a load
 //!   published always wins: the load's value goes to its own callers only.
-//!   Flights are matched by tag alone, never by the key's `Eq`, and
+//!   Flights are matched by tag alone (its low 32 bits, when a write
+//!   unlists them), never by the key's `Eq`, and
 //!   unlisting one drops no key: its leader holds it until its flight ends.
 
 use std::{borrow::Borrow, sync::Arc};
@@ -158,15 +159,16 @@ impl<K> Default for WriterState<K> {
 }
 
 impl<K> WriterState<K> {
-    /// Unlists the loads in flight of keys with hash tag `tag`: a write to
-    /// the key wins over them, and clears a failure kept for it. Leaders
+    /// Unlists the loads in flight of keys with hash tag `tag`, compared
+    /// by their low 32 bits (all that `retain` finds in an entry): a write
+    /// to the key wins over them, and clears a failure kept for it. Leaders
     /// still hold their flights, and kept failures go to the graveyard, so
     /// no flight (and no key) is dropped here.
     fn supersede(&mut self, tag: u64) {
         if !self.flights.is_empty() {
             let graveyard = &mut self.graveyard;
             self.flights.retain(|f| {
-                let keep = f.tag() != tag;
+                let keep = f.tag() as u32 != tag as u32;
                 if !keep && f.kept() {
                     graveyard.push(Arc::clone(f));
                 }
@@ -370,7 +372,7 @@ impl<K> Shard<K> {
                         state.timers.unlinked();
                     }
                     link_timer(&mut state, tag, &entry);
-                    table.replace(index, entry);
+                    table.publish(index, tag, entry);
                     // An expired value was already absent to readers.
                     let (cause, outcome) = if old.expired_at(ctx.now) {
                         (EvictionCause::Expired, InsertOutcome::Inserted)
@@ -389,9 +391,7 @@ impl<K> Shard<K> {
                     displaced,
                 } => {
                     let revive = index != end;
-                    if !table.is_empty_slot(end)
-                        || (revive && !table.is_tombstone(index, tag, guard))
-                    {
+                    if !table.is_empty_slot(end) || (revive && !table.is_tombstone(index, tag)) {
                         continue;
                     }
                     let full =
@@ -415,7 +415,7 @@ impl<K> Shard<K> {
                     }
                     link_timer(&mut state, tag, &entry);
                     if revive {
-                        table.replace(index, entry);
+                        table.publish(index, tag, entry);
                         state.tombstones -= 1;
                     } else {
                         table.publish(index, tag, entry);
@@ -643,7 +643,7 @@ impl<K> Shard<K> {
         if let Some(policy) = policy {
             policy.remove(entry.node());
         }
-        table.remove(index);
+        table.remove(index, entry.tag());
         state.unlinked = true;
         state.len -= 1;
         state.tombstones += 1;

@@ -1,65 +1,130 @@
 //! Open-addressed slot arrays and the probes over them.
 //!
-//! A table is a power-of-two array of slots probed linearly. Each slot holds
-//! a hash tag and a pointer to an [`Entry`]; a lookup whose tag does not
-//! match moves on without dereferencing the entry.
+//! A table is a power-of-two array of slots probed linearly. Each slot is
+//! one 8-byte word: the entry's address with an 8-bit tag of its key's
+//! hash in the address's unused bits 48 to 55, so that a lookup whose tag
+//! does not match moves on without dereferencing the entry.
+//!
+//! A slot's tag, like the home slot, comes from the low 32 bits of the
+//! key's hash tag, which the entry keeps ([`Entry::tag`]): a resize places
+//! entries by them, without running the user's `Hash` under the shard lock.
+//!
+//! ```text
+//! EMPTY      0
+//! live       address | tag << 48          (address & TAG_MASK == 0)
+//! wide       address | WIDE               (an address that uses bits 48..56)
+//! tombstone  tag << 48 | TOMBSTONE
+//! ```
+//!
+//! Addresses of the heap lie below 2^48 on the 64-bit targets Rust
+//! supports, but top-byte tagging (Arm's TBI, as Android's allocator
+//! uses it) and 57-bit address spaces may set higher bits. Bits 56 to 63
+//! are kept as they are; an address that uses bits 48 to 55 is stored
+//! *wide*, with no tag, and a probe that meets it reads the entry's tag.
+//! Entries are aligned to at least 4, so bits 0 and 1 are free.
 //!
 //! # Synchronization
-//! Shared locations: `Slot::hash` and `Slot::entry` of every slot.
+//! Shared locations: every slot's word.
 //!
 //! - Writers hold their shard's lock for every store, so stores to one
 //!   table never race with each other; they race only with lock-free loads.
-//! - A slot goes `EMPTY -> LIVE` once: the writer stores the entry pointer,
-//!   then the tag with Release (`Slot::publish`). A reader loads the tag with
-//!   Acquire, pairing with that Release, so a non-zero tag implies the entry
-//!   pointer (live or tombstone) is visible. A zero tag means the slot is
-//!   empty (or being filled, which is indistinguishable from a write that
-//!   has not started) and ends the probe.
-//! - A slot's tag never changes after it is set. Removal leaves a
-//!   tombstone (null with tag 1); a resize drops tombstones by copying live
-//!   slots into a new table, and an insert may revive a tombstone with its
-//!   key's tag (the lowest-indexed one on its path), which puts a removed
-//!   and re-inserted key back in its old slot, or, when hashes collide,
-//!   into a slot before it. So a slot a probe has passed can later hold the
-//!   key it looks for only through a revival, or through a fill of the
-//!   empty slot that ended the probe, which writers detect (see
-//!   `shard.rs`); readers are unaffected, since they compare keys.
-//! - Replacing or removing stores the entry pointer with Release; readers
-//!   load it with Acquire, pairing with it, so the entry's key and value
-//!   bytes written before publication are visible.
+//! - Every store of a live word (`publish`, `replace`) is a Release store,
+//!   and every lock-free load an Acquire load, pairing with it: a reader
+//!   that sees an entry's address sees the entry's header, key and value,
+//!   written before. A tombstone (`remove`) carries no data; its store is
+//!   Release too, which keeps it ordered after the writer's earlier stores.
+//!   `EMPTY` means the slot is empty (or being filled, which is
+//!   indistinguishable from a write that has not started) and ends a probe.
+//! - A slot goes from `EMPTY` to a tag once, and its tag never changes:
+//!   every entry ever stored in it has a key with that tag (a wide word
+//!   carries it in the entry). Removal leaves a tombstone with the tag; a
+//!   resize drops tombstones by copying live entries into a new table, and
+//!   an insert may revive a tombstone with its key's tag (the
+//!   lowest-indexed one on its path), which puts a removed and re-inserted
+//!   key back in its old slot, or, when tags collide, into a slot before
+//!   it. So a slot a probe has passed can later hold the key it looks for
+//!   only through a revival, or through a fill of the empty slot that
+//!   ended the probe, which writers detect (see `shard.rs`); readers are
+//!   unaffected, since they compare keys.
 //! - The table as a whole is published by the shard (see `shard.rs`).
 
-use std::{borrow::Borrow, panic::AssertUnwindSafe};
+use std::{borrow::Borrow, marker::PhantomData, panic::AssertUnwindSafe};
 
-use crossbeam_epoch::{Atomic, Guard, Pointer, Shared};
+use crossbeam_epoch::{Atomic, Guard, Owned, Pointer, Shared};
 
 use crate::entry::Entry;
 use crate::sync::{AtomicU64, Ordering};
 
-/// Tag value of an empty slot.
+/// The word of an empty slot.
 const EMPTY: u64 = 0;
-/// Pointer tag of a removed entry.
-const TOMBSTONE: usize = 1;
+/// Low bit: a tombstone, with a null address.
+const TOMBSTONE: u64 = 1;
+/// Second bit: a wide word, whose address uses the tag's bits.
+const WIDE: u64 = 2;
+/// The bits below an entry's alignment.
+const LOW: u64 = TOMBSTONE | WIDE;
+/// Where the tag lies in a word.
+const TAG_SHIFT: u32 = 48;
+const TAG_MASK: u64 = 0xFF << TAG_SHIFT;
 
 /// The smallest table a shard allocates.
 pub(crate) const MIN_CAPACITY: usize = 8;
 
-/// Maps a hash to the tag stored in a slot: any value but `EMPTY`.
+/// The slot tag of hash tag `tag`, in place: bits 24 to 31, which a home
+/// slot uses only in a table of more than 2^24 slots.
 #[inline]
-pub(crate) fn tag_of(hash: u64) -> u64 {
-    hash.max(1)
+fn slot_tag(tag: u64) -> u64 {
+    ((tag >> 24) & 0xFF) << TAG_SHIFT
 }
 
-/// One slot: a hash tag beside the entry pointer, 16 bytes, so both lie on
-/// one cache line.
+/// Whether an entry whose address leaves room for the tag is stored wide
+/// all the same: never in a release build; in tests and fuzz targets, for
+/// half of the keys, so that both forms are checked on every platform.
+#[inline]
+fn forced_wide(tag: u64) -> bool {
+    cfg!(any(test, fuzzing)) && tag & (1 << 23) != 0
+}
+
+/// The word of a live entry at `addr` whose key has hash tag `tag`.
+#[inline]
+fn live_word(tag: u64, addr: usize) -> u64 {
+    let addr = addr as u64;
+    debug_assert!(addr != 0 && addr & LOW == 0, "an aligned entry's address");
+    if addr & TAG_MASK == 0 && !forced_wide(tag) {
+        addr | slot_tag(tag)
+    } else {
+        addr | WIDE
+    }
+}
+
+/// The word of a tombstone with `tag`'s slot tag.
+#[inline]
+fn tombstone_word(tag: u64) -> u64 {
+    slot_tag(tag) | TOMBSTONE
+}
+
+/// The entry address in `word`; 0 for an empty slot or a tombstone.
+#[inline]
+fn address(word: u64) -> usize {
+    let tag_bits = if word & WIDE == 0 { TAG_MASK } else { 0 };
+    (word & !(tag_bits | LOW)) as usize
+}
+
+/// Whether `word` may hold an entry whose key has the slot tag `want`
+/// (or is a tombstone with it): its tag matches, or it is wide.
+#[inline]
+fn may_match(word: u64, want: u64) -> bool {
+    word & (TAG_MASK | WIDE) == want || word & WIDE != 0
+}
+
+/// One slot's word (see the module's diagram).
 ///
 /// # Invariants
-/// `ONCE`: `hash` goes from `EMPTY` to a tag once, after `entry` was first
-/// stored, and every entry ever stored here has a key with that tag.
+/// `ONCE`: the word goes from `EMPTY` to a tag once, and every entry ever
+/// stored here has a key with that tag.
 #[derive(Debug)]
-pub(crate) struct Slot<K> {
-    hash: AtomicU64,
-    entry: Atomic<Entry<K>>,
+pub(crate) struct Slot {
+    word: AtomicU64,
 }
 
 /// The result of a writer's lock-free search for a key.
@@ -77,11 +142,11 @@ pub(crate) enum Probe<'g, K> {
     /// and re-inserted key twice. If the key left a slot of this table, that
     /// slot is on its path before `end` and holds its tag: a tombstone, so
     /// one at or after `index`, which the iterator passed if it passed the
-    /// old slot; or, if a key with a colliding hash revived it, a live
+    /// old slot; or, if a key with a colliding tag revived it, a live
     /// entry of another key with the same tag. `displaced` says whether
     /// such an entry lies before `index`: then the key may only go into a
     /// new table, which no iterator of this one walks. Without colliding
-    /// hashes it is always `false`.
+    /// tags it is always `false`.
     Vacant {
         index: usize,
         end: usize,
@@ -101,7 +166,10 @@ pub(crate) enum Probe<'g, K> {
 #[derive(Debug)]
 pub(crate) struct Table<K> {
     mask: usize,
-    slots: Box<[Slot<K>]>,
+    slots: Box<[Slot]>,
+    /// The slots own entries through their addresses, as crossbeam's
+    /// `Atomic`s would: the table is `Send` and `Sync` when those are.
+    _entries: PhantomData<Atomic<Entry<K>>>,
 }
 
 impl<K> Table<K> {
@@ -110,13 +178,13 @@ impl<K> Table<K> {
         let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
         let slots = (0..capacity)
             .map(|_| Slot {
-                hash: AtomicU64::new(EMPTY),
-                entry: Atomic::null(),
+                word: AtomicU64::new(EMPTY),
             })
             .collect();
         Table {
             mask: capacity - 1,
             slots,
+            _entries: PhantomData,
         }
     }
 
@@ -128,18 +196,32 @@ impl<K> Table<K> {
 
     /// Heap bytes of the table itself, its entries not included.
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.capacity() * std::mem::size_of::<Slot<K>>()
+        std::mem::size_of::<Self>() + self.capacity() * std::mem::size_of::<Slot>()
     }
 
     /// Slot indices on `tag`'s probe path, starting at its home slot. The
     /// path visits every slot once.
     #[inline]
-    fn path(&self, tag: u64) -> impl Iterator<Item = (usize, &Slot<K>)> {
+    fn path(&self, tag: u64) -> impl Iterator<Item = (usize, &Slot)> {
         let start = tag as usize & self.mask;
         (0..=self.mask).map(move |i| {
             let index = (start + i) & self.mask;
             (index, &self.slots[index])
         })
+    }
+
+    /// The entry at `addr`, not 0, loaded from a slot under `guard`.
+    ///
+    /// # Safety
+    /// `addr` came from [`address`] of a word loaded from this table's
+    /// slots under `guard`.
+    #[inline]
+    unsafe fn entry(addr: usize, _guard: &Guard) -> &Entry<K> {
+        // SAFETY: a non-null address loaded under `guard` is a live entry,
+        // or one retired after this guard pinned, which the collector keeps
+        // until the guard is dropped (caller's contract); `Entry::init`
+        // aligned it, as `from_usize` requires.
+        unsafe { Shared::<Entry<K>>::from_usize(addr).deref() }
     }
 
     /// Finds the live entry for `key`. Lock-free; used by readers.
@@ -152,29 +234,32 @@ impl<K> Table<K> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        let want = slot_tag(tag);
         let mut index = tag as usize;
         for _ in 0..self.capacity() {
             index &= self.mask;
             // SAFETY: `index <= mask`, so it is in bounds (invariant `LEN`).
             let slot = unsafe { self.slots.get_unchecked(index) };
-            // Acquire: pairs with the Release tag store in `Slot::publish`,
-            // so the slot's first entry pointer is visible.
-            let h = slot.hash.load(Ordering::Acquire);
-            if h == EMPTY {
+            // Acquire: pairs with the Release stores in `publish` and
+            // `replace`, so the entry's contents are visible.
+            let word = slot.word.load(Ordering::Acquire);
+            if word == EMPTY {
                 return None;
             }
-            if h == tag {
-                // Acquire: pairs with the Release entry stores in
-                // `publish`, `replace` and `remove`, so the entry's
-                // contents are visible.
-                let entry = slot.entry.load(Ordering::Acquire, guard);
-                // SAFETY: a non-null pointer loaded under `guard` is a live
-                // entry, or one retired after this guard pinned, which the
-                // collector keeps until the guard is dropped.
-                if let Some(entry) = unsafe { entry.as_ref() } {
-                    if entry.key.borrow() == key {
-                        return Some(entry);
-                    }
+            // `address` and `may_match`, with the common case (a word
+            // that carries the tag) first.
+            let addr = if word & (TAG_MASK | WIDE) == want {
+                (word & !(TAG_MASK | LOW)) as usize
+            } else if word & WIDE != 0 {
+                (word & !LOW) as usize
+            } else {
+                0
+            };
+            if addr != 0 {
+                // SAFETY: loaded from this table under `guard`.
+                let entry = unsafe { Self::entry(addr, guard) };
+                if entry.key.borrow() == key {
+                    return Some(entry);
                 }
             }
             index += 1;
@@ -189,16 +274,17 @@ impl<K> Table<K> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        let want = slot_tag(tag);
         // The lowest-indexed tombstone with the key's tag so far. The probe
-        // goes on past it: with colliding hashes the key may be live
+        // goes on past it: with colliding tags the key may be live
         // further on.
         let mut revivable: Option<usize> = None;
         // The lowest-indexed live entry of another key with the same tag.
         let mut colliding: Option<usize> = None;
         for (index, slot) in self.path(tag) {
             // Acquire: as in `find`.
-            let h = slot.hash.load(Ordering::Acquire);
-            if h == EMPTY {
+            let word = slot.word.load(Ordering::Acquire);
+            if word == EMPTY {
                 let chosen = revivable.unwrap_or(index);
                 return Probe::Vacant {
                     index: chosen,
@@ -206,110 +292,116 @@ impl<K> Table<K> {
                     displaced: colliding.is_some_and(|c| c < chosen),
                 };
             }
-            if h != tag {
+            if !may_match(word, want) {
                 continue;
             }
-            // Acquire: as in `find`.
-            let current = slot.entry.load(Ordering::Acquire, guard);
-            // SAFETY: as in `find`.
-            match unsafe { current.as_ref() } {
-                Some(entry) if entry.key.borrow() == key => {
-                    return Probe::Occupied { index, current };
-                }
-                Some(_) => colliding = Some(colliding.map_or(index, |c| c.min(index))),
-                None => revivable = Some(revivable.map_or(index, |r| r.min(index))),
+            let addr = address(word);
+            if addr == 0 {
+                revivable = Some(revivable.map_or(index, |r| r.min(index)));
+                continue;
             }
+            // SAFETY: loaded from this table under `guard`.
+            let entry = unsafe { Self::entry(addr, guard) };
+            if word & WIDE != 0 && slot_tag(entry.tag()) != want {
+                continue;
+            }
+            if entry.key.borrow() == key {
+                return Probe::Occupied {
+                    index,
+                    // SAFETY: as for `entry`.
+                    current: unsafe { Shared::from_usize(addr) },
+                };
+            }
+            colliding = Some(colliding.map_or(index, |c| c.min(index)));
         }
         unreachable!("a table always keeps an empty slot (invariant SPARE)")
     }
 
-    /// Finds the slot that holds exactly `entry`, comparing pointers only.
+    /// Finds the slot that holds exactly `entry`, comparing addresses only.
     /// Runs no user code; called under the shard lock.
     pub(crate) fn position_of(
         &self,
         tag: u64,
         entry: Shared<'_, Entry<K>>,
-        guard: &Guard,
+        _guard: &Guard,
     ) -> Option<usize> {
+        let wanted = entry.into_usize();
         for (index, slot) in self.path(tag) {
             // Relaxed: the caller holds the shard lock, which orders every
             // store to this table before this load.
-            let h = slot.hash.load(Ordering::Relaxed);
-            if h == EMPTY {
+            let word = slot.word.load(Ordering::Relaxed);
+            if word == EMPTY {
                 return None;
             }
-            if h == tag && slot.entry.load(Ordering::Relaxed, guard) == entry {
+            if address(word) == wanted {
                 return Some(index);
             }
         }
         None
     }
 
-    /// Whether slot `index` holds a tombstone with tag `tag`. Called under
-    /// the shard lock.
-    pub(crate) fn is_tombstone(&self, index: usize, tag: u64, guard: &Guard) -> bool {
-        let slot = &self.slots[index];
+    /// Whether slot `index` holds a tombstone with `tag`'s slot tag.
+    /// Called under the shard lock.
+    pub(crate) fn is_tombstone(&self, index: usize, tag: u64) -> bool {
         // Relaxed: the shard lock orders every store to this table.
-        slot.hash.load(Ordering::Relaxed) == tag
-            && slot.entry.load(Ordering::Relaxed, guard).is_null()
+        self.slots[index].word.load(Ordering::Relaxed) == tombstone_word(tag)
     }
 
     /// Whether slot `index` is still empty. Called under the shard lock.
     pub(crate) fn is_empty_slot(&self, index: usize) -> bool {
         // Relaxed: the shard lock orders every store to this table.
-        self.slots[index].hash.load(Ordering::Relaxed) == EMPTY
+        self.slots[index].word.load(Ordering::Relaxed) == EMPTY
     }
 
-    /// The entry pointer in slot `index`. Called under the shard lock.
-    pub(crate) fn current<'g>(&self, index: usize, guard: &'g Guard) -> Shared<'g, Entry<K>> {
+    /// The entry in slot `index`, null for a tombstone. Called under the
+    /// shard lock.
+    pub(crate) fn current<'g>(&self, index: usize, _guard: &'g Guard) -> Shared<'g, Entry<K>> {
         // Relaxed: the shard lock orders every store to this table.
-        self.slots[index].entry.load(Ordering::Relaxed, guard)
+        let word = self.slots[index].word.load(Ordering::Relaxed);
+        // SAFETY: an entry's address as `init` aligned it, or 0 (null).
+        unsafe { Shared::from_usize(address(word)) }
     }
 
-    /// Fills empty slot `index` with a new key's entry. Called under the
-    /// shard lock, after `is_empty_slot(index)`.
+    /// Stores `entry`, whose key has hash tag `tag`, in slot `index`: an
+    /// empty one (after `is_empty_slot(index)`), a tombstone with the tag,
+    /// or over the key's live entry, which the caller then retires. Called
+    /// under the shard lock.
     pub(crate) fn publish<P: Pointer<Entry<K>>>(&self, index: usize, tag: u64, entry: P) {
-        let slot = &self.slots[index];
-        // Relaxed: made visible by the Release tag store below.
-        slot.entry.store(entry, Ordering::Relaxed);
-        // Release: pairs with the Acquire tag loads in `find` and `probe`;
-        // a reader that sees the tag sees the entry pointer (invariant ONCE).
-        slot.hash.store(tag, Ordering::Release);
+        // Release: pairs with the Acquire loads in `find`, `probe`, `live`
+        // and `entry_at`; a reader that sees the address sees the entry.
+        self.slots[index]
+            .word
+            .store(live_word(tag, entry.into_usize()), Ordering::Release);
     }
 
-    /// Stores `entry` over the live entry in slot `index`. Called under the
-    /// shard lock; the caller retires the entry it replaced.
-    pub(crate) fn replace<P: Pointer<Entry<K>>>(&self, index: usize, entry: P) {
-        // Release: pairs with the Acquire entry loads in `find` and `probe`,
-        // so a reader that sees the new entry sees its contents.
-        self.slots[index].entry.store(entry, Ordering::Release);
-    }
-
-    /// Replaces the live entry in slot `index` with a tombstone. Called
-    /// under the shard lock; the caller retires the entry it removed.
-    pub(crate) fn remove(&self, index: usize) {
+    /// Replaces the live entry in slot `index`, whose key has hash tag
+    /// `tag`, with a tombstone. Called under the shard lock; the caller
+    /// retires the entry it removed.
+    pub(crate) fn remove(&self, index: usize, tag: u64) {
         // Release: a tombstone carries no data; Release keeps the store
         // ordered after the writer's earlier stores for readers that Acquire
-        // it, the same as `replace`.
+        // it, the same as `publish`.
         self.slots[index]
-            .entry
-            .store(Shared::null().with_tag(TOMBSTONE), Ordering::Release);
+            .word
+            .store(tombstone_word(tag), Ordering::Release);
     }
 
-    /// Live entries with their tags, in slot order.
+    /// Live entries with the low 32 bits of their hash tags (as
+    /// [`Entry::tag`] keeps them), in slot order.
     pub(crate) fn live<'g>(
         &'g self,
         guard: &'g Guard,
     ) -> impl Iterator<Item = (u64, Shared<'g, Entry<K>>)> + 'g {
         self.slots.iter().filter_map(move |slot| {
             // Acquire: as in `find`.
-            let tag = slot.hash.load(Ordering::Acquire);
-            if tag == EMPTY {
+            let addr = address(slot.word.load(Ordering::Acquire));
+            if addr == 0 {
                 return None;
             }
-            // Acquire: as in `find`.
-            let entry = slot.entry.load(Ordering::Acquire, guard);
-            (!entry.is_null()).then_some((tag, entry))
+            // SAFETY: loaded from this table under `guard`.
+            let tag = unsafe { Self::entry(addr, guard) }.tag();
+            // SAFETY: as above.
+            Some((tag, unsafe { Shared::from_usize(addr) }))
         })
     }
 
@@ -317,18 +409,15 @@ impl<K> Table<K> {
     pub(crate) fn entry_at<'g>(&self, index: usize, guard: &'g Guard) -> Option<&'g Entry<K>> {
         let slot = self.slots.get(index)?;
         // Acquire: as in `find`.
-        if slot.hash.load(Ordering::Acquire) == EMPTY {
-            return None;
-        }
-        // Acquire: as in `find`.
-        let entry = slot.entry.load(Ordering::Acquire, guard);
-        // SAFETY: as in `find`.
-        unsafe { entry.as_ref() }
+        let addr = address(slot.word.load(Ordering::Acquire));
+        // SAFETY: loaded from this table under `guard`.
+        (addr != 0).then(|| unsafe { Self::entry(addr, guard) })
     }
 
-    /// A new table of `capacity` slots holding this table's live entries.
-    /// Called under the shard lock; the new table is published by the
-    /// shard's Release store of the table pointer.
+    /// A new table of `capacity` slots holding this table's live entries,
+    /// placed by the tags their entries keep: no user code runs. Called
+    /// under the shard lock; the new table is published by the shard's
+    /// Release store of the table pointer.
     pub(crate) fn rehash(&self, capacity: usize, guard: &Guard) -> Table<K> {
         let table = Table::with_capacity(capacity);
         for (tag, entry) in self.live(guard) {
@@ -354,15 +443,13 @@ impl<K> Table<K> {
     /// is dropped all the same, and then the first panic resumes, unless
     /// the thread is unwinding already.
     pub(crate) unsafe fn drop_entries(&mut self) {
-        // SAFETY: no other thread can access the table (caller's contract).
-        let guard = unsafe { crossbeam_epoch::unprotected() };
         let mut panic = None;
         for slot in self.slots.iter() {
-            let entry = slot.entry.load(Ordering::Relaxed, guard);
-            if !entry.is_null() {
+            let addr = address(slot.word.load(Ordering::Relaxed));
+            if addr != 0 {
                 // SAFETY: the table owns this entry and nothing else can
                 // reach it; each slot holds a distinct entry, dropped once.
-                let entry = unsafe { entry.into_owned() };
+                let entry = unsafe { Owned::<Entry<K>>::from_usize(addr) };
                 let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| drop(entry)));
                 if let Err(payload) = dropped {
                     panic.get_or_insert(payload);
@@ -381,18 +468,16 @@ impl<K> Table<K> {
 #[cfg(any(test, fuzzing))]
 #[derive(Debug)]
 pub(crate) enum SlotView<'g, K> {
-    /// Tag `EMPTY` and a null, untagged pointer.
+    /// `EMPTY`.
     Empty,
-    /// A tag and a live entry.
+    /// A live entry whose tag the word carries or, wide, leaves to the
+    /// entry: the low 32 bits of its hash tag.
     Live { tag: u64, entry: &'g Entry<K> },
-    /// A tag and a tombstone: a null pointer with pointer tag `TOMBSTONE`.
+    /// A tombstone: a slot tag and `TOMBSTONE`, no address.
     Tombstone,
-    /// Any other combination, which no writer ever stores.
-    Corrupt {
-        tag: u64,
-        null: bool,
-        pointer_tag: usize,
-    },
+    /// Any other word, which no writer ever stores, or a live word whose
+    /// tag is not its entry's.
+    Corrupt { word: u64 },
 }
 
 /// Read-only views for the invariant walk.
@@ -400,38 +485,73 @@ pub(crate) enum SlotView<'g, K> {
 impl<K> Table<K> {
     /// Slot `index`, classified. Called under the shard lock.
     pub(crate) fn view<'g>(&self, index: usize, guard: &'g Guard) -> SlotView<'g, K> {
-        let slot = &self.slots[index];
         // Relaxed: the shard lock orders every store to this table, and
         // every entry's construction, before this load.
-        let tag = slot.hash.load(Ordering::Relaxed);
-        // Relaxed: as above.
-        let entry = slot.entry.load(Ordering::Relaxed, guard);
-        match (tag, entry.is_null(), entry.tag()) {
-            (EMPTY, true, 0) => SlotView::Empty,
-            (EMPTY, ..) => SlotView::Corrupt {
-                tag,
-                null: entry.is_null(),
-                pointer_tag: entry.tag(),
-            },
-            (_, true, TOMBSTONE) => SlotView::Tombstone,
-            (tag, false, 0) => SlotView::Live {
-                tag,
-                // SAFETY: a non-null pointer loaded under `guard` from the
-                // published table under the shard lock is a live entry,
-                // which the collector keeps while `guard` is pinned.
-                entry: unsafe { entry.deref() },
-            },
-            (tag, null, pointer_tag) => SlotView::Corrupt {
-                tag,
-                null,
-                pointer_tag,
-            },
+        let word = self.slots[index].word.load(Ordering::Relaxed);
+        let addr = address(word);
+        if word == EMPTY {
+            return SlotView::Empty;
         }
+        if addr == 0 {
+            return if word & !TAG_MASK == TOMBSTONE {
+                SlotView::Tombstone
+            } else {
+                SlotView::Corrupt { word }
+            };
+        }
+        if word & TOMBSTONE != 0 {
+            return SlotView::Corrupt { word };
+        }
+        // SAFETY: a non-null address loaded under `guard` from the
+        // published table under the shard lock is a live entry, which the
+        // collector keeps while `guard` is pinned.
+        let entry = unsafe { Self::entry(addr, guard) };
+        let tag = entry.tag();
+        if word != live_word(tag, addr) {
+            return SlotView::Corrupt { word };
+        }
+        SlotView::Live { tag, entry }
     }
 
     /// The slot indices on `tag`'s probe path, from its home slot on, in
     /// the order `find` and `probe` visit them.
     pub(crate) fn probe_path(&self, tag: u64) -> impl Iterator<Item = usize> + '_ {
         self.path(tag).map(|(index, _)| index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_keep_the_address_and_the_tag() {
+        let tag = 0xAB00_0000_u64;
+        let narrow = 0x7fff_1234_5670_usize;
+        let word = live_word(tag, narrow);
+        assert_eq!(address(word), narrow);
+        assert_eq!(word & TAG_MASK, 0xAB << TAG_SHIFT);
+        assert!(may_match(word, slot_tag(tag)));
+        assert!(!may_match(word, slot_tag(0xAC00_0000)));
+        assert_eq!(address(tombstone_word(tag)), 0);
+        assert!(may_match(tombstone_word(tag), slot_tag(tag)));
+        if usize::BITS == 64 {
+            // A top-byte tag is kept; an address in bits 48..56 goes wide.
+            let top_byte = (0xB4_u64 << 56) as usize | narrow;
+            assert_eq!(address(live_word(tag, top_byte)), top_byte);
+            let high = (1_u64 << 50) as usize | narrow;
+            let word = live_word(tag, high);
+            assert_eq!(word & WIDE, WIDE);
+            assert_eq!(address(word), high);
+            assert!(may_match(word, slot_tag(0x1200_0000)));
+        }
+    }
+
+    #[test]
+    fn half_of_the_tags_go_wide_in_tests() {
+        let narrow = 0x1000_usize;
+        assert_eq!(live_word(0, narrow) & WIDE, 0);
+        assert_eq!(live_word(1 << 23, narrow) & WIDE, WIDE);
+        assert_eq!(address(live_word(1 << 23, narrow)), narrow);
     }
 }

@@ -24,7 +24,7 @@ use crate::{
 /// keys' placement; panics naming the first broken invariant.
 ///
 /// `locate` is the cache's placement of a key: the shard its hash chooses
-/// and the tag its slot must carry.
+/// and its hash tag, whose low 32 bits its entry must keep.
 pub(crate) fn shard<'c, K: Hash + Eq>(
     index: usize,
     shard: &'c Shard<K>,
@@ -37,6 +37,7 @@ pub(crate) fn shard<'c, K: Hash + Eq>(
     let mut placed = Vec::with_capacity(live.len());
     for (slot, tag, entry) in live {
         let (home, expected) = locate(&entry.key);
+        let expected = u64::from(expected as u32);
         assert_eq!(
             tag, expected,
             "shard {index}, slot {slot}: tag {tag:#x} is not the key's hash tag {expected:#x}"
@@ -97,14 +98,9 @@ fn structure<'g, K>(
                 }
                 live.push((slot, tag, entry));
             }
-            SlotView::Corrupt {
-                tag,
-                null,
-                pointer_tag,
-            } => panic!(
-                "shard {index}, slot {slot}: tag {tag:#x} with a {} pointer of pointer tag \
-                 {pointer_tag} is neither empty, live nor a tombstone",
-                if null { "null" } else { "non-null" }
+            SlotView::Corrupt { word } => panic!(
+                "shard {index}, slot {slot}: word {word:#x} is neither empty, a live entry \
+                 with its tag, nor a tombstone"
             ),
         }
     }

@@ -347,14 +347,14 @@ where
     let (entry, tag) = cache.get_in_grace(key, now, &guard)?;
     let stale = entry.deadline != 0 && now >= entry.deadline;
     let due =
-        stale || refresh_after.is_some_and(|after| now >= entry.written.saturating_add(after));
+        stale || refresh_after.is_some_and(|after| now >= entry.written().saturating_add(after));
     if due {
         schedule(tag, entry, &guard);
     }
     if stale {
         bump(&cache.counters(tag).stale_served);
     }
-    let age = Duration::from_nanos(now.saturating_sub(entry.written));
+    let age = Duration::from_nanos(now.saturating_sub(entry.written()));
     let entry: *const Entry<K> = entry;
     // SAFETY: `entry` was loaded under `guard`, which moves into the
     // `CachedStr`, as in `StrCache::get_str`.
