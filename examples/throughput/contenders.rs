@@ -9,7 +9,7 @@ use std::{
 
 use strcache::StrCache;
 
-use crate::{workload::touch, Value};
+use crate::workload::touch;
 
 /// The hasher every contender uses.
 pub(crate) type Hasher = ahash::RandomState;
@@ -36,8 +36,9 @@ pub(crate) trait Contender: Sync + Sized {
     fn with_capacity(keys: usize) -> Self;
     /// Looks `key` up and [`touch`]es its value; 0 if it is absent.
     fn get(&self, key: &str) -> usize;
-    /// Inserts or overwrites `key`, storing a clone of `value`.
-    fn insert(&self, key: &str, value: &Value);
+    /// Inserts or overwrites `key` with `value`, a fresh `String`, in the
+    /// form the contender stores.
+    fn insert(&self, key: &str, value: String);
 }
 
 impl Contender for StrCache {
@@ -48,8 +49,8 @@ impl Contender for StrCache {
     fn get(&self, key: &str) -> usize {
         self.get_str(key).map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.bytes.clone()).unwrap();
+    fn insert(&self, key: &str, value: String) {
+        self.insert(key.to_owned(), value).unwrap();
     }
 }
 
@@ -80,7 +81,7 @@ impl<const V: u8> Contender for Variant<V> {
     fn get(&self, key: &str) -> usize {
         self.0.get(key)
     }
-    fn insert(&self, key: &str, value: &Value) {
+    fn insert(&self, key: &str, value: String) {
         Contender::insert(&self.0, key, value);
     }
 }
@@ -96,9 +97,10 @@ impl Contender for Locked {
             .get(key)
             .map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        let mut map = self.write().expect("not poisoned");
-        map.insert(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        // Both allocations before the lock, as a user would make them.
+        let (key, value) = (key.to_owned(), Arc::from(value));
+        self.write().expect("not poisoned").insert(key, value);
     }
 }
 
@@ -110,8 +112,8 @@ impl Contender for Dash {
     fn get(&self, key: &str) -> usize {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        self.insert(key.to_owned(), Arc::from(value));
     }
 }
 
@@ -123,8 +125,8 @@ impl Contender for Papaya {
     fn get(&self, key: &str) -> usize {
         self.pin().get(key).map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.pin().insert(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        self.pin().insert(key.to_owned(), Arc::from(value));
     }
 }
 
@@ -136,8 +138,8 @@ impl Contender for Scc {
     fn get(&self, key: &str) -> usize {
         self.read_sync(key, |_, v| touch(v.as_bytes())).unwrap_or(0)
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.upsert_sync(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        self.upsert_sync(key.to_owned(), Arc::from(value));
     }
 }
 
@@ -152,8 +154,8 @@ impl Contender for Moka {
     fn get(&self, key: &str) -> usize {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        self.insert(key.to_owned(), Arc::from(value));
     }
 }
 
@@ -173,7 +175,7 @@ impl Contender for Quick {
     fn get(&self, key: &str) -> usize {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
-    fn insert(&self, key: &str, value: &Value) {
-        self.insert(key.to_owned(), value.shared.clone());
+    fn insert(&self, key: &str, value: String) {
+        self.insert(key.to_owned(), Arc::from(value));
     }
 }

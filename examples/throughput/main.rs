@@ -43,11 +43,15 @@
 //! # Keeping the comparison fair
 //! - Keys are `String`s of 10 to 22 bytes (`"key:000123"`,
 //!   `"tenant:0042:obj:000123"`); lookups pass a `&str`.
-//! - Every value is a distinct, pre-built 128-byte string. Each contender
-//!   stores the shared-buffer type it would naturally store, so a write costs
-//!   one reference-count increment plus one key `String` allocation
-//!   everywhere: strcache a clone of a pre-built [`Utf8Bytes`], every other
-//!   contender a clone of a pre-built `Arc<str>`.
+//! - Every value is a distinct 128-byte string. A write hands the
+//!   contender a fresh `String`, copied from the pre-built text inside the
+//!   timed loop, as a writer that serializes each new value would, plus
+//!   one key `String`. Each contender stores the shared-buffer type it
+//!   would naturally store: strcache takes the `String` (and copies it into
+//!   its entry), every other contender makes an `Arc<str>` of it. A shared
+//!   pre-built buffer per value, cloned for every write, would cost a
+//!   reference-count increment alone and let readers read the same bytes
+//!   forever, which no real writer does.
 //! - Every map hashes with `ahash::RandomState`, strcache's default, so the
 //!   numbers compare the data structures rather than the hash functions.
 //! - A read touches the value's first byte and its length and adds them to a
@@ -91,7 +95,7 @@ use std::{
 
 use rand::{rngs::SmallRng, seq::SliceRandom, RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
-use strcache::{StrCache, Utf8Bytes};
+use strcache::StrCache;
 
 #[path = "../../benches/support/workload.rs"]
 mod workload;
@@ -194,14 +198,6 @@ enum Op {
     Write(u32),
 }
 
-/// One 128-byte value, pre-built in the form each contender stores.
-struct Value {
-    /// What strcache stores; a clone bumps a reference count.
-    bytes: Utf8Bytes,
-    /// What every other contender stores; a clone bumps a reference count.
-    shared: Arc<str>,
-}
-
 /// A key distribution and its title in the report.
 struct Spec {
     /// Name in the CSV and chart file names.
@@ -251,8 +247,9 @@ struct Workload {
     title: String,
     /// The keys, each present in every map for the whole workload.
     keys: Vec<String>,
-    /// `values[i]` is the value of `keys[i]`, both when filling and writing.
-    values: Vec<Value>,
+    /// `values[i]` is the text of `keys[i]`'s value, both when filling and
+    /// writing; every write copies it into a fresh `String`.
+    values: Vec<String>,
     /// `ops[mix][thread]`: what that thread runs under that mix.
     ops: Vec<Vec<Vec<Op>>>,
 }
@@ -261,16 +258,7 @@ impl Workload {
     /// Builds the data and draws the op sequences from seeded RNGs.
     fn new(spec: Spec, config: &Config) -> Workload {
         let keys: Vec<String> = (0..spec.keys).map(key).collect();
-        let values = keys
-            .iter()
-            .map(|key| {
-                let text = value_for(key);
-                Value {
-                    shared: Arc::from(text.as_str()),
-                    bytes: Utf8Bytes::from(text),
-                }
-            })
-            .collect();
+        let values = keys.iter().map(|key| value_for(key)).collect();
         // Zipf over n items with exponent 0 is uniform; it yields 1..=n.
         let dist = Zipf::new(spec.keys as f64, spec.zipf).expect("valid Zipf parameters");
         let rank_to_key = rank_to_key(spec.keys, spec.zipf);
@@ -340,7 +328,7 @@ fn columns(config: &Config) -> Vec<String> {
 fn filled<C: Contender>(workload: &Workload) -> C {
     let map = C::with_capacity(workload.keys.len());
     for (key, value) in workload.keys.iter().zip(&workload.values) {
-        map.insert(key, value);
+        map.insert(key, value.clone());
     }
     let missing = workload.keys.iter().filter(|k| map.get(k) == 0).count();
     assert_eq!(missing, 0, "{} lost keys while being filled", C::NAME);
@@ -375,7 +363,7 @@ fn measure<C: Contender + Send + 'static>(
     let apply = |op| match op {
         Op::Read(i) => map.get(&workload.keys[i as usize]),
         Op::Write(i) => {
-            map.insert(&workload.keys[i as usize], &workload.values[i as usize]);
+            map.insert(&workload.keys[i as usize], workload.values[i as usize].clone());
             0
         }
     };
@@ -551,7 +539,7 @@ fn measure_pairs<'w>(workload: &'w Workload, config: &Config, progress: &Progres
                 .keys
                 .iter()
                 .zip(&workload.values)
-                .map(|(k, v)| (k.clone(), v.shared.clone()))
+                .map(|(k, v)| (k.clone(), Arc::from(v.as_str())))
                 .collect();
             Box::new(move |op| {
                 let value = floor.get(read_key(workload, op));
