@@ -11,9 +11,9 @@
 //!
 //! ```text
 //! EMPTY      0
-//! live       address | tag << 48          (address & TAG_MASK == 0)
-//! wide       address | WIDE               (an address that uses bits 48..56)
-//! tombstone  tag << 48 | TOMBSTONE
+//! live       address | tag << 48                 (address & TAG_MASK == 0)
+//! wide       address | WIDE                      (an address that uses bits 48..56)
+//! tombstone  tag << 48 | tag32 << 2 | TOMBSTONE  (tag32: the hash tag's low 32 bits)
 //! ```
 //!
 //! Addresses of the heap lie below 2^48 on the 64-bit targets Rust
@@ -36,13 +36,16 @@
 //!   `EMPTY` means the slot is empty (or being filled, which is
 //!   indistinguishable from a write that has not started) and ends a probe.
 //! - A slot goes from `EMPTY` to a tag once, and its tag never changes:
-//!   every entry ever stored in it has a key with that tag (a wide word
-//!   carries it in the entry). Removal leaves a tombstone with the tag; a
-//!   resize drops tombstones by copying live entries into a new table, and
-//!   an insert may revive a tombstone with its key's tag (the
-//!   lowest-indexed one on its path), which puts a removed and re-inserted
-//!   key back in its old slot, or, when tags collide, into a slot before
-//!   it. So a slot a probe has passed can later hold the key it looks for
+//!   every entry ever stored in it has a key whose hash tag has the same
+//!   low 32 bits (the word carries eight of them, or, wide, leaves them to
+//!   the entry). Removal leaves a tombstone with all 32; a resize drops
+//!   tombstones by copying live entries into a new table, and an insert may
+//!   revive a tombstone with its key's 32 bits (the lowest-indexed one on
+//!   its path), which puts a removed and re-inserted key back in its old
+//!   slot, or, when those bits collide, into a slot before it. Eight-bit
+//!   tags alone would let any key with the same eight bits revive a
+//!   removed key's slot, and then the key's return would need a new table
+//!   (see `Probe::Vacant`) far more often. So a slot a probe has passed can later hold the key it looks for
 //!   only through a revival, or through a fill of the empty slot that
 //!   ended the probe, which writers detect (see `shard.rs`); readers are
 //!   unaffected, since they compare keys.
@@ -97,21 +100,31 @@ fn live_word(tag: u64, addr: usize) -> u64 {
     }
 }
 
-/// The word of a tombstone with `tag`'s slot tag.
+/// The word of a tombstone of a key with hash tag `tag`: its slot tag
+/// and its low 32 bits.
 #[inline]
 fn tombstone_word(tag: u64) -> u64 {
-    slot_tag(tag) | TOMBSTONE
+    slot_tag(tag) | (low32(tag) << 2) | TOMBSTONE
+}
+
+/// The low 32 bits of a hash tag, which entries keep.
+#[inline]
+fn low32(tag: u64) -> u64 {
+    tag & 0xFFFF_FFFF
 }
 
 /// The entry address in `word`; 0 for an empty slot or a tombstone.
 #[inline]
 fn address(word: u64) -> usize {
+    if word & TOMBSTONE != 0 {
+        return 0;
+    }
     let tag_bits = if word & WIDE == 0 { TAG_MASK } else { 0 };
     (word & !(tag_bits | LOW)) as usize
 }
 
-/// Whether `word` may hold an entry whose key has the slot tag `want`
-/// (or is a tombstone with it): its tag matches, or it is wide.
+/// Whether live `word` may hold an entry whose key has the slot tag
+/// `want`: its tag matches, or it is wide.
 #[inline]
 fn may_match(word: u64, want: u64) -> bool {
     word & (TAG_MASK | WIDE) == want || word & WIDE != 0
@@ -136,17 +149,18 @@ pub(crate) enum Probe<'g, K> {
     },
     /// The key is absent from the probe path up to slot `end`, the first
     /// empty one. Slot `index` is where it goes: of the tombstones with the
-    /// key's tag before `end`, the one with the lowest index, else `end`.
+    /// low 32 bits of the key's tag before `end`, the one with the lowest
+    /// index, else `end`.
     ///
     /// An iterator walks slots in index order, and must not meet a removed
     /// and re-inserted key twice. If the key left a slot of this table, that
-    /// slot is on its path before `end` and holds its tag: a tombstone, so
-    /// one at or after `index`, which the iterator passed if it passed the
-    /// old slot; or, if a key with a colliding tag revived it, a live
-    /// entry of another key with the same tag. `displaced` says whether
+    /// slot is on its path before `end` and holds those 32 bits: a
+    /// tombstone, so one at or after `index`, which the iterator passed if
+    /// it passed the old slot; or, if a key whose tag has the same low 32
+    /// bits revived it, a live entry of that key. `displaced` says whether
     /// such an entry lies before `index`: then the key may only go into a
-    /// new table, which no iterator of this one walks. Without colliding
-    /// tags it is always `false`.
+    /// new table, which no iterator of this one walks. Unless two keys'
+    /// tags share their low 32 bits it is always `false`.
     Vacant {
         index: usize,
         end: usize,
@@ -246,10 +260,11 @@ impl<K> Table<K> {
             if word == EMPTY {
                 return None;
             }
-            // `address` and `may_match`, with the common case (a word
-            // that carries the tag) first.
-            let addr = if word & (TAG_MASK | WIDE) == want {
-                (word & !(TAG_MASK | LOW)) as usize
+            // `address` and `may_match`, with the common case (a live
+            // word that carries the tag) first; a tombstone matches
+            // neither test.
+            let addr = if word & (TAG_MASK | LOW) == want {
+                (word & !TAG_MASK) as usize
             } else if word & WIDE != 0 {
                 (word & !LOW) as usize
             } else {
@@ -275,11 +290,12 @@ impl<K> Table<K> {
         Q: Eq + ?Sized,
     {
         let want = slot_tag(tag);
-        // The lowest-indexed tombstone with the key's tag so far. The probe
-        // goes on past it: with colliding tags the key may be live
-        // further on.
+        // The lowest-indexed tombstone with the key's 32 bits so far. The
+        // probe goes on past it: when keys share those bits, the key may be
+        // live further on.
         let mut revivable: Option<usize> = None;
-        // The lowest-indexed live entry of another key with the same tag.
+        // The lowest-indexed live entry of another key with the same 32
+        // bits.
         let mut colliding: Option<usize> = None;
         for (index, slot) in self.path(tag) {
             // Acquire: as in `find`.
@@ -292,17 +308,21 @@ impl<K> Table<K> {
                     displaced: colliding.is_some_and(|c| c < chosen),
                 };
             }
+            if word & TOMBSTONE != 0 {
+                if word == tombstone_word(tag) {
+                    revivable = Some(revivable.map_or(index, |r| r.min(index)));
+                }
+                continue;
+            }
             if !may_match(word, want) {
                 continue;
             }
             let addr = address(word);
-            if addr == 0 {
-                revivable = Some(revivable.map_or(index, |r| r.min(index)));
-                continue;
-            }
             // SAFETY: loaded from this table under `guard`.
             let entry = unsafe { Self::entry(addr, guard) };
-            if word & WIDE != 0 && slot_tag(entry.tag()) != want {
+            // Another key whose eight-bit tag (or wide word) matched: its
+            // low 32 bits tell it apart without the user's `Eq`.
+            if entry.tag() != low32(tag) {
                 continue;
             }
             if entry.key.borrow() == key {
@@ -340,8 +360,8 @@ impl<K> Table<K> {
         None
     }
 
-    /// Whether slot `index` holds a tombstone with `tag`'s slot tag.
-    /// Called under the shard lock.
+    /// Whether slot `index` holds a tombstone of a key with `tag`'s low
+    /// 32 bits. Called under the shard lock.
     pub(crate) fn is_tombstone(&self, index: usize, tag: u64) -> bool {
         // Relaxed: the shard lock orders every store to this table.
         self.slots[index].word.load(Ordering::Relaxed) == tombstone_word(tag)
@@ -473,7 +493,8 @@ pub(crate) enum SlotView<'g, K> {
     /// A live entry whose tag the word carries or, wide, leaves to the
     /// entry: the low 32 bits of its hash tag.
     Live { tag: u64, entry: &'g Entry<K> },
-    /// A tombstone: a slot tag and `TOMBSTONE`, no address.
+    /// A tombstone: a slot tag, the low 32 bits it came from and
+    /// `TOMBSTONE`, no address.
     Tombstone,
     /// Any other word, which no writer ever stores, or a live word whose
     /// tag is not its entry's.
@@ -493,14 +514,12 @@ impl<K> Table<K> {
             return SlotView::Empty;
         }
         if addr == 0 {
-            return if word & !TAG_MASK == TOMBSTONE {
+            // A tombstone's slot tag comes from the 32 bits it keeps.
+            return if word & TOMBSTONE != 0 && word == tombstone_word(word >> 2 & 0xFFFF_FFFF) {
                 SlotView::Tombstone
             } else {
                 SlotView::Corrupt { word }
             };
-        }
-        if word & TOMBSTONE != 0 {
-            return SlotView::Corrupt { word };
         }
         // SAFETY: a non-null address loaded under `guard` from the
         // published table under the shard lock is a live entry, which the
@@ -523,6 +542,61 @@ impl<K> Table<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{entry::NewValue, expire::Stamp};
+
+    /// An entry for `key` with hash tag `tag`, as a write makes it.
+    fn entry(key: u64, tag: u64) -> Owned<Entry<u64>> {
+        let stamp = Stamp {
+            judge: 0,
+            deadline: 0,
+            written: 0,
+        };
+        Entry::new(key, tag, NewValue::Text("v".into()), stamp, false)
+    }
+
+    /// Where an insert of `key` would go, if it is absent.
+    fn vacancy(table: &Table<u64>, tag: u64, key: u64, guard: &Guard) -> (usize, usize) {
+        match table.probe(tag, &key, guard) {
+            Probe::Vacant { index, end, .. } => (index, end),
+            Probe::Occupied { index, .. } => panic!("key {key} is live in slot {index}"),
+        }
+    }
+
+    /// A tombstone is revived only by a key whose tag has its low 32 bits:
+    /// another key with the same eight-bit slot tag passes it by, so it
+    /// cannot take the slot of a removed key and displace that key's
+    /// return into a new table.
+    #[test]
+    fn only_the_same_low_32_bits_revive_a_tombstone() {
+        let guard = crossbeam_epoch::pin();
+        let mut table = Table::<u64>::with_capacity(8);
+        // Both tags have home slot 0 and slot tag 0xAB; their low 32 bits
+        // differ.
+        let (a, b) = (0xAB00_0000_u64, 0xAB00_0100_u64);
+        assert_eq!(slot_tag(a), slot_tag(b));
+        let (index, end) = vacancy(&table, a, 1, &guard);
+        assert_eq!((index, end), (0, 0));
+        table.publish(0, a, entry(1, a));
+        let removed = table.current(0, &guard);
+        table.remove(0, a);
+        assert!(table.is_tombstone(0, a) && !table.is_tombstone(0, b));
+        assert_eq!(
+            vacancy(&table, b, 2, &guard),
+            (1, 1),
+            "another key's tombstone"
+        );
+        assert_eq!(
+            vacancy(&table, a, 1, &guard),
+            (0, 1),
+            "the key's own tombstone"
+        );
+        // SAFETY: unlinked above, never published elsewhere, and no other
+        // thread can reach it.
+        drop(unsafe { removed.into_owned() });
+        table.publish(1, b, entry(2, b));
+        // SAFETY: the test owns the table and its one live entry.
+        unsafe { table.drop_entries() };
+    }
 
     #[test]
     fn words_keep_the_address_and_the_tag() {
@@ -534,7 +608,7 @@ mod tests {
         assert!(may_match(word, slot_tag(tag)));
         assert!(!may_match(word, slot_tag(0xAC00_0000)));
         assert_eq!(address(tombstone_word(tag)), 0);
-        assert!(may_match(tombstone_word(tag), slot_tag(tag)));
+        assert_eq!(tombstone_word(tag) >> 2 & 0xFFFF_FFFF, tag);
         if usize::BITS == 64 {
             // A top-byte tag is kept; an address in bits 48..56 goes wide.
             let top_byte = (0xB4_u64 << 56) as usize | narrow;
