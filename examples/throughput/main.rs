@@ -363,7 +363,10 @@ fn measure<C: Contender + Send + 'static>(
     let apply = |op| match op {
         Op::Read(i) => map.get(&workload.keys[i as usize]),
         Op::Write(i) => {
-            map.insert(&workload.keys[i as usize], workload.values[i as usize].clone());
+            map.insert(
+                &workload.keys[i as usize],
+                workload.values[i as usize].clone(),
+            );
             0
         }
     };
