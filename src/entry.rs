@@ -200,9 +200,10 @@ impl<K> Entry<K> {
     const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
 
     /// An entry for a key with hash tag `tag`; `tracked` says whether an
-    /// eviction policy will read its marks. An untracked entry starts with its marks saturated, so that
-    /// [`mark`](Self::mark) never stores to it and readers of bounded and
-    /// unbounded caches run the same instructions.
+    /// eviction policy will read its marks. An untracked entry starts with
+    /// its marks saturated, so that [`mark`](Self::mark) never stores to it
+    /// and readers of bounded and unbounded caches run the same
+    /// instructions.
     ///
     /// A copied value's buffer is dropped here, before any lock: its `Drop`
     /// is user code, and if it panics, the new entry is freed, its key
