@@ -309,8 +309,8 @@ impl<K> Entry<K> {
     /// The entry at `addr`, as the tables hold it.
     ///
     /// # Safety
-    /// `addr` came from [`addr`](Self::addr) of an entry that is not yet
-    /// freed.
+    /// `addr` is the address of an entry that is not yet freed, as
+    /// [`addr`](Self::addr) gives it and a table's slot holds it.
     pub(crate) unsafe fn shared<'g>(addr: usize) -> Shared<'g, Self> {
         // SAFETY: an entry's address, which `init` aligned (caller's
         // contract).

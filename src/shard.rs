@@ -414,11 +414,9 @@ impl<K> Shard<K> {
                         entry.set_node(policy.insert(tag, weight, EntryRef::new(tag, &entry)));
                     }
                     link_timer(&mut state, tag, &entry);
+                    table.publish(index, tag, entry);
                     if revive {
-                        table.publish(index, tag, entry);
                         state.tombstones -= 1;
-                    } else {
-                        table.publish(index, tag, entry);
                     }
                     state.len += 1;
                     self.len.store(state.len, Ordering::Relaxed);
@@ -504,7 +502,7 @@ impl<K> Shard<K> {
     ) -> bool {
         let mut state = lock(&self.state);
         let table = self.table(guard);
-        let Some(index) = table.position_of(tag, entry, guard) else {
+        let Some(index) = table.position_of(tag, entry) else {
             return false;
         };
         self.unlink(&mut state, table, index, None, guard);
@@ -534,7 +532,7 @@ impl<K> Shard<K> {
         let mut state = lock(&self.state);
         let table = self.table(guard);
         for (tag, entry, cause) in victims {
-            if let Some(index) = table.position_of(tag, entry, guard) {
+            if let Some(index) = table.position_of(tag, entry) {
                 state.supersede(tag);
                 self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
                 // SAFETY: unlinked above under the lock, once: `position_of`
@@ -581,7 +579,7 @@ impl<K> Shard<K> {
             // or, once unlinked, retired under a guard that this writer's
             // pin outlasts.
             let entry = unsafe { Entry::shared(timer.addr) };
-            let Some(index) = table.position_of(timer.tag, entry, guard) else {
+            let Some(index) = table.position_of(timer.tag, entry) else {
                 continue;
             };
             // SAFETY: live in the published table, under the lock.
@@ -596,7 +594,7 @@ impl<K> Shard<K> {
         state.timers.compact(|t| {
             // SAFETY: as above.
             let entry = unsafe { Entry::shared(t.addr) };
-            table.position_of(t.tag, entry, guard).is_some()
+            table.position_of(t.tag, entry).is_some()
                 // SAFETY: live in the published table, under the lock.
                 && unsafe { entry.deref() }.deadline == t.deadline
         });

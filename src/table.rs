@@ -28,7 +28,7 @@
 //!
 //! - Writers hold their shard's lock for every store, so stores to one
 //!   table never race with each other; they race only with lock-free loads.
-//! - Every store of a live word (`publish`, `replace`) is a Release store,
+//! - Every store of a live word (`publish`) is a Release store,
 //!   and every lock-free load an Acquire load, pairing with it: a reader
 //!   that sees an entry's address sees the entry's header, key and value,
 //!   written before. A tombstone (`remove`) carries no data; its store is
@@ -233,9 +233,8 @@ impl<K> Table<K> {
     unsafe fn entry(addr: usize, _guard: &Guard) -> &Entry<K> {
         // SAFETY: a non-null address loaded under `guard` is a live entry,
         // or one retired after this guard pinned, which the collector keeps
-        // until the guard is dropped (caller's contract); `Entry::init`
-        // aligned it, as `from_usize` requires.
-        unsafe { Shared::<Entry<K>>::from_usize(addr).deref() }
+        // until the guard is dropped (caller's contract).
+        unsafe { Entry::shared(addr).deref() }
     }
 
     /// Finds the live entry for `key`. Lock-free; used by readers.
@@ -254,8 +253,8 @@ impl<K> Table<K> {
             index &= self.mask;
             // SAFETY: `index <= mask`, so it is in bounds (invariant `LEN`).
             let slot = unsafe { self.slots.get_unchecked(index) };
-            // Acquire: pairs with the Release stores in `publish` and
-            // `replace`, so the entry's contents are visible.
+            // Acquire: pairs with the Release store in `publish`, so the
+            // entry's contents are visible.
             let word = slot.word.load(Ordering::Acquire);
             if word == EMPTY {
                 return None;
@@ -329,7 +328,7 @@ impl<K> Table<K> {
                 return Probe::Occupied {
                     index,
                     // SAFETY: as for `entry`.
-                    current: unsafe { Shared::from_usize(addr) },
+                    current: unsafe { Entry::shared(addr) },
                 };
             }
             colliding = Some(colliding.map_or(index, |c| c.min(index)));
@@ -339,12 +338,7 @@ impl<K> Table<K> {
 
     /// Finds the slot that holds exactly `entry`, comparing addresses only.
     /// Runs no user code; called under the shard lock.
-    pub(crate) fn position_of(
-        &self,
-        tag: u64,
-        entry: Shared<'_, Entry<K>>,
-        _guard: &Guard,
-    ) -> Option<usize> {
+    pub(crate) fn position_of(&self, tag: u64, entry: Shared<'_, Entry<K>>) -> Option<usize> {
         let wanted = entry.into_usize();
         for (index, slot) in self.path(tag) {
             // Relaxed: the caller holds the shard lock, which orders every
@@ -421,7 +415,7 @@ impl<K> Table<K> {
             // SAFETY: loaded from this table under `guard`.
             let tag = unsafe { Self::entry(addr, guard) }.tag();
             // SAFETY: as above.
-            Some((tag, unsafe { Shared::from_usize(addr) }))
+            Some((tag, unsafe { Entry::shared(addr) }))
         })
     }
 
