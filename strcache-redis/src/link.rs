@@ -193,11 +193,13 @@ impl Shared {
 
     fn invalidate(&self, key: &Value) {
         if let Value::BulkString(key) = key {
-            bump(&self.counters.keys_invalidated);
             // A key that is not UTF-8 was never cached: keys are `&str`.
             if let Ok(key) = std::str::from_utf8(key) {
                 self.cache.remove(key);
             }
+            // Counted once the removal has run, not before: tests wait on
+            // the count to let a fill commit after an invalidation.
+            bump(&self.counters.keys_invalidated);
         }
     }
 
