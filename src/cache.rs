@@ -364,7 +364,11 @@ where
     /// assert_eq!(v, "v");
     /// assert_eq!(v.len(), 1);
     /// ```
-    #[inline]
+    // Always inlined, as `get_in` is: a call would cost each hit the
+    // `CachedStr` returned through memory and the register saves, 38
+    // instructions where the compiler chose not to inline (BENCHMARKS.md,
+    // "Reads: instructions and simulated cache misses per hit").
+    #[inline(always)]
     pub fn get_str<Q>(&self, key: &Q) -> Option<CachedStr<'_>>
     where
         K: Borrow<Q>,
