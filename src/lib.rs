@@ -243,7 +243,12 @@
 //! the entry (header, key inline, and a value of up to 4 KiB copied in
 //! after them), then the key's own bytes. A slot whose tag differs costs
 //! no dereference. For a `String` key that is three dependent cache misses
-//! when nothing is cached; for an inline key such as `u64`, two. See
+//! when nothing is cached; for an inline key such as `u64`, two. Short
+//! string keys can be inline too: a key type that keeps its bytes in
+//! itself, such as `compact_str::CompactString` (up to 24 bytes), hashes
+//! and borrows as `str`, so a `StrCache<CompactString>` is read with a
+//! `&str`, keeps each key in its entry (23 bytes of heap less an entry for
+//! a 23-byte key), and a write of such a key allocates nothing for it. See
 //! `BENCHMARKS.md`.
 //!
 //! # Statistics
