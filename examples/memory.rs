@@ -5,10 +5,10 @@
 //! keys and 128-byte `String` values, each of a capacity equal to its
 //! length), and a counting global allocator reports the live heap they
 //! hold. Figures are requested bytes, so allocator rounding is not
-//! included. The rows marked
-//! "CompactString keys" hold the same keys as `compact_str::CompactString`,
-//! which keeps up to 24 bytes inline: the key's bytes then lie in the
-//! entry (or the map's node) with no allocation of their own.
+//! included. The rows marked "CompactString keys" hold the same keys as
+//! `compact_str::CompactString`, which keeps up to 24 bytes inline: the
+//! key's bytes then lie in the entry (or the map's node) with no
+//! allocation of their own.
 //!
 //! ```text
 //! cargo run --release --example memory                         # 1,000,000 entries

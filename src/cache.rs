@@ -365,7 +365,7 @@ where
     /// assert_eq!(v.len(), 1);
     /// ```
     // Always inlined, as `get_in` is: a call would cost each hit the
-    // `CachedStr` returned through memory and the register saves, 38
+    // `CachedStr` returned through memory and the register saves, 39
     // instructions where the compiler chose not to inline (BENCHMARKS.md,
     // "Reads: instructions and simulated cache misses per hit").
     #[inline(always)]
