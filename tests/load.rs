@@ -71,80 +71,6 @@ fn racers_on_one_missing_key_run_one_loader() {
     assert!(got.into_iter().all(|v| v.unwrap() == "seven"));
 }
 
-/// The first loader panics only once every racer has missed: each of the
-/// others then waits for its flight, which cannot end before the panic, so
-/// the hand-off always has waiters to hand over to.
-#[test]
-fn a_panicking_loader_hands_over_to_one_waiter() {
-    let cache = StrCache::<u32>::builder().record_reads(true).build();
-    let calls = AtomicUsize::new(0);
-    let got = race(&cache, |cache| {
-        let v = cache
-            .get_or_insert_with(&7, || {
-                let call = calls.fetch_add(1, Ordering::Relaxed);
-                if call == 0 {
-                    let started = std::time::Instant::now();
-                    while cache.stats().misses < RACERS as u64 {
-                        assert!(started.elapsed() < PATIENCE, "the racers never missed");
-                        thread::yield_now();
-                    }
-                    panic!("the first loader panics");
-                }
-                slowly("seven")
-            })
-            .unwrap();
-        v.to_string()
-    });
-    let panics = got.iter().filter(|v| v.is_err()).count();
-    assert_eq!(panics, 1, "the panic reaches the loader's caller only");
-    assert!(got.into_iter().flatten().all(|v| v == "seven"));
-    // The panicking load and the one waiter that took over, although every
-    // racer was waiting when the first loader panicked. The others waited
-    // for the second load (or, had they joined it while it published,
-    // found its value in the table).
-    assert_eq!(calls.load(Ordering::Relaxed), 2);
-    let loads = cache.stats().loads;
-    assert_eq!((loads.panicked, loads.succeeded), (1, 1));
-    assert!(loads.waited <= RACERS as u64 - 2, "{loads:?}");
-    // Nothing stays locked: writes and loads of the key go on.
-    cache.insert(7, "eight").unwrap();
-    assert_eq!(cache.get_or_insert_with(&7, || "unused").unwrap(), "eight");
-}
-
-/// A failed load's error goes to every caller waiting for it: one loader
-/// call for all the racers, not one each in turn (#19). The loader fails
-/// only once every racer has missed, so all of them are waiting for it. A
-/// caller that starts after the failure runs its own loader: the failure is
-/// not cached.
-#[test]
-fn a_failed_load_shares_its_error_with_its_waiters() {
-    let cache = StrCache::<u32>::builder().record_reads(true).build();
-    let calls = AtomicUsize::new(0);
-    let got = race(&cache, |cache| {
-        cache
-            .try_get_or_insert_with(&7, || {
-                calls.fetch_add(1, Ordering::Relaxed);
-                let started = std::time::Instant::now();
-                while cache.stats().misses < RACERS as u64 {
-                    assert!(started.elapsed() < PATIENCE, "the racers never missed");
-                    thread::yield_now();
-                }
-                Err::<&str, _>("backend down")
-            })
-            .map(|v| v.to_string())
-    });
-    assert_eq!(calls.load(Ordering::Relaxed), 1, "one loader call for all");
-    for got in got {
-        let got = got.expect("no panic");
-        assert_eq!(got, Err(LoadError::Load(Arc::new("backend down"))));
-    }
-    let loads = cache.stats().loads;
-    assert_eq!((loads.failed, loads.waited), (1, RACERS as u64 - 1));
-    assert!(cache.get_str(&7).is_none(), "a failure is not cached");
-    let again = cache.try_get_or_insert_with(&7, || Ok::<_, ()>("seven"));
-    assert_eq!(again.unwrap(), "seven");
-}
-
 #[test]
 fn a_waiter_times_out_and_the_slow_loader_still_publishes() {
     let cache = StrCache::<u32>::builder().build();
@@ -335,7 +261,11 @@ fn kept_failures_cost_one_loader_call_per_window() {
 /// on none.
 #[cfg(feature = "async")]
 mod async_load {
-    use std::future::{pending, ready};
+    use std::{
+        future::{pending, poll_fn, ready, Future},
+        pin::pin,
+        task::Poll,
+    };
 
     use super::*;
 
@@ -369,31 +299,22 @@ mod async_load {
                 })
             };
             is_started.await.unwrap();
-            let waiter = {
-                let cache = Arc::clone(&cache);
-                tokio::spawn(async move {
-                    let load = async {
-                        panic!("the waiter's loader ran: it shares the error");
-                        #[allow(unreachable_code)]
-                        Ok::<&str, &str>("never")
-                    };
-                    let got = cache.try_get_or_insert_with_async(&7, load).await;
-                    got.map(|v| v.to_string())
-                })
+            let load = async {
+                panic!("the waiter's loader ran: it shares the error");
+                #[allow(unreachable_code)]
+                Ok::<&str, &str>("never")
             };
-            // The waiter's miss is counted before it looks for the flight,
-            // which cannot end before `fail`: once it shows, it waits.
-            let started = std::time::Instant::now();
-            while cache.stats().misses < 2 {
-                assert!(started.elapsed() < PATIENCE, "the waiter never missed");
-                tokio::task::yield_now().await;
-            }
+            let mut waiter = pin!(cache.try_get_or_insert_with_async(&7, load));
+            // Polled once, the waiter misses and joins the flight, which
+            // cannot end before `fail`: pending, it waits for that load.
+            let first = poll_fn(|cx| Poll::Ready(waiter.as_mut().poll(cx).is_pending())).await;
+            assert!(first, "the waiter waits for the leader's load");
             fail.send(()).unwrap();
             let down = Err(LoadError::Load(Arc::new("backend down")));
             let led = tokio::time::timeout(PATIENCE, leader).await.unwrap();
             assert_eq!(led.unwrap(), down);
             let waited = tokio::time::timeout(PATIENCE, waiter).await.unwrap();
-            assert_eq!(waited.unwrap(), down);
+            assert_eq!(waited.map(|v| v.to_string()), down);
         });
         let loads = cache.stats().loads;
         assert_eq!((loads.failed, loads.succeeded, loads.waited), (1, 0, 1));
@@ -551,54 +472,4 @@ fn a_write_during_a_load_wins_over_it() {
             assert_eq!(cache.get_str(&7).unwrap(), "again");
         }
     }
-}
-
-/// A write from another thread while the loader blocks: the loader's
-/// caller and the waiter that joined before the write get the loaded
-/// value; a caller after the write reads the written one; the cache keeps
-/// the written one (#19).
-#[test]
-fn a_concurrent_insert_during_a_load_wins_over_it() {
-    watched(|| {
-        let cache = StrCache::<u32>::builder().record_reads(true).build();
-        let (started, is_started) = mpsc::channel();
-        let (release, is_released) = mpsc::channel::<()>();
-        thread::scope(|s| {
-            let cache = &cache;
-            let loader = s.spawn(move || {
-                let v = cache.get_or_insert_with(&7, || {
-                    started.send(()).unwrap();
-                    is_released.recv_timeout(PATIENCE).unwrap();
-                    "loaded"
-                });
-                v.unwrap().to_string()
-            });
-            is_started.recv_timeout(PATIENCE).unwrap();
-            let waiter = s.spawn(|| {
-                let v = cache.get_or_insert_with(&7, || -> &str { unreachable!("joins the load") });
-                v.unwrap().to_string()
-            });
-            // The waiter's miss is counted before it looks for the flight,
-            // which cannot end before `release`: once it shows, it waits.
-            let started = std::time::Instant::now();
-            while cache.stats().misses < 2 {
-                assert!(started.elapsed() < PATIENCE, "the waiter never missed");
-                thread::yield_now();
-            }
-            assert_eq!(
-                cache.insert(7, "written"),
-                Ok(strcache::InsertOutcome::Inserted)
-            );
-            assert_eq!(
-                cache.get_or_insert_with(&7, || "unused").unwrap(),
-                "written"
-            );
-            release.send(()).unwrap();
-            assert_eq!(loader.join().unwrap(), "loaded");
-            assert_eq!(waiter.join().unwrap(), "loaded");
-        });
-        assert_eq!(cache.get_str(&7).unwrap(), "written");
-        let loads = cache.stats().loads;
-        assert_eq!((loads.succeeded, loads.superseded, loads.waited), (1, 1, 1));
-    });
 }

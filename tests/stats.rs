@@ -4,7 +4,6 @@
 
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
-    sync::mpsc,
     thread,
     time::Duration,
 };
@@ -13,10 +12,7 @@ use strcache::{ManualClock, StrCache};
 
 #[path = "support/collect.rs"]
 mod collect;
-#[path = "support/watch.rs"]
-mod watch;
 use collect::collect_until;
-use watch::{watched, PATIENCE};
 
 #[test]
 fn counters_match_a_single_threaded_script() {
@@ -92,52 +88,6 @@ fn clear_counts_expired_entries_as_expirations() {
     assert_eq!((stats.entries, stats.weight), (0, None));
     assert!(!stats.reads_recorded);
     assert_eq!((stats.hits, stats.misses), (0, 0));
-}
-
-#[test]
-fn waits_and_timeouts_are_counted() {
-    watched(|| {
-        let cache = StrCache::<u32>::builder().record_reads(true).build();
-        let (started, is_started) = mpsc::channel();
-        let (release, is_released) = mpsc::channel::<()>();
-        thread::scope(|s| {
-            let cache = &cache;
-            let leader = s.spawn(move || {
-                cache
-                    .get_or_insert_with(&1, || {
-                        started.send(()).unwrap();
-                        is_released.recv_timeout(PATIENCE).unwrap();
-                        "slow"
-                    })
-                    .map(|v| v.to_string())
-            });
-            is_started.recv_timeout(PATIENCE).unwrap();
-            let timed_out = cache.get_or_insert_with_timeout(&1, Duration::from_millis(1), || "x");
-            assert_eq!(timed_out.unwrap_err(), strcache::Error::Timeout);
-            let waiter = s.spawn(|| {
-                cache
-                    .get_or_insert_with(&1, || -> &str {
-                        unreachable!("the leader is still loading")
-                    })
-                    .map(|v| v.to_string())
-            });
-            // The waiter's miss is counted before it looks for the flight, which
-            // cannot end before `release`: once the miss shows, it will wait.
-            let started = std::time::Instant::now();
-            while cache.stats().misses < 3 {
-                assert!(started.elapsed() < PATIENCE, "the waiter never missed");
-                thread::yield_now();
-            }
-            release.send(()).unwrap();
-            assert_eq!(leader.join().unwrap().unwrap(), "slow");
-            assert_eq!(waiter.join().unwrap().unwrap(), "slow");
-        });
-        let stats = cache.stats();
-        assert_eq!((stats.hits, stats.misses), (0, 3));
-        let l = stats.loads;
-        assert_eq!((l.succeeded, l.timed_out, l.waited), (1, 1, 1));
-        assert_eq!((stats.loads.failed, stats.loads.panicked), (0, 0));
-    });
 }
 
 #[cfg(feature = "async")]

@@ -475,3 +475,212 @@ where
         unsafe { CachedStr::new(guard, at) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        panic::{catch_unwind, AssertUnwindSafe},
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            mpsc, Arc,
+        },
+        thread,
+        time::{Duration, Instant},
+    };
+
+    use crate::{LoadError, StrCache};
+
+    /// Threads racing on one missing key.
+    const RACERS: usize = if cfg!(miri) { 4 } else { 16 };
+
+    /// How long a loader waits for the racers to join before it fails the
+    /// test: a bound on a hang, never reached when the test passes.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    /// Waits until `waiters` callers besides its leader hold the flight of
+    /// `tag`: its reference count is theirs, the leader's, the shard's
+    /// list's and this look's. A caller that holds the flight shares how it
+    /// ends, so a test that waits for this before it lets the load end has
+    /// them all waiting, however the threads are scheduled. (Waiting for
+    /// their misses to show in the statistics would not do: a caller that
+    /// has only missed the key could still lead a load of its own once the
+    /// first has ended.)
+    fn wait_for_waiters(cache: &StrCache<u32>, tag: u64, waiters: usize) {
+        let started = Instant::now();
+        loop {
+            let flight = cache.shard(tag).flight(tag).expect("listed while it loads");
+            if Arc::strong_count(&flight) == 3 + waiters {
+                return;
+            }
+            drop(flight);
+            assert!(started.elapsed() < PATIENCE, "the waiters never joined");
+            thread::yield_now();
+        }
+    }
+
+    /// Runs `RACERS` threads that call `race` on `cache` at once, and
+    /// returns what each got.
+    fn race<T: Send>(
+        cache: &StrCache<u32>,
+        race: impl Fn(&StrCache<u32>) -> T + Sync,
+    ) -> Vec<thread::Result<T>> {
+        thread::scope(|s| {
+            let racers: Vec<_> = (0..RACERS)
+                .map(|_| s.spawn(|| catch_unwind(AssertUnwindSafe(|| race(cache)))))
+                .collect();
+            racers
+                .into_iter()
+                .map(|r| r.join().expect("caught"))
+                .collect()
+        })
+    }
+
+    /// The first loader panics only once every other racer waits for its
+    /// flight, so the hand-off always has waiters to hand over to: the panic
+    /// reaches the loader's caller alone, one waiter leads a second load,
+    /// and the others get its value.
+    #[test]
+    fn a_panicking_loader_hands_over_to_one_waiter() {
+        let cache = StrCache::<u32>::builder().build();
+        let tag = cache.tag(&7);
+        let calls = AtomicUsize::new(0);
+        let got = race(&cache, |cache| {
+            let v = cache
+                .get_or_insert_with(&7, || {
+                    if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+                        wait_for_waiters(cache, tag, RACERS - 1);
+                        panic!("the first loader panics");
+                    }
+                    "seven"
+                })
+                .unwrap();
+            v.to_string()
+        });
+        let panics = got.iter().filter(|v| v.is_err()).count();
+        assert_eq!(panics, 1, "the panic reaches the loader's caller only");
+        assert!(got.into_iter().flatten().all(|v| v == "seven"));
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        let loads = cache.stats().loads;
+        assert_eq!((loads.panicked, loads.succeeded), (1, 1));
+        assert!(loads.waited <= RACERS as u64 - 2, "{loads:?}");
+        // Nothing stays locked: writes and loads of the key go on.
+        cache.insert(7, "eight").unwrap();
+        assert_eq!(cache.get_or_insert_with(&7, || "unused").unwrap(), "eight");
+    }
+
+    /// A failed load's error goes to every caller waiting for it: one loader
+    /// call for all the racers, not one each in turn (#19). The loader fails
+    /// only once every other racer waits for its flight. A caller that
+    /// starts after the failure runs its own loader: the failure is not
+    /// cached.
+    #[test]
+    fn a_failed_load_shares_its_error_with_its_waiters() {
+        let cache = StrCache::<u32>::builder().build();
+        let tag = cache.tag(&7);
+        let calls = AtomicUsize::new(0);
+        let got = race(&cache, |cache| {
+            cache
+                .try_get_or_insert_with(&7, || {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    wait_for_waiters(cache, tag, RACERS - 1);
+                    Err::<&str, _>("backend down")
+                })
+                .map(|v| v.to_string())
+        });
+        assert_eq!(calls.load(Ordering::Relaxed), 1, "one loader call for all");
+        for got in got {
+            let got = got.expect("no panic");
+            assert_eq!(got, Err(LoadError::Load(Arc::new("backend down"))));
+        }
+        let loads = cache.stats().loads;
+        assert_eq!((loads.failed, loads.waited), (1, RACERS as u64 - 1));
+        assert!(cache.get_str(&7).is_none(), "a failure is not cached");
+        let again = cache.try_get_or_insert_with(&7, || Ok::<_, ()>("seven"));
+        assert_eq!(again.unwrap(), "seven");
+    }
+
+    /// A waiter that joined a load and a caller that timed out waiting for
+    /// it are counted, the one as `waited`, the other as `timed_out`; the
+    /// three callers' reads count as three misses.
+    #[test]
+    fn waits_and_timeouts_are_counted() {
+        let cache = StrCache::<u32>::builder().record_reads(true).build();
+        let tag = cache.tag(&1);
+        let (started, is_started) = mpsc::channel();
+        let (release, is_released) = mpsc::channel::<()>();
+        thread::scope(|s| {
+            let cache = &cache;
+            let leader = s.spawn(move || {
+                cache
+                    .get_or_insert_with(&1, || {
+                        started.send(()).unwrap();
+                        is_released.recv_timeout(PATIENCE).unwrap();
+                        "slow"
+                    })
+                    .map(|v| v.to_string())
+            });
+            is_started.recv_timeout(PATIENCE).unwrap();
+            let timed_out = cache.get_or_insert_with_timeout(&1, Duration::from_millis(1), || "x");
+            assert_eq!(timed_out.unwrap_err(), crate::Error::Timeout);
+            let waiter = s.spawn(|| {
+                cache
+                    .get_or_insert_with(&1, || -> &str {
+                        unreachable!("the leader is still loading")
+                    })
+                    .map(|v| v.to_string())
+            });
+            wait_for_waiters(cache, tag, 1);
+            release.send(()).unwrap();
+            assert_eq!(leader.join().unwrap().unwrap(), "slow");
+            assert_eq!(waiter.join().unwrap().unwrap(), "slow");
+        });
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (0, 3));
+        let l = stats.loads;
+        assert_eq!((l.succeeded, l.timed_out, l.waited), (1, 1, 1));
+        assert_eq!((stats.loads.failed, stats.loads.panicked), (0, 0));
+    }
+
+    /// A write from another thread while the loader blocks: the loader's
+    /// caller and the waiter that joined before the write get the loaded
+    /// value; a caller after the write reads the written one; the cache
+    /// keeps the written one (#19).
+    #[test]
+    fn a_concurrent_insert_during_a_load_wins_over_it() {
+        let cache = StrCache::<u32>::builder().build();
+        let tag = cache.tag(&7);
+        let (started, is_started) = mpsc::channel();
+        let (release, is_released) = mpsc::channel::<()>();
+        thread::scope(|s| {
+            let cache = &cache;
+            let loader = s.spawn(move || {
+                let v = cache.get_or_insert_with(&7, || {
+                    started.send(()).unwrap();
+                    is_released.recv_timeout(PATIENCE).unwrap();
+                    "loaded"
+                });
+                v.unwrap().to_string()
+            });
+            is_started.recv_timeout(PATIENCE).unwrap();
+            let waiter = s.spawn(|| {
+                let v = cache.get_or_insert_with(&7, || -> &str { unreachable!("joins the load") });
+                v.unwrap().to_string()
+            });
+            wait_for_waiters(cache, tag, 1);
+            assert_eq!(
+                cache.insert(7, "written"),
+                Ok(crate::InsertOutcome::Inserted)
+            );
+            assert_eq!(
+                cache.get_or_insert_with(&7, || "unused").unwrap(),
+                "written"
+            );
+            release.send(()).unwrap();
+            assert_eq!(loader.join().unwrap(), "loaded");
+            assert_eq!(waiter.join().unwrap(), "loaded");
+        });
+        assert_eq!(cache.get_str(&7).unwrap(), "written");
+        let loads = cache.stats().loads;
+        assert_eq!((loads.succeeded, loads.superseded, loads.waited), (1, 1, 1));
+    }
+}
