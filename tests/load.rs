@@ -282,7 +282,7 @@ mod async_load {
     /// once and cached as nothing.
     #[test]
     fn a_failed_async_load_shares_its_error_with_its_waiter() {
-        let cache = Arc::new(StrCache::<u32>::builder().record_reads(true).build());
+        let cache = Arc::new(StrCache::<u32>::builder().build());
         runtime().block_on(async {
             let (started, is_started) = tokio::sync::oneshot::channel();
             let (fail, is_failed) = tokio::sync::oneshot::channel::<()>();
