@@ -113,7 +113,7 @@ impl Maps {
         };
         let strcache = StrCache::builder().initial_capacity(KEYS).build();
         for (k, (bytes, _)) in data.hits.iter().zip(&data.values) {
-            strcache.insert(k.clone(), bytes.clone()).unwrap();
+            strcache.insert(k.as_str().into(), bytes.clone()).unwrap();
         }
         let papaya = papaya::HashMap::with_capacity_and_hasher(KEYS, Hasher::new());
         {
@@ -155,7 +155,7 @@ fn lookups(c: &mut Criterion, name: &str, maps: &Maps, keys: &[String], sequence
         b.iter(|| {
             sweep(sequence, |i| {
                 maps.strcache
-                    .get_str(&keys[i])
+                    .get_str(keys[i].as_str())
                     .map_or(0, |v| touch(v.as_bytes()))
             })
         })
@@ -164,7 +164,9 @@ fn lookups(c: &mut Criterion, name: &str, maps: &Maps, keys: &[String], sequence
         b.iter(|| {
             let pinned = maps.strcache.pin();
             sweep(sequence, |i| {
-                pinned.get_str(&keys[i]).map_or(0, |v| touch(v.as_bytes()))
+                pinned
+                    .get_str(keys[i].as_str())
+                    .map_or(0, |v| touch(v.as_bytes()))
             })
         })
     });
@@ -220,7 +222,7 @@ fn get_bytes(c: &mut Criterion, maps: &Maps, data: &Data) {
         b.iter(|| {
             sweep(&data.sequence, |i| {
                 maps.strcache
-                    .get_bytes(&data.hits[i])
+                    .get_bytes(data.hits[i].as_str())
                     .map_or(0, |v| touch(&v))
             })
         })
@@ -239,7 +241,7 @@ fn insert_overwrite(c: &mut Criterion, maps: &Maps, data: &Data) {
         b.iter(|| {
             sweep(sequence, |i| {
                 maps.strcache
-                    .insert(keys[i].clone(), values[i].0.clone())
+                    .insert(keys[i].as_str().into(), values[i].0.clone())
                     .unwrap();
                 0
             })
@@ -282,7 +284,7 @@ fn insert_overwrite(c: &mut Criterion, maps: &Maps, data: &Data) {
 fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
     let filled = |cache: StrCache| {
         for (k, (bytes, _)) in data.hits.iter().zip(&data.values) {
-            cache.insert(k.clone(), bytes.clone()).unwrap();
+            cache.insert(k.as_str().into(), bytes.clone()).unwrap();
         }
         cache
     };
@@ -316,7 +318,7 @@ fn get_hit_variants(c: &mut Criterion, maps: &Maps, data: &Data) {
             b.iter(|| {
                 sweep(&data.sequence, |i| {
                     cache
-                        .get_str(&data.hits[i])
+                        .get_str(data.hits[i].as_str())
                         .map_or(0, |v| touch(v.as_bytes()))
                 })
             })

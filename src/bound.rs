@@ -47,6 +47,16 @@ macro_rules! inline_keys {
 
 inline_keys!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, char, bool);
 
+impl KeyBytes for compact_str::CompactString {
+    fn key_bytes(&self) -> usize {
+        if self.is_heap_allocated() {
+            self.len()
+        } else {
+            0
+        }
+    }
+}
+
 macro_rules! slice_keys {
     ($($t:ty),*) => {$(
         impl KeyBytes for $t {

@@ -34,7 +34,8 @@ const MAX_INITIAL_CAPACITY: usize = 1 << 26;
 ///
 /// The key type is fixed when the builder is made: `StrCache::<u64>::builder()`,
 /// or by the type of the variable the cache goes into,
-/// `let cache: StrCache = StrCache::builder().build()` for `String` keys.
+/// `let cache: StrCache = StrCache::builder().build()` for the default
+/// [`CompactString`](crate::CompactString) keys.
 ///
 /// # Examples
 /// ```

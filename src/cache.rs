@@ -10,6 +10,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use crossbeam_epoch::Guard;
 
 use crate::{
@@ -61,11 +62,11 @@ use crate::{
 /// use strcache::StrCache;
 ///
 /// let cache: StrCache = StrCache::new();
-/// cache.insert("user:1".to_string(), r#"{"name":"Ada"}"#).unwrap();
+/// cache.insert("user:1".into(), r#"{"name":"Ada"}"#).unwrap();
 /// assert_eq!(cache.get_str("user:1").unwrap(), r#"{"name":"Ada"}"#);
 /// assert!(cache.get_str("user:2").is_none());
 /// ```
-pub struct StrCache<K = String, S = ahash::RandomState> {
+pub struct StrCache<K = CompactString, S = ahash::RandomState> {
     shards: Box<[Shard<K>]>,
     /// `shards.len() - 1`; the shard is chosen by hash bits 48.. (table
     /// slots use the low bits).
@@ -101,8 +102,8 @@ pub(crate) struct Settings<K> {
 // and a key may be dropped on whichever thread retires or collects it, so
 // both bounds are needed and are exactly what the compiler derives.
 
-impl StrCache<String, ahash::RandomState> {
-    /// An empty cache with default settings and `String` keys.
+impl StrCache<CompactString, ahash::RandomState> {
+    /// An empty cache with default settings and [`CompactString`] keys.
     ///
     /// # Examples
     /// ```
@@ -114,7 +115,7 @@ impl StrCache<String, ahash::RandomState> {
     }
 }
 
-impl Default for StrCache<String, ahash::RandomState> {
+impl Default for StrCache<CompactString, ahash::RandomState> {
     fn default() -> Self {
         Self::new()
     }
@@ -125,8 +126,8 @@ impl<K> StrCache<K, ahash::RandomState> {
     ///
     /// The key type comes from the builder's type,
     /// `StrCache::<u64>::builder()`, or from the variable's:
-    /// `let cache: StrCache = StrCache::builder().build()` for `String`
-    /// keys.
+    /// `let cache: StrCache = StrCache::builder().build()` for the default
+    /// [`CompactString`] keys.
     ///
     /// # Examples
     /// ```
@@ -738,7 +739,7 @@ where
     /// let cache: strcache::StrCache = strcache::StrCache::new();
     /// cache.insert("a".into(), "1").unwrap();
     /// cache.insert("b".into(), "2").unwrap();
-    /// let mut all: Vec<(String, String)> =
+    /// let mut all: Vec<(strcache::CompactString, String)> =
     ///     cache.iter().map(|(k, v)| (k, v.to_string())).collect();
     /// all.sort();
     /// assert_eq!(all, [("a".into(), "1".into()), ("b".into(), "2".into())]);

@@ -15,7 +15,7 @@ use std::{error, fmt, time::Duration};
 ///
 /// let cache: StrCache = StrCache::new();
 /// let err = cache
-///     .try_insert_bytes("k".to_string(), Bytes::from_static(b"caf\xc3"))
+///     .try_insert_bytes("k".into(), Bytes::from_static(b"caf\xc3"))
 ///     .unwrap_err();
 /// assert_eq!(err, Error::InvalidUtf8 { valid_up_to: 3, error_len: None });
 /// assert_eq!(

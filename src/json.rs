@@ -161,23 +161,23 @@ fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Error> {
 
 /// A key to look up a `StrCache<K>` by in [`StrCache::get_json`] and
 /// [`Pinned::get_json`]: any `Q` that `K` borrows as (`K: Borrow<Q>`), as
-/// in `HashMap::get`, so `&str` for `String` keys. The key is an `impl
+/// in `HashMap::get`, so `&str` for `CompactString` or `String` keys. The key is an `impl
 /// Lookup<K>` argument, so `get_json` has one type argument to name, the
 /// type to read: `get_json::<User>("user:7")`. Sealed: implemented for
 /// every such `Q`, and by nothing else.
 ///
 /// # Examples
 /// ```
-/// use strcache::{Lookup, StrCache};
+/// use strcache::{CompactString, Lookup, StrCache};
 ///
-/// fn age(cache: &StrCache, key: &(impl Lookup<String> + ?Sized)) -> Option<u8> {
+/// fn age(cache: &StrCache, key: &(impl Lookup<CompactString> + ?Sized)) -> Option<u8> {
 ///     cache.get_json::<u8>(key).ok().flatten()
 /// }
 ///
 /// let cache: StrCache = StrCache::new();
 /// cache.insert_json("age:7", &36).unwrap();
 /// assert_eq!(age(&cache, "age:7"), Some(36));
-/// assert_eq!(age(&cache, &"age:7".to_string()), Some(36));
+/// assert_eq!(age(&cache, &CompactString::from("age:7")), Some(36));
 /// ```
 pub trait Lookup<K>: sealed::Sealed<K> {}
 
@@ -238,8 +238,9 @@ where
     /// buffer; the text is then copied once, into the entry (or, past
     /// 4 KiB, into an exact-size buffer of its own).
     ///
-    /// The key is an [`IntoKey`]: a `K`, or for `String` keys a `&str`
-    /// too, so `"user:7"` and `format!("user:{id}")` both do. A cache
+    /// The key is an [`IntoKey`]: a `K`, or for `CompactString` and `String`
+    /// keys a `&str` too (and a `String` for `CompactString` keys), so
+    /// `"user:7"` and `format!("user:{id}")` both do. A cache
     /// whose key type nothing fixes gets none from this key: the compiler
     /// asks for it (see [`IntoKey`]).
     ///

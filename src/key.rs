@@ -2,20 +2,24 @@
 
 use std::sync::Arc;
 
-/// A value that converts into a key of type `K`: a `K` itself, or a `&str`
-/// for `String`, `Box<str>` and `Arc<str>` keys. The JSON writes take an
+use compact_str::CompactString;
+
+/// A value that converts into a key of type `K`: a `K` itself, a `&str`
+/// for [`CompactString`] (the default), `String`, `Box<str>` and
+/// `Arc<str>` keys, or a `String` for `CompactString` keys. The JSON writes take an
 /// `impl IntoKey<K>`, so `cache.insert_json("user:7", &user)` needs no
 /// `.to_string()`, and an integer literal is still a `u64` key.
 ///
-/// A `&str` converts into three key types, so the key of a write does not
+/// A `&str` converts into four key types, so the key of a write does not
 /// decide the key type of a cache whose type nothing else fixes: the
 /// compiler asks for it instead of making `&'static str` the key type,
 /// which a first key built with `format!` would then not fit. Give the
-/// variable a type (`let cache: StrCache = ...` for `String` keys) or name
-/// it on the builder (`StrCache::<u64>::builder()`).
+/// variable a type (`let cache: StrCache = ...` for the default
+/// `CompactString` keys) or name it on the builder
+/// (`StrCache::<u64>::builder()`).
 ///
 /// Implement it for a key type of your own that a borrowed form converts
-/// into, as `&str` does into `String`.
+/// into, as `&str` does into `CompactString`.
 ///
 /// # Examples
 /// ```
@@ -59,6 +63,18 @@ impl<K> IntoKey<K> for K {
     #[inline]
     fn into_key(self) -> K {
         self
+    }
+}
+
+impl IntoKey<CompactString> for &str {
+    fn into_key(self) -> CompactString {
+        CompactString::from(self)
+    }
+}
+
+impl IntoKey<CompactString> for String {
+    fn into_key(self) -> CompactString {
+        CompactString::from(self)
     }
 }
 

@@ -15,7 +15,7 @@
 //!
 //! let cache: StrCache = StrCache::new();
 //! let json = format!(r#"{{"id":{},"name":"{}"}}"#, 7, "Ada"); // serialize once
-//! cache.insert("user:7".to_string(), json).unwrap();
+//! cache.insert("user:7".into(), json).unwrap();
 //!
 //! // Any number of threads, no lock, no copy:
 //! std::thread::scope(|s| {
@@ -242,14 +242,16 @@
 //! holding the entry's address and an 8-bit tag of the key's hash, then
 //! the entry (header, key inline, and a value of up to 4 KiB copied in
 //! after them), then the key's own bytes. A slot whose tag differs costs
-//! no dereference. For a `String` key that is three dependent cache misses
-//! when nothing is cached; for an inline key such as `u64`, two. Short
-//! string keys can be inline too: a key type that keeps its bytes in
-//! itself, such as `compact_str::CompactString` (up to 24 bytes), hashes
-//! and borrows as `str`, so a `StrCache<CompactString>` is read with a
-//! `&str`, keeps each key in its entry (23 bytes of heap less an entry for
-//! a 23-byte key), and a write of such a key allocates nothing for it. See
-//! `BENCHMARKS.md`.
+//! no dereference. For a key that keeps its bytes in itself that is two
+//! dependent cache misses when nothing is cached; for a `String` key,
+//! three (its bytes are an allocation of their own). So the default key
+//! type is [`CompactString`] (re-exported from `compact_str`), which keeps
+//! up to 24 bytes inline, hashes and borrows as `str` and converts from
+//! `&str` and `String`: a `StrCache` is read with a `&str`, keeps each
+//! short key in its entry, and a write of such a key allocates nothing
+//! for it. Longer keys go to the heap, as a `String`'s do; any other
+//! `K: Hash + Eq` works as well (`StrCache<String>`, `StrCache<u64>`).
+//! See `BENCHMARKS.md`.
 //!
 //! # Statistics
 //! [`StrCache::stats`] returns a [`Stats`]: inserts, updates, removals,
@@ -339,6 +341,7 @@ pub use text::Utf8Bytes;
 /// assert_eq!(body, "body");
 /// ```
 pub use bytes;
+pub use compact_str::{self, CompactString};
 
 // The README's examples, compiled and run with the doctests.
 #[cfg(all(doctest, feature = "json"))]

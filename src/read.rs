@@ -293,8 +293,8 @@ impl<'c, K, S> Pinned<'c, K, S> {
     /// let cache: strcache::StrCache = strcache::StrCache::new();
     /// cache.insert("a".into(), "1").unwrap();
     /// let pinned = cache.pin();
-    /// let all: Vec<(&String, &str)> = pinned.iter().collect();
-    /// assert_eq!(all, [(&"a".to_string(), "1")]);
+    /// let all: Vec<(&str, &str)> = pinned.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    /// assert_eq!(all, [("a", "1")]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&K, &str)> + '_ {
         Iter::new(self.cache, &self.guard)

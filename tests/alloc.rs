@@ -36,16 +36,16 @@ fn allocs_in(f: impl FnOnce()) -> usize {
     ALLOCS.with(Cell::get) - before
 }
 
-/// A key type that keeps short keys inline, such as `CompactString` (up to
-/// 24 bytes), hashes and borrows as `str`: the cache is read with a `&str`,
-/// and a write of a present key allocates the new entry alone, where a
-/// `String` key allocates its bytes too.
+/// The default key type, `CompactString`, keeps keys of up to 24 bytes
+/// inline and hashes and borrows as `str`: the cache is read with a
+/// `&str`, and a write of a present key allocates the new entry alone,
+/// where a `String` key allocates its bytes too.
 #[test]
 fn a_write_of_an_inline_key_allocates_the_entry_alone() {
     let _serial = serial();
     let key = "tenant:0042:obj:000123";
-    let inline = StrCache::<CompactString>::builder().build();
-    let owned: StrCache = StrCache::new();
+    let inline: StrCache = StrCache::new();
+    let owned = StrCache::<String>::builder().build();
     inline.insert(key.into(), "first").unwrap();
     owned.insert(key.into(), "first").unwrap();
     // Hand what this thread deferred so far to the collector, so that the
@@ -85,7 +85,7 @@ fn reads_of_allocate_nothing(cache: StrCache) -> u64 {
         .collect();
     for k in &keys {
         cache
-            .insert(k.clone(), format!("{{\"k\":\"{k}\"}}"))
+            .insert(k.as_str().into(), format!("{{\"k\":\"{k}\"}}"))
             .unwrap();
     }
     // The first pin registers this thread with the epoch collector, and the

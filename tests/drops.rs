@@ -145,7 +145,7 @@ fn values_still_in_the_cache_are_freed_when_it_drops() {
     let cache: StrCache = StrCache::new();
     for id in 0..3 {
         cache
-            .try_insert_bytes(id.to_string(), tracked(id, &counts))
+            .try_insert_bytes(id.to_string().into(), tracked(id, &counts))
             .unwrap();
     }
     assert_eq!(counts.get(), [0, 0, 0]);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use strcache::{InsertOutcome, StrCache};
+use strcache::{CompactString, InsertOutcome, StrCache};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -38,11 +38,11 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn key(k: u8) -> String {
-    format!("key-{k}")
+fn key(k: u8) -> CompactString {
+    strcache::compact_str::format_compact!("key-{k}")
 }
 
-fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
+fn apply(cache: &StrCache, model: &mut HashMap<CompactString, String>, op: Op) {
     match op {
         Op::Insert(k, v) => {
             let expected = if model.insert(key(k), v.clone()).is_some() {
@@ -113,10 +113,10 @@ fn apply(cache: &StrCache, model: &mut HashMap<String, String>, op: Op) {
             }
         }
         Op::Iter => {
-            let mut seen: Vec<(String, String)> =
+            let mut seen: Vec<(CompactString, String)> =
                 cache.iter().map(|(k, v)| (k, v.to_string())).collect();
             seen.sort();
-            let mut expected: Vec<(String, String)> =
+            let mut expected: Vec<(CompactString, String)> =
                 model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             expected.sort();
             assert_eq!(seen, expected);

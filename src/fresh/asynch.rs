@@ -169,7 +169,8 @@ where
     pub async fn get<Q>(&self, key: &Q) -> Result<Served<CachedStr<'_>>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let core = &self.core;
         let hit = serve(&core.cache, key, core.refresh_after, |tag, seen, guard| {
@@ -178,7 +179,7 @@ where
         if let Some(hit) = hit {
             return Ok(hit);
         }
-        let load = (core.loader)(&key.to_owned());
+        let load = (core.loader)(&key.to_owned().into());
         let value = core.cache.try_get_or_insert_with_async(key, load).await?;
         Ok(Served::loaded(value))
     }
@@ -203,7 +204,8 @@ where
     pub async fn get_bytes<Q>(&self, key: &Q) -> Result<Served<Bytes>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         Ok(self.get(key).await?.map(|value| value.to_bytes()))
     }

@@ -256,7 +256,8 @@ where
     pub fn get<Q>(&self, key: &Q) -> Result<Served<CachedStr<'_>>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let core = &*self.core;
         if let Some(hit) = serve(&core.cache, key, core.refresh_after, |tag, seen, guard| {
@@ -319,7 +320,8 @@ where
     pub fn get_bytes<Q>(&self, key: &Q) -> Result<Served<Bytes>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         Ok(self.get(key)?.map(|value| value.to_bytes()))
     }

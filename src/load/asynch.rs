@@ -68,7 +68,8 @@ where
     ) -> Result<CachedStr<'_>, Error>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let load = async { Ok::<_, Infallible>(load.await) };
         self.try_get_or_insert_with_async(key, load)
@@ -119,7 +120,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         self.load_async(key, std::future::pending(), load).await
     }
@@ -170,7 +172,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         self.load_async(key, timeout, load).await
     }
@@ -186,7 +189,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let mut timeout = pin!(timeout);
         if let Some(hit) = self.get_str(key) {
@@ -225,7 +229,7 @@ where
                     let result = load.await;
                     tally.ended(result.is_ok());
                     return match result {
-                        Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
+                        Ok(loaded) => self.publish(key.to_owned().into(), loaded, Some(leader)),
                         Err(error) => {
                             let error = Arc::new(error);
                             leader.fail(&error, self.failure_until());

@@ -119,7 +119,8 @@ where
     /// parallel, and no lock is held while `load` runs.
     ///
     /// The key is borrowed, as in [`get_str`](Self::get_str) (`&str` for
-    /// `String` keys), and made into an owned `K` (`ToOwned`) only on a
+    /// `CompactString` or `String` keys), and made into an owned `K` (its
+    /// `ToOwned` form, converted with `Into`) only on a
     /// miss: a hit costs what `get_str` costs and allocates nothing. A
     /// loaded value obeys the cache's bound and default time to live like
     /// any insert.
@@ -161,7 +162,8 @@ where
     ) -> Result<CachedStr<'_>, Error>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         self.load(key, None, || Ok::<_, Infallible>(load()))
             .map_err(LoadError::into_error)
@@ -191,7 +193,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         self.load(key, None, load)
     }
@@ -221,7 +224,8 @@ where
     ) -> Result<CachedStr<'_>, Error>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         self.load(key, Some(timeout), || Ok::<_, Infallible>(load()))
             .map_err(LoadError::into_error)
@@ -238,7 +242,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         match self.get_str(key) {
             Some(hit) => Ok(hit),
@@ -256,7 +261,8 @@ where
     ) -> Result<CachedStr<'_>, LoadError<E>>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let me = current_thread().id();
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
@@ -269,7 +275,7 @@ where
                         }
                         // Another key with the same tag, loading further
                         // up this thread's stack: load without a flight.
-                        let key = key.to_owned();
+                        let key: K = key.to_owned().into();
                         let loaded =
                             (self.run(flight.tag, || load(&key))).map_err(LoadError::Load)?;
                         return self.publish(key, loaded, None);
@@ -297,7 +303,7 @@ where
                         return Ok(hit);
                     }
                     return match self.run(leader.flight.tag, || load(&leader.flight.key)) {
-                        Ok(loaded) => self.publish(key.to_owned(), loaded, Some(leader)),
+                        Ok(loaded) => self.publish(key.to_owned().into(), loaded, Some(leader)),
                         Err(error) => {
                             leader.fail(&error, self.failure_until());
                             Err(LoadError::Load(error))
@@ -340,7 +346,8 @@ where
     fn join<Q>(&self, key: &Q, leader: Option<ThreadId>) -> Role<'_, K>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
     {
         let tag = self.tag(key);
         let shard = self.shard(tag);
@@ -349,7 +356,7 @@ where
         }
         // `ToOwned` is user code, so the new flight is made before the
         // shard is locked again: no user code runs under its lock.
-        let flight = Arc::new(Flight::new(tag, key.to_owned(), leader, false));
+        let flight = Arc::new(Flight::new(tag, key.to_owned().into(), leader, false));
         // User code (the clock), before the lock.
         let now = self.failure_now();
         let mut dropped = Vec::new();
