@@ -5,10 +5,11 @@
 //! keys and 128-byte `String` values, each of a capacity equal to its
 //! length), and a counting global allocator reports the live heap they
 //! hold. Figures are requested bytes, so allocator rounding is not
-//! included. The rows marked "CompactString keys" hold the same keys as
-//! `compact_str::CompactString`, which keeps up to 24 bytes inline: the
-//! key's bytes then lie in the entry (or the map's node) with no
-//! allocation of their own.
+//! included. strcache's keys are `CompactString`s, its default key type,
+//! which keeps up to 24 bytes inline: the key's bytes then lie in the
+//! entry with no allocation of their own. The rows marked "CompactString
+//! keys" give a peer the same keys, and "strcache, String keys" gives
+//! strcache the peers' `String`s.
 //!
 //! ```text
 //! cargo run --release --example memory                         # 1,000,000 entries
@@ -141,26 +142,30 @@ fn main() -> ExitCode {
     row(
         "strcache",
         measure(n, strcache::StrCache::new, |m, k, v| {
-            m.insert(k, v).unwrap();
+            m.insert(k.into(), v).unwrap();
         }),
     );
     row(
         "strcache (bounded, max_entries = entries)",
         measure(
             n,
-            || strcache::StrCache::builder().max_entries(n as u64).build(),
+            || {
+                strcache::StrCache::<CompactString>::builder()
+                    .max_entries(n as u64)
+                    .build()
+            },
             |m, k, v| {
-                m.insert(k, v).unwrap();
+                m.insert(k.into(), v).unwrap();
             },
         ),
     );
     row(
-        "strcache, CompactString keys",
+        "strcache, String keys",
         measure(
             n,
-            || strcache::StrCache::<CompactString>::builder().build(),
+            || strcache::StrCache::<String>::builder().build(),
             |m, k, v| {
-                m.insert(CompactString::from(k), v).unwrap();
+                m.insert(k, v).unwrap();
             },
         ),
     );

@@ -12,9 +12,11 @@
 //!
 //! The arguments are the map (`strcache`, `pinned` for one `Pinned` over
 //! every read, `get_or_insert_with` for strcache's hits through a loader,
-//! `papaya`, `dashmap`, `hashmap` for `std`'s unsynchronized
-//! one), the number of keys, and `n`. Every map holds the same 23-byte
-//! `String` keys and 128-byte values, hashes with `ahash::RandomState` under fixed seeds, and
+//! `string_keys` for a `StrCache<String>`, `papaya`, `dashmap`, `hashmap`
+//! for `std`'s unsynchronized one), the number of keys, and `n`. Every map
+//! holds the same 23-byte keys and 128-byte values (strcache's keys are
+//! `CompactString`s, its default key type, and the others' `String`s),
+//! hashes with `ahash::RandomState` under fixed seeds, and
 //! is filled the same way; each read looks up the key a xorshift sequence
 //! picks, the same sequence for every map. The difference of two totals
 //! over the difference of the `n`s is the cost of one hit, start-up, the
@@ -23,7 +25,7 @@
 
 use std::{collections::HashMap, hint::black_box, sync::Arc};
 
-use strcache::StrCache;
+use strcache::{CompactString, StrCache};
 
 type Hasher = ahash::RandomState;
 
@@ -68,7 +70,8 @@ fn run(names: &[String], n: usize, mut read: impl FnMut(&str) -> usize) -> usize
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: reads strcache|pinned|get_or_insert_with|papaya|dashmap|hashmap KEYS N";
+    let usage =
+        "usage: reads strcache|pinned|get_or_insert_with|string_keys|papaya|dashmap|hashmap KEYS N";
     let map = args.next().expect(usage);
     let keys: usize = args.next().and_then(|k| k.parse().ok()).expect(usage);
     let n: usize = args.next().and_then(|n| n.parse().ok()).expect(usage);
@@ -76,12 +79,14 @@ fn main() {
     let value: Arc<str> = "v".repeat(128).into();
     let total = match map.as_str() {
         "strcache" | "pinned" | "get_or_insert_with" => {
-            let cache: StrCache<String, Hasher> = StrCache::builder()
+            let cache: StrCache<CompactString, Hasher> = StrCache::builder()
                 .hasher(hasher())
                 .initial_capacity(keys)
                 .build();
             for name in &names {
-                cache.insert(name.clone(), Arc::clone(&value)).unwrap();
+                cache
+                    .insert(name.as_str().into(), Arc::clone(&value))
+                    .unwrap();
             }
             match map.as_str() {
                 "pinned" => {
@@ -95,6 +100,16 @@ fn main() {
                 }),
                 _ => run(&names, n, |name| cache.get_str(name).map_or(0, |v| v.len())),
             }
+        }
+        "string_keys" => {
+            let cache: StrCache<String, Hasher> = StrCache::builder()
+                .hasher(hasher())
+                .initial_capacity(keys)
+                .build();
+            for name in &names {
+                cache.insert(name.clone(), Arc::clone(&value)).unwrap();
+            }
+            run(&names, n, |name| cache.get_str(name).map_or(0, |v| v.len()))
         }
         "papaya" => {
             let map = papaya::HashMap::with_capacity_and_hasher(keys, hasher());

@@ -1,9 +1,12 @@
 //! The maps and caches under test, each behind [`Contender`]: strcache as
-//! a user builds it, two strcache variants whose cost the run measures,
-//! and the peers a user would pick instead.
+//! a user builds it, three strcache variants whose cost the run measures,
+//! and the peers a user would pick instead, with `String` keys or, with
+//! `--peer-keys compact`, strcache's own default key type.
 
 use std::{
+    borrow::Borrow,
     collections::HashMap,
+    hash::Hash,
     sync::{Arc, RwLock},
 };
 
@@ -14,21 +17,32 @@ use crate::workload::touch;
 /// The hasher every contender uses.
 pub(crate) type Hasher = ahash::RandomState;
 
-/// `std`'s map behind one reader-writer lock.
-pub(crate) type Locked = RwLock<HashMap<String, Arc<str>, Hasher>>;
-/// dashmap: a fixed set of `RwLock`ed shards.
-pub(crate) type Dash = dashmap::DashMap<String, Arc<str>, Hasher>;
-/// papaya: lock-free reads, memory reclaimed through seize.
-pub(crate) type Papaya = papaya::HashMap<String, Arc<str>, Hasher>;
-/// scc: bucket-level locks, epoch-based reclamation (sdd).
-pub(crate) type Scc = scc::HashMap<String, Arc<str>, Hasher>;
-/// moka: a TinyLFU cache; every read records into the policy.
-pub(crate) type Moka = moka::sync::Cache<String, Arc<str>, Hasher>;
-/// quick_cache: an S3-FIFO cache, `RwLock`ed shards.
-pub(crate) type Quick =
-    quick_cache::sync::Cache<String, Arc<str>, quick_cache::UnitWeighter, Hasher>;
+/// The key type of a peer: `String`, what a user of a generic map picks,
+/// or `CompactString`, strcache's default, which keeps up to 24 bytes
+/// inline (`--peer-keys compact`).
+pub(crate) trait PeerKey:
+    Hash + Eq + Clone + Borrow<str> + for<'a> From<&'a str> + Send + Sync + 'static
+{
+}
 
-/// A concurrent map under test, from `String` keys to 128-byte values.
+impl PeerKey for String {}
+impl PeerKey for strcache::CompactString {}
+
+/// `std`'s map behind one reader-writer lock.
+pub(crate) type Locked<K = String> = RwLock<HashMap<K, Arc<str>, Hasher>>;
+/// dashmap: a fixed set of `RwLock`ed shards.
+pub(crate) type Dash<K = String> = dashmap::DashMap<K, Arc<str>, Hasher>;
+/// papaya: lock-free reads, memory reclaimed through seize.
+pub(crate) type Papaya<K = String> = papaya::HashMap<K, Arc<str>, Hasher>;
+/// scc: bucket-level locks, epoch-based reclamation (sdd).
+pub(crate) type Scc<K = String> = scc::HashMap<K, Arc<str>, Hasher>;
+/// moka: a TinyLFU cache; every read records into the policy.
+pub(crate) type Moka<K = String> = moka::sync::Cache<K, Arc<str>, Hasher>;
+/// quick_cache: an S3-FIFO cache, `RwLock`ed shards.
+pub(crate) type Quick<K = String> =
+    quick_cache::sync::Cache<K, Arc<str>, quick_cache::UnitWeighter, Hasher>;
+
+/// A concurrent map under test, from string keys to 128-byte values.
 pub(crate) trait Contender: Sync + Sized {
     /// The row label in the report.
     const NAME: &'static str;
@@ -50,7 +64,7 @@ impl Contender for StrCache {
         self.get_str(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: String) {
-        self.insert(key.to_owned(), value).unwrap();
+        self.insert(key.into(), value).unwrap();
     }
 }
 
@@ -86,7 +100,24 @@ impl<const V: u8> Contender for Variant<V> {
     }
 }
 
-impl Contender for Locked {
+/// strcache with `String` keys instead of its default `CompactString`s:
+/// what keeping short keys inline buys.
+pub(crate) struct StringKeys(StrCache<String>);
+
+impl Contender for StringKeys {
+    const NAME: &'static str = "strcache (String keys)";
+    fn with_capacity(keys: usize) -> Self {
+        StringKeys(StrCache::builder().initial_capacity(keys).build())
+    }
+    fn get(&self, key: &str) -> usize {
+        self.0.get_str(key).map_or(0, |v| touch(v.as_bytes()))
+    }
+    fn insert(&self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value).unwrap();
+    }
+}
+
+impl<K: PeerKey> Contender for Locked<K> {
     const NAME: &'static str = "RwLock<HashMap>";
     fn with_capacity(keys: usize) -> Self {
         RwLock::new(HashMap::with_capacity_and_hasher(keys, Hasher::new()))
@@ -99,12 +130,12 @@ impl Contender for Locked {
     }
     fn insert(&self, key: &str, value: String) {
         // Both allocations before the lock, as a user would make them.
-        let (key, value) = (key.to_owned(), Arc::from(value));
+        let (key, value) = (K::from(key), Arc::from(value));
         self.write().expect("not poisoned").insert(key, value);
     }
 }
 
-impl Contender for Dash {
+impl<K: PeerKey> Contender for Dash<K> {
     const NAME: &'static str = "dashmap";
     fn with_capacity(keys: usize) -> Self {
         dashmap::DashMap::with_capacity_and_hasher(keys, Hasher::new())
@@ -113,11 +144,11 @@ impl Contender for Dash {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: String) {
-        self.insert(key.to_owned(), Arc::from(value));
+        self.insert(K::from(key), Arc::from(value));
     }
 }
 
-impl Contender for Papaya {
+impl<K: PeerKey> Contender for Papaya<K> {
     const NAME: &'static str = "papaya";
     fn with_capacity(keys: usize) -> Self {
         papaya::HashMap::with_capacity_and_hasher(keys, Hasher::new())
@@ -126,11 +157,11 @@ impl Contender for Papaya {
         self.pin().get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: String) {
-        self.pin().insert(key.to_owned(), Arc::from(value));
+        self.pin().insert(K::from(key), Arc::from(value));
     }
 }
 
-impl Contender for Scc {
+impl<K: PeerKey> Contender for Scc<K> {
     const NAME: &'static str = "scc::HashMap";
     fn with_capacity(keys: usize) -> Self {
         scc::HashMap::with_capacity_and_hasher(keys, Hasher::new())
@@ -139,11 +170,11 @@ impl Contender for Scc {
         self.read_sync(key, |_, v| touch(v.as_bytes())).unwrap_or(0)
     }
     fn insert(&self, key: &str, value: String) {
-        self.upsert_sync(key.to_owned(), Arc::from(value));
+        self.upsert_sync(K::from(key), Arc::from(value));
     }
 }
 
-impl Contender for Moka {
+impl<K: PeerKey> Contender for Moka<K> {
     const NAME: &'static str = "moka";
     fn with_capacity(keys: usize) -> Self {
         moka::sync::Cache::builder()
@@ -155,11 +186,11 @@ impl Contender for Moka {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: String) {
-        self.insert(key.to_owned(), Arc::from(value));
+        self.insert(K::from(key), Arc::from(value));
     }
 }
 
-impl Contender for Quick {
+impl<K: PeerKey> Contender for Quick<K> {
     const NAME: &'static str = "quick_cache";
     fn with_capacity(keys: usize) -> Self {
         // Twice the key count: capacity is split evenly over shards, and
@@ -176,6 +207,6 @@ impl Contender for Quick {
         self.get(key).map_or(0, |v| touch(v.as_bytes()))
     }
     fn insert(&self, key: &str, value: String) {
-        self.insert(key.to_owned(), Arc::from(value));
+        self.insert(K::from(key), Arc::from(value));
     }
 }

@@ -5,6 +5,7 @@
 //! cargo run --release --example throughput               # full run, a few minutes
 //! cargo run --release --example throughput -- --quick    # CI smoke run, well under a minute
 //! cargo run --release --example throughput -- --threads 4
+//! cargo run --release --example throughput -- --peer-keys compact
 //! cargo run --release --example throughput -- --csv throughput.csv --charts charts
 //! ```
 //!
@@ -41,12 +42,17 @@
 //! and on every thread of a bounded cache against an unbounded one.
 //!
 //! # Keeping the comparison fair
-//! - Keys are `String`s of 10 to 22 bytes (`"key:000123"`,
-//!   `"tenant:0042:obj:000123"`); lookups pass a `&str`.
+//! - Keys are 10 to 22 bytes (`"key:000123"`, `"tenant:0042:obj:000123"`);
+//!   lookups pass a `&str`, and a write passes one that the contender makes
+//!   its key of. strcache's keys are `CompactString`s, its default key
+//!   type, which keeps them inline (in its entry); the peers' are `String`s,
+//!   the type a user of a generic map picks, whose bytes are an allocation
+//!   of their own. `--peer-keys compact` gives the peers `CompactString`
+//!   keys too, to tell what the key type buys from what the map does.
 //! - Every value is a distinct 128-byte string. A write hands the
 //!   contender a fresh `String`, copied from the pre-built text inside the
-//!   timed loop, as a writer that serializes each new value would, plus
-//!   one key `String`. Each contender stores the shared-buffer type it
+//!   timed loop, as a writer that serializes each new value would, and
+//!   the key's text. Each contender stores the shared-buffer type it
 //!   would naturally store: strcache takes the `String` (and copies it into
 //!   its entry), every other contender makes an `Arc<str>` of it. A shared
 //!   pre-built buffer per value, cloned for every write, would cost a
@@ -113,7 +119,8 @@ use verdict::{Cell, Ratio};
 mod contenders;
 mod output;
 use contenders::{
-    Contender, Dash, Hasher, Locked, Moka, Papaya, Quick, Scc, Variant, BOUNDED, COUNTED,
+    Contender, Dash, Hasher, Locked, Moka, Papaya, PeerKey, Quick, Scc, StringKeys, Variant,
+    BOUNDED, COUNTED,
 };
 
 /// Ops a worker runs between two looks at the stop flag.
@@ -128,9 +135,10 @@ const MIXES: [(&str, &str, u32); 3] = [
 ];
 
 /// Printed for `--help` and after a bad argument.
-const USAGE: &str = "usage: throughput [--quick] [--threads N] [--csv PATH] [--charts DIR]
+const USAGE: &str = "usage: throughput [--quick] [--threads N] [--peer-keys string|compact] [--csv PATH] [--charts DIR]
   --quick       short runs, one repeat, 100k uniform keys (for CI)
   --threads N   measure 1..=N threads (default: available parallelism)
+  --peer-keys   the peers' key type: String (default) or CompactString, strcache's
   --csv PATH    also write the results to PATH as CSV
   --charts DIR  also draw one SVG chart per workload and mix into DIR";
 
@@ -150,6 +158,9 @@ struct Config {
     csv: Option<PathBuf>,
     /// Where to draw the charts, if anywhere.
     charts: Option<PathBuf>,
+    /// The peers' keys are `CompactString`s, as strcache's are, instead of
+    /// `String`s.
+    compact_peer_keys: bool,
 }
 
 impl Config {
@@ -157,7 +168,7 @@ impl Config {
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
         let mut quick = false;
         let mut threads = thread::available_parallelism().map_or(1, |n| n.get());
-        let (mut csv, mut charts) = (None, None);
+        let (mut csv, mut charts, mut compact_peer_keys) = (None, None, false);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -167,6 +178,13 @@ impl Config {
                         .and_then(|n| n.parse().ok())
                         .filter(|&n| n > 0)
                         .ok_or("--threads needs a positive number")?;
+                }
+                "--peer-keys" => {
+                    compact_peer_keys = match args.next().as_deref() {
+                        Some("string") => false,
+                        Some("compact") => true,
+                        _ => return Err("--peer-keys needs `string` or `compact`".into()),
+                    };
                 }
                 "--csv" => csv = Some(args.next().ok_or("--csv needs a path")?.into()),
                 "--charts" => charts = Some(args.next().ok_or("--charts needs a folder")?.into()),
@@ -185,6 +203,7 @@ impl Config {
             ops_per_thread: if quick { 1 << 18 } else { 1 << 20 },
             csv,
             charts,
+            compact_peer_keys,
         })
     }
 }
@@ -420,25 +439,45 @@ where
     })
 }
 
-/// The contenders of every table, in report order: strcache, its two
-/// variants, then the peers (the report relies on this order).
-const CONTENDERS: [(&str, Measure); 9] = [
-    (<StrCache as Contender>::NAME, measure::<StrCache>),
-    (
-        <Variant<COUNTED> as Contender>::NAME,
-        measure::<Variant<COUNTED>>,
-    ),
-    (
-        <Variant<BOUNDED> as Contender>::NAME,
-        measure::<Variant<BOUNDED>>,
-    ),
-    (<Locked as Contender>::NAME, measure::<Locked>),
-    (<Dash as Contender>::NAME, measure::<Dash>),
-    (<Papaya as Contender>::NAME, measure::<Papaya>),
-    (<Scc as Contender>::NAME, measure::<Scc>),
-    (<Moka as Contender>::NAME, measure::<Moka>),
-    (<Quick as Contender>::NAME, measure::<Quick>),
-];
+/// The contenders of every table, in report order: strcache, its three
+/// variants, then the peers, with `K` keys (the report relies on this
+/// order).
+const fn contenders<K: PeerKey>() -> [(&'static str, Measure); 10] {
+    [
+        (<StrCache as Contender>::NAME, measure::<StrCache>),
+        (
+            <Variant<COUNTED> as Contender>::NAME,
+            measure::<Variant<COUNTED>>,
+        ),
+        (
+            <Variant<BOUNDED> as Contender>::NAME,
+            measure::<Variant<BOUNDED>>,
+        ),
+        (<StringKeys as Contender>::NAME, measure::<StringKeys>),
+        (<Locked<K> as Contender>::NAME, measure::<Locked<K>>),
+        (<Dash<K> as Contender>::NAME, measure::<Dash<K>>),
+        (<Papaya<K> as Contender>::NAME, measure::<Papaya<K>>),
+        (<Scc<K> as Contender>::NAME, measure::<Scc<K>>),
+        (<Moka<K> as Contender>::NAME, measure::<Moka<K>>),
+        (<Quick<K> as Contender>::NAME, measure::<Quick<K>>),
+    ]
+}
+
+/// The contenders, the peers with `String` keys.
+const CONTENDERS: [(&str, Measure); 10] = contenders::<String>();
+/// The contenders, the peers with `CompactString` keys.
+const COMPACT_CONTENDERS: [(&str, Measure); 10] = contenders::<strcache::CompactString>();
+
+impl Config {
+    /// The contenders this run measures.
+    fn contenders(&self) -> &'static [(&'static str, Measure); 10] {
+        if self.compact_peer_keys {
+            &COMPACT_CONTENDERS
+        } else {
+            &CONTENDERS
+        }
+    }
+}
 
 /// The order in which `contenders` contenders (by index in report order)
 /// run on turn `turn`: report order rotated left by `turn`, so that across
@@ -454,15 +493,16 @@ fn run_order(contenders: usize, turn: usize) -> Vec<usize> {
 /// drift in the machine hits every contender alike, as in the pairs. Every
 /// run fills a fresh map. Returns the rows in report order.
 fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec<Row> {
-    let mut runs = vec![Vec::new(); CONTENDERS.len()];
+    let contenders = config.contenders();
+    let mut runs = vec![Vec::new(); contenders.len()];
     let (mut turn, mut spent) = (0, None);
     for threads in 1..=config.threads {
         for ((mix, ..), ops) in MIXES.iter().zip(&workload.ops) {
             progress.stage(format!("{}: {threads}t {mix}", workload.name));
-            let mut cell = vec![Vec::with_capacity(config.repeats); CONTENDERS.len()];
+            let mut cell = vec![Vec::with_capacity(config.repeats); contenders.len()];
             for repeat in 0..config.repeats {
-                for c in run_order(CONTENDERS.len(), turn) {
-                    let (name, run) = CONTENDERS[c];
+                for c in run_order(contenders.len(), turn) {
+                    let (name, run) = contenders[c];
                     let mops = run(workload, &ops[..threads], config.duration, &mut spent);
                     cell[c].push(mops);
                     progress.step(&format!("{name}, run {}", repeat + 1));
@@ -474,7 +514,7 @@ fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec
             }
         }
     }
-    (CONTENDERS.iter().zip(runs))
+    (contenders.iter().zip(runs))
         .map(|(&(name, _), cells)| Row { name, cells })
         .collect()
 }
@@ -482,7 +522,8 @@ fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec
 /// The runs of a whole run, for the progress line: every cell of every
 /// table, then the pairs' turns.
 fn total_runs(config: &Config, workloads: usize) -> usize {
-    let tables = workloads * CONTENDERS.len() * config.threads * MIXES.len() * config.repeats;
+    let tables =
+        workloads * config.contenders().len() * config.threads * MIXES.len() * config.repeats;
     // The floor and read counting on the hot keys, and bounded against
     // unbounded at each pair thread count on the hot keys and Zipf.
     let pairs = 2 + 2 * pair_threads(config).len();
@@ -640,13 +681,19 @@ fn main() -> ExitCode {
     println!("# strcache throughput\n");
     println!(
         "{} mode: {} ms per cell, median of {}, threads 1..={} (available parallelism: {}), \
-         {VALUE_LEN}-byte values, {} ops pre-generated per thread.",
+         {VALUE_LEN}-byte values, {} ops pre-generated per thread; strcache's keys are \
+         `CompactString`s, its default, the peers' `{}`s.",
         if config.quick { "quick" } else { "full" },
         config.duration.as_millis(),
         config.repeats,
         config.threads,
         thread::available_parallelism().map_or(1, |n| n.get()),
         config.ops_per_thread,
+        if config.compact_peer_keys {
+            "CompactString"
+        } else {
+            "String"
+        },
     );
     println!("Columns: `Nt mix` = N threads; read = read-only, 95/5 and 50/50 = reads/writes.");
     println!(

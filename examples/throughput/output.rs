@@ -13,7 +13,7 @@ use crate::{
 /// table (its own variants are not peers).
 fn standings(workload: &str, rows: &[Row]) -> Vec<Standing> {
     let (ours, rest) = rows.split_first().expect("strcache comes first");
-    let peers = &rest[2..];
+    let peers = &rest[3..];
     (0..ours.cells.len())
         .map(|c| {
             let best = peers
@@ -45,7 +45,8 @@ pub(crate) fn print_table(name: &str, title: &str, columns: &[String], rows: &[R
     }
     let (ours, rest) = rows.split_first().expect("strcache comes first");
     let (counted, rest) = rest.split_first().expect("then strcache (reads counted)");
-    let (bounded, peers) = rest.split_first().expect("then strcache (bounded)");
+    let (bounded, rest) = rest.split_first().expect("then strcache (bounded)");
+    let (string_keys, peers) = rest.split_first().expect("then strcache (String keys)");
     let papaya = peers.iter().find(|r| r.name == "papaya").expect("papaya");
     let vs_best: Vec<String> = standings(name, rows)
         .iter()
@@ -68,6 +69,10 @@ pub(crate) fn print_table(name: &str, title: &str, columns: &[String], rows: &[R
         "| reads counted / not counted | {} |",
         vs_ours(counted).join(" | ")
     );
+    println!(
+        "| String keys / CompactString keys strcache | {} |",
+        vs_ours(string_keys).join(" | ")
+    );
     println!("| strcache / papaya | {} |", vs_papaya.join(" | "));
 }
 
@@ -82,7 +87,7 @@ pub(crate) fn print_verdict(config: &Config, tables: &[(&str, String, Vec<Row>)]
              run without `--quick` before relying on this.\n"
         );
     }
-    let peers: Vec<&str> = tables[0].2[3..].iter().map(|row| row.name).collect();
+    let peers: Vec<&str> = tables[0].2[4..].iter().map(|row| row.name).collect();
     println!(
         "strcache against the fastest of its peers ({}) in each cell:\n",
         peers.join(", ")
