@@ -38,8 +38,10 @@
 //! sides alike: a single-threaded hot-key read against an unsynchronized
 //! `std::collections::HashMap`, the floor that no concurrent map can beat;
 //! hot-key reads on every thread with read counting (`record_reads(true)`)
-//! against without; and, on the hot keys and on Zipf, reads on one thread
-//! and on every thread of a bounded cache against an unbounded one.
+//! against without; on the hot keys and on Zipf, reads on one thread
+//! and on every thread of a bounded cache against an unbounded one; and,
+//! on Zipf and uniform keys, one thread's reads of a cache with `String`
+//! keys against one with the default `CompactString` keys.
 //!
 //! # Keeping the comparison fair
 //! - Keys are 10 to 22 bytes (`"key:000123"`, `"tenant:0042:obj:000123"`);
@@ -524,9 +526,10 @@ fn measure_all(workload: &Workload, config: &Config, progress: &Progress) -> Vec
 fn total_runs(config: &Config, workloads: usize) -> usize {
     let tables =
         workloads * config.contenders().len() * config.threads * MIXES.len() * config.repeats;
-    // The floor and read counting on the hot keys, and bounded against
-    // unbounded at each pair thread count on the hot keys and Zipf.
-    let pairs = 2 + 2 * pair_threads(config).len();
+    // The floor and read counting on the hot keys, bounded against
+    // unbounded at each pair thread count on the hot keys and Zipf, and
+    // the key types on Zipf and uniform keys.
+    let pairs = 2 + 2 * pair_threads(config).len() + 2;
     tables + pairs * 2 * turns(config)
 }
 
@@ -557,11 +560,10 @@ fn pair_threads(config: &Config) -> Vec<usize> {
 /// The pairs measured in turns on `workload`, read-only: on the hot keys,
 /// one thread against the unsynchronized floor, and on every thread read
 /// counting against none; on the hot keys and Zipf, on one thread and on
-/// every thread, a bounded cache against an unbounded one.
+/// every thread, a bounded cache against an unbounded one; on Zipf and
+/// uniform keys, on one thread, `String` keys against the default
+/// `CompactString` ones.
 fn measure_pairs<'w>(workload: &'w Workload, config: &Config, progress: &Progress) -> Vec<Pair> {
-    if workload.name != "hot" && workload.name != "zipf" {
-        return Vec::new();
-    }
     let ours = || reader::<StrCache>(workload);
     let mut pairs = Vec::new();
     let mut pair = |name, threads: usize, a: &dyn Fn() -> Reader<'w>| {
@@ -595,9 +597,16 @@ fn measure_pairs<'w>(workload: &'w Workload, config: &Config, progress: &Progres
             reader::<Variant<COUNTED>>(workload)
         });
     }
-    for threads in pair_threads(config) {
-        pair("bounded / unbounded", threads, &|| {
-            reader::<Variant<BOUNDED>>(workload)
+    if workload.name == "hot" || workload.name == "zipf" {
+        for threads in pair_threads(config) {
+            pair("bounded / unbounded", threads, &|| {
+                reader::<Variant<BOUNDED>>(workload)
+            });
+        }
+    }
+    if workload.name == "zipf" || workload.name == "uniform" {
+        pair("String keys / CompactString keys", 1, &|| {
+            reader::<StringKeys>(workload)
         });
     }
     pairs

@@ -98,7 +98,9 @@ pub(crate) fn print_verdict(config: &Config, tables: &[(&str, String, Vec<Row>)]
     for line in verdict::verdict(&standings) {
         println!("{line}");
     }
-    println!("- measured in turns, read-only: the unsynchronized floor, and strcache's options:");
+    println!(
+        "- measured in turns, read-only: the unsynchronized floor, and strcache's options and key types:"
+    );
     let mut names: Vec<&str> = Vec::new();
     for pair in pairs {
         if !names.contains(&pair.name) {
