@@ -161,10 +161,10 @@ fn from_json<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Error> {
 
 /// A key to look up a `StrCache<K>` by in [`StrCache::get_json`] and
 /// [`Pinned::get_json`]: any `Q` that `K` borrows as (`K: Borrow<Q>`), as
-/// in `HashMap::get`, so `&str` for `CompactString` or `String` keys. The key is an `impl
-/// Lookup<K>` argument, so `get_json` has one type argument to name, the
-/// type to read: `get_json::<User>("user:7")`. Sealed: implemented for
-/// every such `Q`, and by nothing else.
+/// in `HashMap::get`, so `&str` for `CompactString` or `String` keys. The
+/// key is an `impl Lookup<K>` argument, so `get_json` has one type
+/// argument to name, the type to read: `get_json::<User>("user:7")`.
+/// Sealed: implemented for every such `Q`, and by nothing else.
 ///
 /// # Examples
 /// ```

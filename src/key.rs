@@ -6,9 +6,10 @@ use compact_str::CompactString;
 
 /// A value that converts into a key of type `K`: a `K` itself, a `&str`
 /// for [`CompactString`] (the default), `String`, `Box<str>` and
-/// `Arc<str>` keys, or a `String` for `CompactString` keys. The JSON writes take an
-/// `impl IntoKey<K>`, so `cache.insert_json("user:7", &user)` needs no
-/// `.to_string()`, and an integer literal is still a `u64` key.
+/// `Arc<str>` keys, or a `String` for `CompactString` keys. The JSON
+/// writes take an `impl IntoKey<K>`, so `cache.insert_json("user:7",
+/// &user)` needs no `.to_string()`, and an integer literal is still a
+/// `u64` key.
 ///
 /// A `&str` converts into four key types, so the key of a write does not
 /// decide the key type of a cache whose type nothing else fixes: the

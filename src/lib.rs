@@ -240,11 +240,13 @@
 //! # Performance
 //! A hit reads the shard's table pointer (usually cached), one 8-byte slot
 //! holding the entry's address and an 8-bit tag of the key's hash, then
-//! the entry (header, key inline, and a value of up to 4 KiB copied in
-//! after them), then the key's own bytes. A slot whose tag differs costs
-//! no dereference. For a key that keeps its bytes in itself that is two
+//! the entry (header, key, and a value of up to 4 KiB copied in after
+//! them), and, for a key whose bytes are an allocation of their own (a
+//! `String`'s), those bytes. A slot whose tag differs costs no
+//! dereference. For a key that keeps its bytes in itself that is two
 //! dependent cache misses when nothing is cached; for a `String` key,
-//! three (its bytes are an allocation of their own). So the default key
+//! three. A short key costs a hit a few instructions more (its length and
+//! pointer are decoded), a long one as much as a `String`. So the default key
 //! type is [`CompactString`] (re-exported from `compact_str`), which keeps
 //! up to 24 bytes inline, hashes and borrows as `str` and converts from
 //! `&str` and `String`: a `StrCache` is read with a `&str`, keeps each
