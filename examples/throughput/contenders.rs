@@ -21,7 +21,7 @@ pub(crate) type Hasher = ahash::RandomState;
 /// or `CompactString`, strcache's default, which keeps up to 24 bytes
 /// inline (`--peer-keys compact`).
 pub(crate) trait PeerKey:
-    Hash + Eq + Clone + Borrow<str> + for<'a> From<&'a str> + Send + Sync + 'static
+    Hash + Eq + Borrow<str> + for<'a> From<&'a str> + Send + Sync + 'static
 {
 }
 
