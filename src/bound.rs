@@ -25,10 +25,13 @@ use crate::{
 ///
 /// # Examples
 /// ```
-/// use strcache::KeyBytes;
+/// use strcache::{CompactString, KeyBytes};
 ///
 /// assert_eq!(String::from("user:7").key_bytes(), 6);
 /// assert_eq!(7u64.key_bytes(), 0);
+/// // Up to 24 bytes inline, longer on the heap:
+/// assert_eq!(CompactString::from("user:7").key_bytes(), 0);
+/// assert_eq!(CompactString::from("tenant:0042:object:000123").key_bytes(), 25);
 /// ```
 pub trait KeyBytes {
     /// Heap bytes owned by the key (0 for keys stored inline).
