@@ -441,9 +441,13 @@ where
     })
 }
 
+/// The rows of strcache at the head of every table: strcache and its three
+/// variants; the peers follow.
+const OWN_ROWS: usize = 4;
+
 /// The contenders of every table, in report order: strcache, its three
 /// variants, then the peers, with `K` keys (the report relies on this
-/// order).
+/// order, and on [`OWN_ROWS`]).
 const fn contenders<K: PeerKey>() -> [(&'static str, Measure); 10] {
     [
         (<StrCache as Contender>::NAME, measure::<StrCache>),

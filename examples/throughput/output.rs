@@ -6,14 +6,13 @@ use std::error::Error;
 use crate::{
     report,
     verdict::{self, Ratio, Standing},
-    Config, Pair, Row, MIXES,
+    Config, Pair, Row, MIXES, OWN_ROWS,
 };
 
 /// strcache against the fastest peer in each column of a workload's
 /// table (its own variants are not peers).
 fn standings(workload: &str, rows: &[Row]) -> Vec<Standing> {
-    let (ours, rest) = rows.split_first().expect("strcache comes first");
-    let peers = &rest[3..];
+    let (ours, peers) = (&rows[0], &rows[OWN_ROWS..]);
     (0..ours.cells.len())
         .map(|c| {
             let best = peers
@@ -87,7 +86,9 @@ pub(crate) fn print_verdict(config: &Config, tables: &[(&str, String, Vec<Row>)]
              run without `--quick` before relying on this.\n"
         );
     }
-    let peers: Vec<&str> = tables[0].2[4..].iter().map(|row| row.name).collect();
+    let peers: Vec<&str> = (tables[0].2[OWN_ROWS..].iter())
+        .map(|row| row.name)
+        .collect();
     println!(
         "strcache against the fastest of its peers ({}) in each cell:\n",
         peers.join(", ")
