@@ -454,19 +454,33 @@ where
         shard.get(tag, key, guard).filter(|e| !self.expired(e))
     }
 
-    /// As [`find`](Self::find), for a read that returns the value: it marks
-    /// the entry as read for the policy (a load and nothing more, unless the
-    /// cache is bounded and the entry's marks are not saturated).
+    /// As [`find`](Self::find), for a read that returns the value: it
+    /// counts the read, if the cache records reads, and marks the entry
+    /// as read for the policy of a bounded cache.
     ///
-    /// Always inlined: it is the body of every read, and a call would
-    /// cost a hit its register saves and restores.
+    /// A hit on a [`plain`](Entry::plain) entry, which has no deadline, no
+    /// policy and no count to serve, costs one test of its flags; every
+    /// other read goes on to [`read_work`](Self::read_work). Always
+    /// inlined: it is the body of every read, and a call would cost a hit
+    /// its register saves and restores.
     #[inline(always)]
     pub(crate) fn get_in<'g, Q>(&self, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entry = self.find(key, guard);
+        let (shard, tag) = self.locate(key);
+        match shard.get(tag, key, guard) {
+            Some(entry) if entry.plain() => Some(entry),
+            found => self.read_work(found),
+        }
+    }
+
+    /// The rest of a read that found `found`, if not a plain hit: the
+    /// entry's expiry, the count of the read, the policy's mark.
+    #[inline]
+    fn read_work<'g>(&self, found: Option<&'g Entry<K>>) -> Option<&'g Entry<K>> {
+        let entry = found.filter(|e| !self.expired(e));
         if let Some(reads) = &self.reads {
             reads.record(entry.is_some());
         }
@@ -630,7 +644,14 @@ where
         // User code (the clock): before any lock.
         let stamp = self.expiry.stamp(ttl);
         let now = stamp.judge;
-        let entry = Entry::new(key, tag, value, stamp, self.bound.is_some());
+        let entry = Entry::new(
+            key,
+            tag,
+            value,
+            stamp,
+            self.bound.is_some(),
+            self.reads.is_some(),
+        );
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let ctx = Ctx {

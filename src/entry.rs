@@ -64,6 +64,12 @@ const MAX_MARKS: u8 = 3;
 const SHARED: u8 = 1;
 /// `flags`: the write time follows the tail.
 const WRITTEN: u8 = 2;
+/// `flags`: the entry has a deadline.
+const TIMED: u8 = 4;
+/// `flags`: a hit marks the entry for an eviction policy, or counts the
+/// read (`Builder::record_reads`), or both: the entry's cache is bounded
+/// or records reads.
+const WATCHED: u8 = 8;
 
 /// The longest value that `insert` copies into its entry. Longer ones
 /// keep their buffer, as every value given as `Bytes` does: the copy grows
@@ -186,6 +192,7 @@ pub(crate) struct Init<K> {
     value: Value,
     stamp: Stamp,
     tracked: bool,
+    counted: bool,
 }
 
 impl<K> Entry<K> {
@@ -200,10 +207,11 @@ impl<K> Entry<K> {
     const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
 
     /// An entry for a key with hash tag `tag`; `tracked` says whether an
-    /// eviction policy will read its marks. An untracked entry starts with
-    /// its marks saturated, so that [`mark`](Self::mark) never stores to it
-    /// and readers of bounded and unbounded caches run the same
-    /// instructions.
+    /// eviction policy will read its marks, and `counted` whether its
+    /// cache counts reads. An untracked entry starts with its marks
+    /// saturated, so that [`mark`](Self::mark) never stores to it. An
+    /// entry neither tracked nor counted, without a deadline, is
+    /// [`plain`](Self::plain).
     ///
     /// A copied value's buffer is dropped here, before any lock: its `Drop`
     /// is user code, and if it panics, the new entry is freed, its key
@@ -214,6 +222,7 @@ impl<K> Entry<K> {
         value: NewValue<'_>,
         stamp: Stamp,
         tracked: bool,
+        counted: bool,
     ) -> Owned<Self> {
         let init = |value| {
             Owned::init(Init {
@@ -222,6 +231,7 @@ impl<K> Entry<K> {
                 value,
                 stamp,
                 tracked,
+                counted,
             })
         };
         match value {
@@ -279,6 +289,15 @@ impl<K> Entry<K> {
         // `WRITTEN`); it is never written again while the entry is
         // reachable.
         unsafe { base.add(offset).cast::<u64>().read() }
+    }
+
+    /// Whether a hit has nothing to do but return the entry: it has no
+    /// deadline, and its cache neither tracks it for eviction nor counts
+    /// reads. One test of the flags, which lie on the line a hit loads for
+    /// the key, stands for every feature a hit may have to serve.
+    #[inline(always)]
+    pub(crate) fn plain(&self) -> bool {
+        self.flags & (TIMED | WATCHED) == 0
     }
 
     /// Whether the tail holds a shared value.
@@ -438,13 +457,16 @@ impl<K> Pointable for Entry<K> {
             value,
             stamp,
             tracked,
+            counted,
         } = init;
         let (tail_len, shared) = match &value {
             Value::Copy(_, len) => (*len, 0),
             Value::Shared(_) => (Self::SHARED_TAIL, SHARED),
         };
         let written = if stamp.written == 0 { 0 } else { WRITTEN };
-        let flags = shared | written;
+        let timed = if stamp.deadline == 0 { 0 } else { TIMED };
+        let watched = if tracked || counted { WATCHED } else { 0 };
+        let flags = shared | written | timed | watched;
         let layout = Self::layout(tail_len, flags);
         // SAFETY: the layout's size is at least `TAIL`, which is not zero.
         let base = unsafe { alloc::alloc(layout) };
@@ -674,5 +696,35 @@ pub(crate) unsafe fn retire<K: Send>(
             retired.sub(bytes);
             reclaim(|| drop(entry.into_owned()));
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry is plain, and a hit on it returns it without looking
+    /// further, only when it has no deadline, no policy tracks it and its
+    /// cache counts no reads.
+    #[test]
+    fn only_an_untimed_untracked_uncounted_entry_is_plain() {
+        for deadline in [0, 7] {
+            for tracked in [false, true] {
+                for counted in [false, true] {
+                    let stamp = Stamp {
+                        judge: 0,
+                        deadline,
+                        written: 0,
+                    };
+                    let value = NewValue::Text("v".into());
+                    let entry = Entry::new(1_u64, 0, value, stamp, tracked, counted);
+                    assert_eq!(
+                        entry.plain(),
+                        deadline == 0 && !tracked && !counted,
+                        "deadline {deadline}, tracked {tracked}, counted {counted}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -239,8 +239,12 @@ impl<K> Table<K> {
 
     /// Finds the live entry for `key`. Lock-free; used by readers.
     ///
-    /// The hot path of every hit: one walk from the home slot, at most
-    /// once round the table, with no iterator state and no bounds check.
+    /// The hot path of every hit: one walk from the home slot to the key
+    /// or the first empty slot, with no iterator state, no bounds check
+    /// and no count of slots. Invariant `SPARE` ends the walk: a slot
+    /// never becomes `EMPTY` again (`ONCE`), so a reader that loads words
+    /// any time after the shard published this table sees at least the
+    /// empty slots it still has.
     #[inline]
     pub(crate) fn find<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
     where
@@ -249,7 +253,7 @@ impl<K> Table<K> {
     {
         let want = slot_tag(tag);
         let mut index = tag as usize;
-        for _ in 0..self.capacity() {
+        loop {
             index &= self.mask;
             // SAFETY: `index <= mask`, so it is in bounds (invariant `LEN`).
             let slot = unsafe { self.slots.get_unchecked(index) };
@@ -278,7 +282,6 @@ impl<K> Table<K> {
             }
             index += 1;
         }
-        None
     }
 
     /// A writer's lock-free search: where `key` lives, or where it would go.
@@ -545,7 +548,7 @@ mod tests {
             deadline: 0,
             written: 0,
         };
-        Entry::new(key, tag, NewValue::Text("v".into()), stamp, false)
+        Entry::new(key, tag, NewValue::Text("v".into()), stamp, false, false)
     }
 
     /// Where an insert of `key` would go, if it is absent.
