@@ -31,7 +31,12 @@
 //! - Every release is an AcqRel decrement: its Release orders the
 //!   releaser's reads of the value before it; the release that takes the
 //!   count to zero Acquires all the others and frees the allocation, as
-//!   `Arc`'s drop does. Only the cache's release drops the key and a
+//!   `Arc`'s drop does. A release that loads a count of one (Acquire,
+//!   pairing with the others' decrements) holds the last reference, since
+//!   none can be added once the cache's is released, and frees at once,
+//!   as `Arc::get_mut` tells a unique `Arc`: the collector's release of an
+//!   entry that no `Bytes` shares pays no locked instruction. Only the
+//!   cache's release drops the key and a
 //!   shared value (user `Drop`s); an owner reads the copied bytes only, so
 //!   the last release, whoever makes it, frees memory and runs no user
 //!   code.
@@ -44,7 +49,6 @@ use std::{
     fmt,
     marker::PhantomData,
     ptr::{self, NonNull},
-    sync::Arc,
 };
 
 use bytes::Bytes;
@@ -52,7 +56,7 @@ use crossbeam_epoch::{Guard, Owned, Pointable, Pointer, Shared};
 
 use crate::{
     expire::{Expiry, Stamp},
-    stats::Retired,
+    retired::Retired,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
 };
@@ -426,10 +430,17 @@ impl<K> Entry<K> {
         // SAFETY: the caller's reference keeps the entry allocated.
         let (refs, tail_len, flags) =
             unsafe { (&(*prefix).refs, (*prefix).tail_len, (*prefix).flags) };
-        // AcqRel: the Release half orders this holder's reads of the entry
-        // before the decrement; the Acquire half pairs with every other
-        // holder's Release decrement, so the last one frees after all reads.
-        if refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // A count of one is the caller's own reference, and none can be
+        // added then: owners are made only while the cache's reference
+        // lasts, which is then the caller's or gone. So the last holder, in
+        // the common case the collector releasing an entry that no `Bytes`
+        // shares, frees without a locked decrement. Acquire: as the
+        // decrement's Acquire half, it pairs with every other holder's
+        // Release decrement. The decrement is AcqRel: its Release half
+        // orders this holder's reads of the entry before it; its Acquire
+        // half pairs with every other holder's Release decrement, so the
+        // last one frees after all reads.
+        if refs.load(Ordering::Acquire) == 1 || refs.fetch_sub(1, Ordering::AcqRel) == 1 {
             let layout = Self::layout(usize::from(tail_len), flags);
             // SAFETY: the last reference: no other holder remains, the key
             // and any shared value are dropped (only the cache's release
@@ -670,7 +681,7 @@ pub(crate) fn reclaim(drop_user_data: impl FnOnce()) {
 
 /// Hands an unlinked entry to the epoch collector, which drops it once every
 /// thread that was pinned at this moment has unpinned. Its bytes (header
-/// and value) count in `retired` until then.
+/// and value) count in `retired` until then, and keep the count alive.
 ///
 /// `K: Send`: whichever thread next collects the global garbage drops the
 /// entry, key included.
@@ -682,18 +693,16 @@ pub(crate) fn reclaim(drop_user_data: impl FnOnce()) {
 pub(crate) unsafe fn retire<K: Send>(
     guard: &Guard,
     entry: Shared<'_, Entry<K>>,
-    retired: &Arc<Retired>,
+    retired: &Retired,
 ) {
     // SAFETY: non-null and not yet freed: the caller retires it only now.
-    let bytes = unsafe { entry.deref() }.bytes();
-    retired.add(bytes);
-    let retired = Arc::clone(retired);
+    let retiring = retired.retire(unsafe { entry.deref() }.bytes());
     // SAFETY: the caller guarantees the entry is unlinked and retired once,
     // so the closure, run after every guard that could reach it is gone,
     // owns it. The closure's three words are stored inline: no allocation.
     unsafe {
         guard.defer_unchecked(move || {
-            retired.sub(bytes);
+            drop(retiring);
             reclaim(|| drop(entry.into_owned()));
         });
     }

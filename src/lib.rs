@@ -296,6 +296,7 @@ mod key;
 mod load;
 mod notify;
 mod read;
+mod retired;
 mod shard;
 mod stats;
 mod sync;

@@ -61,8 +61,8 @@ use crate::{
     expire::{Timer, Timers},
     load::Flight,
     notify::{EvictionCause, Unlinked},
+    retired::Retired,
     stats::Counters,
-    stats::Retired,
     sync::{lock, AtomicUsize, Mutex, MutexGuard, Ordering},
     table::{Probe, Table},
 };
@@ -658,16 +658,14 @@ impl<K> Shard<K> {
         debug_assert_eq!(unlinked, old);
         state.tombstones = 0;
         state.unlinked = false;
-        let bytes = old_table.bytes();
-        self.counters.retired.add(bytes);
-        let retired = Arc::clone(&self.counters.retired);
+        let retiring = self.counters.retired.retire(old_table.bytes());
         // SAFETY: unlinked by the swap above; it owns none of its entries
         // now (they moved to the new table), so destroying it frees only
         // the slot array. The closure runs once, after every guard that
         // could have loaded the table is gone.
         unsafe {
             guard.defer_unchecked(move || {
-                retired.sub(bytes);
+                drop(retiring);
                 drop(unlinked.into_owned());
             });
         }
@@ -752,7 +750,7 @@ fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
 /// lock held: flushing may run deferred `Drop`s (user code).
 pub(crate) unsafe fn retire_table<K: Send>(
     old: Shared<'_, Table<K>>,
-    retired: &Arc<Retired>,
+    retired: &Retired,
     guard: &Guard,
 ) {
     // SAFETY: unlinked but not yet retired, so not freed.
@@ -763,16 +761,14 @@ pub(crate) unsafe fn retire_table<K: Send>(
         // `PUBLISHED` until the swap in `clear`).
         .map(|(_, e)| unsafe { e.deref() }.bytes())
         .sum();
-    let bytes = table.bytes() + entries;
-    retired.add(bytes);
-    let retired = Arc::clone(retired);
+    let retiring = retired.retire(table.bytes() + entries);
     // SAFETY: `old` was unlinked by the swap in `clear`; it owns its live
     // entries (invariant `PUBLISHED`), which no other table holds, and no
     // thread pinned after the swap can reach it. The closure runs once,
     // after every guard that could have loaded it is gone.
     unsafe {
         guard.defer_unchecked(move || {
-            retired.sub(bytes);
+            drop(retiring);
             let mut table = old.into_owned();
             reclaim(|| table.drop_entries());
         });

@@ -27,14 +27,14 @@
 //!   reads of one cache find the stripe without the `ThreadLocal` lookup.
 //! - A retire adds the entry's bytes to its shard's `Retired` count, and the
 //!   deferred free subtracts them. The free may run after the cache is gone,
-//!   so it holds an `Arc` of the count.
+//!   so the bytes keep the count alive (`retired.rs`).
 
-use std::{cell::Cell, fmt, ptr, sync::Arc};
+use std::{cell::Cell, fmt, ptr};
 
 use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 
-use crate::{notify::EvictionCause, sync::Counter};
+use crate::{notify::EvictionCause, retired::Retired, sync::Counter};
 
 /// What a cache has done since it was built, from [`StrCache::stats`].
 ///
@@ -267,7 +267,7 @@ pub(crate) struct Counters {
     pub(crate) refreshes_succeeded: Counter,
     pub(crate) refreshes_failed: Counter,
     pub(crate) stale_served: Counter,
-    pub(crate) retired: Arc<Retired>,
+    pub(crate) retired: Retired,
 }
 
 impl Counters {
@@ -304,23 +304,7 @@ impl Counters {
         refreshes.succeeded += get(&self.refreshes_succeeded);
         refreshes.failed += get(&self.refreshes_failed);
         refreshes.stale_served += get(&self.stale_served);
-        stats.retired_bytes += get(&self.retired.0);
-    }
-}
-
-/// Bytes retired by one shard and not yet freed.
-#[derive(Debug, Default)]
-pub(crate) struct Retired(Counter);
-
-impl Retired {
-    pub(crate) fn add(&self, bytes: usize) {
-        self.0
-            .fetch_add(bytes as u64, crate::sync::Ordering::Relaxed);
-    }
-
-    pub(crate) fn sub(&self, bytes: usize) {
-        self.0
-            .fetch_sub(bytes as u64, crate::sync::Ordering::Relaxed);
+        stats.retired_bytes += self.retired.bytes();
     }
 }
 

@@ -100,6 +100,31 @@ fn get_bytes_races_replace_and_reclamation() {
     });
 }
 
+/// A cache dropped while the collector frees an entry it retired: the
+/// shard's count of retired bytes, which the entry's deferred free holds,
+/// is freed by whichever lets go last, the cache's drop or that free, in
+/// whichever thread (a pin flushes under loom, and a thread's handle runs
+/// what is left when the thread ends).
+#[test]
+fn a_cache_dropped_while_its_retired_entry_is_freed() {
+    loom::model(|| {
+        // A loom `Arc`: its last drop, in either thread, then happens after
+        // the other thread's writes, as `std`'s does outside the model.
+        let cache = loom::sync::Arc::new(Arc::into_inner(cache()).unwrap());
+        cache.insert(1, "old").unwrap();
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Replaced));
+                drop(cache);
+            })
+        };
+        drop(cache.get_str(&1));
+        drop(cache);
+        writer.join().unwrap();
+    });
+}
+
 /// Inserts key 1 from two threads at once and checks that one insert
 /// added it and the other replaced it, leaving one entry.
 fn race_two_inserts(cache: &Arc<StrCache<u32, Fixed>>) {

@@ -1,0 +1,165 @@
+//! Each shard's count of retired bytes, which also keeps itself alive.
+//!
+//! An entry or table that a writer unlinks is retired to the epoch
+//! collector, and its bytes count in its shard's [`Retired`] until the
+//! collector frees it ([`Stats::retired_bytes`](crate::Stats::retired_bytes)).
+//! The free may run after the cache is gone, so the deferred function must
+//! keep the count alive. An `Arc` of the count would cost every retired
+//! object four locked instructions: the retire's add and the `Arc`'s
+//! clone, the free's subtraction and the `Arc`'s drop. Here the bytes
+//! themselves are the reference count, and each side costs one.
+//!
+//! # Synchronization
+//! One shared location per shard: `state`, the bytes retired and not yet
+//! freed, plus [`OPEN`] while the shard holds the count.
+//!
+//! - Every retired object counts at least one byte, so `state` is zero
+//!   only when the shard has let go and every retired object is freed:
+//!   `state` is an `Arc`'s strong count in disguise, with each retired
+//!   object holding as many references as it has bytes. Whoever takes it
+//!   to zero frees the allocation.
+//! - [`Retired::retire`] adds with a Relaxed `fetch_add`, as `Arc::clone`
+//!   increments: its caller borrows the shard's `Retired`, whose `OPEN`
+//!   keeps `state` above zero, so the count is alive and cannot reach zero
+//!   meanwhile.
+//! - Every subtraction ([`Retiring`]'s drop, the shard's drop) is an
+//!   AcqRel `fetch_sub`: its Release half orders the subtracting thread's
+//!   earlier uses of the count before it, and its Acquire half, in the
+//!   subtraction that reaches zero, pairs with every other subtraction's
+//!   Release, so the free comes after all uses, as `Arc`'s drop does.
+//! - [`Retired::bytes`] is a Relaxed load: a statistic, exact at some
+//!   moment of the call, that orders nothing.
+
+use std::{fmt, ptr::NonNull};
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// `state`'s bit for the shard's own reference.
+const OPEN: u64 = 1 << 63;
+
+/// One shard's count of bytes retired and not yet freed (see the module's
+/// synchronization).
+///
+/// # Invariants
+/// `LIVE`: `state` points to a live allocation while this value exists.
+pub(crate) struct Retired {
+    state: NonNull<AtomicU64>,
+}
+
+// SAFETY: the only shared data is an atomic, and the allocation is freed
+// by whichever thread takes the count to zero, after every other use.
+unsafe impl Send for Retired {}
+// SAFETY: as for `Send`; `&Retired` only loads and adds.
+unsafe impl Sync for Retired {}
+
+impl Default for Retired {
+    fn default() -> Self {
+        let state = Box::new(AtomicU64::new(OPEN));
+        Retired {
+            state: NonNull::from(Box::leak(state)),
+        }
+    }
+}
+
+impl Retired {
+    fn state(&self) -> &AtomicU64 {
+        // SAFETY: invariant `LIVE`.
+        unsafe { self.state.as_ref() }
+    }
+
+    /// Bytes retired and not yet freed.
+    pub(crate) fn bytes(&self) -> u64 {
+        // Relaxed: a statistic (see the module's synchronization).
+        self.state().load(Ordering::Relaxed) & !OPEN
+    }
+
+    /// Counts `bytes` (at least one) as retired until the returned
+    /// [`Retiring`] is dropped, which the object's deferred free does.
+    pub(crate) fn retire(&self, bytes: usize) -> Retiring {
+        let bytes = (bytes as u64).clamp(1, OPEN - 1);
+        // Relaxed: `OPEN` keeps the count alive (see the module's
+        // synchronization).
+        self.state().fetch_add(bytes, Ordering::Relaxed);
+        Retiring {
+            state: self.state,
+            bytes,
+        }
+    }
+}
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        // SAFETY: the shard's reference, given up once.
+        unsafe { release(self.state, OPEN) };
+    }
+}
+
+impl fmt::Debug for Retired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Retired").field(&self.bytes()).finish()
+    }
+}
+
+/// The bytes of one retired object, counted in its shard's [`Retired`]
+/// until this is dropped, which keeps the count alive until then.
+///
+/// # Invariants
+/// `HELD`: `bytes` of `state`'s count are this value's own.
+#[must_use = "dropping it counts the bytes as freed"]
+pub(crate) struct Retiring {
+    state: NonNull<AtomicU64>,
+    bytes: u64,
+}
+
+// SAFETY: as for `Retired`: the allocation holds an atomic, and whoever
+// takes the count to zero frees it after every other use.
+unsafe impl Send for Retiring {}
+
+impl Drop for Retiring {
+    fn drop(&mut self) {
+        // SAFETY: invariant `HELD`: this value's bytes, given up once.
+        unsafe { release(self.state, self.bytes) };
+    }
+}
+
+/// Subtracts `share` from the count at `state`, freeing it if that was the
+/// last of it.
+///
+/// # Safety
+/// The caller holds `share` of the count, and gives it up.
+unsafe fn release(state: NonNull<AtomicU64>, share: u64) {
+    // SAFETY: the caller's share keeps the allocation alive until this
+    // subtraction.
+    let count = unsafe { state.as_ref() };
+    // AcqRel: see the module's synchronization.
+    if count.fetch_sub(share, Ordering::AcqRel) == share {
+        // SAFETY: the count reached zero: no share and no other use
+        // remains, and it came from `Box::leak` in `Retired::default`.
+        drop(unsafe { Box::from_raw(state.as_ptr()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The count is freed by whichever lets go last, the shard or a
+    /// retired object's free; Miri reports a leak or a use after free if
+    /// either goes wrong.
+    #[test]
+    fn the_last_to_let_go_frees_the_count() {
+        let retired = Retired::default();
+        let first = retired.retire(100);
+        let second = retired.retire(0);
+        assert_eq!(retired.bytes(), 101, "an empty object counts one byte");
+        drop(first);
+        assert_eq!(retired.bytes(), 1);
+        drop(retired);
+        drop(second);
+
+        let retired = Retired::default();
+        let only = retired.retire(7);
+        drop(only);
+        assert_eq!(retired.bytes(), 0);
+    }
+}
