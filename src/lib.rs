@@ -243,7 +243,11 @@
 //! the entry (header, key, and a value of up to 4 KiB copied in after
 //! them), and, for a key whose bytes are an allocation of their own (a
 //! `String`'s), those bytes. A slot whose tag differs costs no
-//! dereference. For a key that keeps its bytes in itself that is two
+//! dereference. The hit then tests one byte of the entry's header for
+//! every feature it may have to serve (a deadline, a bounded cache's
+//! read marks, read counting): an entry that needs none, as in a cache
+//! without a bound, expiry or read counting, is returned at once.
+//! For a key that keeps its bytes in itself that is two
 //! dependent cache misses when nothing is cached; for a `String` key,
 //! three. A short key costs a hit a few instructions more (its length and
 //! pointer are decoded), a long one as much as a `String`. So the default key
