@@ -27,7 +27,9 @@
 //!   reads of one cache find the stripe without the `ThreadLocal` lookup.
 //! - A retire adds the entry's bytes to its shard's `Retired` count, and the
 //!   deferred free subtracts them. The free may run after the cache is gone,
-//!   so the bytes keep the count alive (`retired.rs`).
+//!   so the bytes keep the count alive: unlike the counters above, that
+//!   count is a reference count, with loom's atomics under loom and its own
+//!   orderings (`retired.rs`).
 
 use std::{cell::Cell, fmt, ptr};
 
