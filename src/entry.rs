@@ -56,6 +56,7 @@ use crossbeam_epoch::{Guard, Owned, Pointable, Pointer, Shared};
 
 use crate::{
     expire::{Expiry, Stamp},
+    notify::EvictionCause,
     retired::Retired,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
@@ -627,6 +628,16 @@ impl<K> Entry<K> {
     #[inline]
     pub(crate) fn expired_at(&self, now: u64) -> bool {
         self.deadline != 0 && now >= self.deadline
+    }
+
+    /// Why the entry leaves when it is unlinked at `now` for `cause`:
+    /// `Expired` instead, if it had expired by then.
+    pub(crate) fn cause_at(&self, now: u64, cause: EvictionCause) -> EvictionCause {
+        if self.expired_at(now) {
+            EvictionCause::Expired
+        } else {
+            cause
+        }
     }
 
     /// Records a read for the eviction policy. Once the count is saturated

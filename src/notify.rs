@@ -13,7 +13,7 @@ use crossbeam_epoch::{Guard, Shared};
 
 use crate::{
     entry::{retire, Entry},
-    stats::Counters,
+    retired::Retired,
     Utf8Bytes,
 };
 
@@ -90,31 +90,27 @@ impl<'g, K> Unlinked<'g, K> {
         }
     }
 
-    /// Retires every recorded entry and counts it by cause in `counters`,
-    /// then reports each to `listener`. Call it with no lock held: the
-    /// listener and the `Drop`s that the collector may run are user code.
-    pub(crate) fn finish(
-        self,
-        listener: Option<&Listener<K>>,
-        counters: &Counters,
-        guard: &'g Guard,
-    ) where
+    /// Retires every recorded entry, its bytes counted in `retired`, then
+    /// reports each to `listener`. Call it with no lock held: the listener
+    /// and the `Drop`s that the collector may run are user code. (Each
+    /// entry was counted by cause where it was unlinked, under its shard's
+    /// lock.)
+    pub(crate) fn finish(self, listener: Option<&Listener<K>>, retired: &Retired, guard: &'g Guard)
+    where
         K: Send,
     {
         let all = self.first.into_iter().chain(self.more);
         let Some(listener) = listener else {
-            for (entry, cause) in all {
-                counters.unlinked(cause);
+            for (entry, _) in all {
                 // SAFETY: `push`'s contract: unlinked, and recorded once.
-                unsafe { retire(guard, entry, &counters.retired) };
+                unsafe { retire(guard, entry, retired) };
             }
             return;
         };
         let all: Vec<_> = all.collect();
-        for &(entry, cause) in &all {
-            counters.unlinked(cause);
+        for &(entry, _) in &all {
             // SAFETY: as above.
-            unsafe { retire(guard, entry, &counters.retired) };
+            unsafe { retire(guard, entry, retired) };
         }
         for (entry, cause) in all {
             // SAFETY: retired above under `guard`, which is still pinned,

@@ -56,12 +56,11 @@ use crossbeam_utils::CachePadded;
 
 use crate::{
     bound::{Bound, EntryRef},
-    entry::{reclaim, Entry},
+    entry::Entry,
     evict::policy::Policy,
     expire::{Timer, Timers},
     load::Flight,
     notify::{EvictionCause, Unlinked},
-    retired::Retired,
     stats::Counters,
     sync::{lock, AtomicUsize, Mutex, MutexGuard, Ordering},
     table::{Probe, Table},
@@ -375,10 +374,12 @@ impl<K> Shard<K> {
                     table.publish(index, tag, entry);
                     // An expired value was already absent to readers.
                     let (cause, outcome) = if old.expired_at(ctx.now) {
+                        self.counters.inserted_locked();
                         (EvictionCause::Expired, InsertOutcome::Inserted)
                     } else {
                         (EvictionCause::Replaced, InsertOutcome::Replaced)
                     };
+                    self.counters.unlinked_locked(cause, 1);
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
                     // lock that makes this writer its only retirer.
@@ -420,6 +421,7 @@ impl<K> Shard<K> {
                     }
                     state.len += 1;
                     self.len.store(state.len, Ordering::Relaxed);
+                    self.counters.inserted_locked();
                     if revive {
                         // Release: pairs with the Acquire load at the top of
                         // this loop in other writers.
@@ -441,16 +443,16 @@ impl<K> Shard<K> {
         }
     }
 
-    /// Unlinks `key`'s entry and returns it. It is not retired: the caller
-    /// retires it, once (it is readable until then, and after that while
-    /// `guard` lives).
+    /// Unlinks `key`'s entry and returns it, with why it left: removed, or
+    /// expired at `ctx.now`. It is not retired: the caller retires it, once
+    /// (it is readable until then, and after that while `guard` lives).
     pub(crate) fn remove<'g, Q>(
         &self,
         tag: u64,
         key: &Q,
         ctx: Ctx<'_, K>,
         guard: &'g Guard,
-    ) -> Option<Shared<'g, Entry<K>>>
+    ) -> Option<(Shared<'g, Entry<K>>, EvictionCause)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -487,26 +489,31 @@ impl<K> Shard<K> {
                 continue;
             }
             state.supersede(tag);
-            self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
-            return Some(current);
+            // SAFETY: live in the published table, under the lock.
+            let cause = unsafe { current.deref() }.cause_at(ctx.now, EvictionCause::Removed);
+            let policy = policy.as_deref_mut();
+            self.unlink(&mut state, table, index, cause, policy, guard);
+            return Some((current, cause));
         }
     }
 
-    /// Unlinks exactly `entry` if it is live here: the victim the policy
-    /// chose. Called with the policy locked, which has already forgotten it.
-    pub(crate) fn evict<'g>(
+    /// Unlinks exactly `entry` if it is live here, the victim the policy
+    /// chose, and returns why it left: evicted, or expired at `now`. Called
+    /// with the policy locked, which has already forgotten it.
+    pub(crate) fn evict(
         &self,
         tag: u64,
-        entry: Shared<'g, Entry<K>>,
-        guard: &'g Guard,
-    ) -> bool {
+        entry: Shared<'_, Entry<K>>,
+        now: u64,
+        guard: &Guard,
+    ) -> Option<EvictionCause> {
         let mut state = lock(&self.state);
         let table = self.table(guard);
-        let Some(index) = table.position_of(tag, entry) else {
-            return false;
-        };
-        self.unlink(&mut state, table, index, None, guard);
-        true
+        let index = table.position_of(tag, entry)?;
+        // SAFETY: live in the published table, under the lock.
+        let cause = unsafe { entry.deref() }.cause_at(now, EvictionCause::Size);
+        self.unlink(&mut state, table, index, cause, None, guard);
+        Some(cause)
     }
 
     /// Unlinks every entry for which `judge` names a cause. `judge` runs
@@ -534,7 +541,8 @@ impl<K> Shard<K> {
         for (tag, entry, cause) in victims {
             if let Some(index) = table.position_of(tag, entry) {
                 state.supersede(tag);
-                self.unlink(&mut state, table, index, policy.as_deref_mut(), guard);
+                let policy = policy.as_deref_mut();
+                self.unlink(&mut state, table, index, cause, policy, guard);
                 // SAFETY: unlinked above under the lock, once: `position_of`
                 // found it live in the published table.
                 unsafe { out.push(entry, cause) };
@@ -586,9 +594,10 @@ impl<K> Shard<K> {
             if unsafe { entry.deref() }.deadline != timer.deadline {
                 continue;
             }
-            self.unlink(state, table, index, policy.as_deref_mut(), guard);
+            let cause = EvictionCause::Expired;
+            self.unlink(state, table, index, cause, policy.as_deref_mut(), guard);
             // SAFETY: unlinked above under the lock, once: it was live.
-            unsafe { out.push(entry, EvictionCause::Expired) };
+            unsafe { out.push(entry, cause) };
             unlinked += 1;
         }
         state.timers.compact(|t| {
@@ -602,8 +611,9 @@ impl<K> Shard<K> {
 
     /// Replaces the table with an empty one and returns the old one, which
     /// the caller passes to `retire_table`. `None` if there was nothing to
-    /// clear. Unlists every load in flight.
-    pub(crate) fn clear<'g>(&self, guard: &'g Guard) -> Option<Shared<'g, Table<K>>> {
+    /// clear. Unlists every load in flight, and counts each entry of the
+    /// old table as removed, or expired if it had expired at `now`.
+    pub(crate) fn clear<'g>(&self, now: u64, guard: &'g Guard) -> Option<Shared<'g, Table<K>>> {
         let mut state = lock(&self.state);
         // Every load in flight loses to the clear (module docs); kept
         // failures go to the graveyard, the others are held by their
@@ -615,6 +625,12 @@ impl<K> Shard<K> {
             return None;
         }
         let old = self.swap_table(Table::with_capacity(0), guard);
+        // SAFETY: just unlinked, under `guard`: not yet retired.
+        for (_, entry) in unsafe { old.deref() }.live(guard) {
+            // SAFETY: live in the table just unlinked, which owns it.
+            let cause = unsafe { entry.deref() }.cause_at(now, EvictionCause::Removed);
+            self.counters.unlinked_locked(cause, 1);
+        }
         let graveyard = std::mem::take(&mut state.graveyard);
         *state = WriterState::default();
         state.graveyard = graveyard;
@@ -622,16 +638,19 @@ impl<K> Shard<K> {
         Some(old)
     }
 
-    /// Tombstones live slot `index` and updates the counts, the timers and,
-    /// when given, the policy.
+    /// Tombstones live slot `index`, counts its entry as unlinked for
+    /// `cause`, and updates the counts, the timers and, when given, the
+    /// policy.
     fn unlink(
         &self,
         state: &mut WriterState<K>,
         table: &Table<K>,
         index: usize,
+        cause: EvictionCause,
         policy: Option<&mut Policy<EntryRef<K>>>,
         guard: &Guard,
     ) {
+        self.counters.unlinked_locked(cause, 1);
         // SAFETY: slot `index` is live in the published table, under the
         // lock, so its entry is not retired.
         let entry = unsafe { table.current(index, guard).deref() };
@@ -741,46 +760,11 @@ fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
     }
 }
 
-/// Retires a table that `Shard::clear` unlinked, with its entries, whose
-/// bytes count in `retired` until they are freed. `K: Send`, as for
-/// [`retire`](crate::entry::retire): another thread may drop the keys.
-///
-/// # Safety
-/// `old` came from `Shard::clear` and is retired once. Call it with no
-/// lock held: flushing may run deferred `Drop`s (user code).
-pub(crate) unsafe fn retire_table<K: Send>(
-    old: Shared<'_, Table<K>>,
-    retired: &Retired,
-    guard: &Guard,
-) {
-    // SAFETY: unlinked but not yet retired, so not freed.
-    let table = unsafe { old.deref() };
-    let entries: usize = table
-        .live(guard)
-        // SAFETY: the table still owns its live entries (invariant
-        // `PUBLISHED` until the swap in `clear`).
-        .map(|(_, e)| unsafe { e.deref() }.bytes())
-        .sum();
-    let retiring = retired.retire(table.bytes() + entries);
-    // SAFETY: `old` was unlinked by the swap in `clear`; it owns its live
-    // entries (invariant `PUBLISHED`), which no other table holds, and no
-    // thread pinned after the swap can reach it. The closure runs once,
-    // after every guard that could have loaded it is gone.
-    unsafe {
-        guard.defer_unchecked(move || {
-            drop(retiring);
-            let mut table = old.into_owned();
-            reclaim(|| table.drop_entries());
-        });
-    }
-    flush_large(guard);
-}
-
 /// Hands a just-retired table to the global collector at once. A thread's
 /// deferred objects otherwise wait in its local bag until 64 of them fill
 /// it, which a table retired among few overwrites would not. Never called
 /// under the shard lock: flushing may run deferred `Drop`s (user code).
-fn flush_large(guard: &Guard) {
+pub(crate) fn flush_large(guard: &Guard) {
     guard.flush();
 }
 

@@ -5,16 +5,22 @@
 //! of the read counters (`Reads`), and each shard's retired-bytes count
 //! (`Retired`).
 //!
-//! - Every counter is updated with Relaxed operations (`fetch_add`,
-//!   `fetch_sub`, or a load and store for the per-thread read counters
-//!   below) and read with a Relaxed load. A counter orders no other memory, so
-//!   `stats()` returns counts each exact at some moment during the call,
-//!   not one consistent cut. Counters come from `sync.rs` as `std` atomics
-//!   even under loom, which need not explore their orderings.
+//! - Every counter is updated with Relaxed operations (`fetch_add`, or a
+//!   load and store where one writer at a time changes it, below) and read
+//!   with a Relaxed load. A counter orders no other memory, so `stats()`
+//!   returns counts each exact at some moment during the call, not one
+//!   consistent cut. Counters come from `sync.rs` as `std` atomics even
+//!   under loom, which need not explore their orderings.
 //! - Writer-side counters are per shard, beside the shard's own lock, so
-//!   writers of different shards never write one cache line. A write counts
-//!   all it did (its insert and the evictions it caused) in the shard of its
-//!   key; `stats()` sums the shards.
+//!   writers of different shards never write one cache line; `stats()`
+//!   sums the shards. The counts of inserts and of unlinked entries by
+//!   cause (updates, removals, evictions, expirations) change only under
+//!   the lock of the shard that holds the entry, where it is inserted or
+//!   unlinked, so they count with a Relaxed load and store
+//!   ([`add_locked`]), no locked instruction: the lock's acquire and
+//!   release order each holder's load after the previous holder's store,
+//!   and no count is lost. The other writer-side counters (loads,
+//!   refreshes) change outside any lock, with `fetch_add`.
 //! - Read counters are opt-in and kept per thread: each thread that reads
 //!   gets a stripe of its own, on a cache line of its own, from a
 //!   `thread_local::ThreadLocal`. Only that thread writes its stripe, so it
@@ -251,11 +257,11 @@ impl fmt::Display for Stats {
 /// The writer-side counters of one shard.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) inserts: Counter,
-    pub(crate) updates: Counter,
-    pub(crate) removals: Counter,
-    pub(crate) evictions: Counter,
-    pub(crate) expirations: Counter,
+    inserts: Counter,
+    updates: Counter,
+    removals: Counter,
+    evictions: Counter,
+    expirations: Counter,
     pub(crate) loads_succeeded: Counter,
     pub(crate) loads_failed: Counter,
     pub(crate) loads_panicked: Counter,
@@ -273,15 +279,22 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counts an entry unlinked for `cause`.
-    pub(crate) fn unlinked(&self, cause: EvictionCause) {
+    /// Counts `n` entries of this shard unlinked for `cause`. Call it only
+    /// under the shard's lock (see [`add_locked`]).
+    pub(crate) fn unlinked_locked(&self, cause: EvictionCause, n: u64) {
         let counter = match cause {
             EvictionCause::Size => &self.evictions,
             EvictionCause::Expired => &self.expirations,
             EvictionCause::Replaced => &self.updates,
             EvictionCause::Removed => &self.removals,
         };
-        bump(counter);
+        add_locked(counter, n);
+    }
+
+    /// Counts an insert of a key absent from this shard. Call it only under
+    /// the shard's lock (see [`add_locked`]).
+    pub(crate) fn inserted_locked(&self) {
+        add_locked(&self.inserts, 1);
     }
 
     /// Adds these counts to `stats`.
@@ -314,6 +327,16 @@ impl Counters {
 #[inline]
 pub(crate) fn bump(counter: &Counter) {
     counter.fetch_add(1, crate::sync::Ordering::Relaxed);
+}
+
+/// Adds `n` to `counter`, which changes only under one lock, held by the
+/// caller: a load and a store, where [`bump`]'s read-modify-write would be a
+/// locked instruction. Relaxed: the lock's acquire pairs with the previous
+/// holder's release, which orders that holder's store before this load.
+#[inline]
+fn add_locked(counter: &Counter, n: u64) {
+    use crate::sync::Ordering::Relaxed;
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
 fn get(counter: &Counter) -> u64 {

@@ -90,6 +90,67 @@ fn clear_counts_expired_entries_as_expirations() {
     assert_eq!((stats.hits, stats.misses), (0, 0));
 }
 
+/// A listener that panics at the first report still leaves every cleared
+/// entry counted: the counts are taken under each shard's lock, before any
+/// report.
+#[test]
+fn clear_counts_every_entry_when_the_listener_panics() {
+    let cache = StrCache::<u32>::builder()
+        .shards(4)
+        .on_evict(|_: &u32, _, _| panic!("listener"))
+        .build();
+    for k in 0..100 {
+        cache.insert(k, "v").unwrap();
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| cache.clear())).is_err());
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.inserts, stats.removals, stats.entries),
+        (100, 100, 0)
+    );
+}
+
+/// The counts of inserts and unlinks change only under their shard's lock,
+/// with a load and a store: writers on every thread, on keys of every
+/// shard, lose none of them. In the bounded cache, victims of one shard
+/// are evicted by writers of others.
+#[test]
+fn writer_counts_are_exact_under_concurrent_writers() {
+    let (threads, keys) = if cfg!(miri) { (3, 20) } else { (4, 5_000) };
+    for bound in [None, Some(u64::from(keys))] {
+        let builder = StrCache::<u32>::builder().shards(8);
+        let cache = match bound {
+            Some(max) => builder.max_entries(max).build(),
+            None => builder.build(),
+        };
+        thread::scope(|s| {
+            for t in 0..threads {
+                let cache = &cache;
+                s.spawn(move || {
+                    let mine = (0..keys).map(|i| i * threads + t);
+                    for k in mine.clone() {
+                        cache.insert(k, "v").unwrap();
+                    }
+                    for k in mine.clone().filter(|k| k % 2 == 0) {
+                        cache.remove(&k);
+                    }
+                });
+            }
+        });
+        let stats = cache.stats();
+        let total = u64::from(threads * keys);
+        assert_eq!(stats.inserts, total, "{bound:?}");
+        assert_eq!(stats.updates, 0, "{bound:?}");
+        let left = stats.removals + stats.evictions + stats.expirations;
+        assert_eq!(stats.inserts - left, stats.entries, "{bound:?}");
+        if bound.is_none() {
+            assert_eq!((stats.removals, stats.evictions), (total / 2, 0));
+        } else {
+            assert!(stats.evictions > 0, "{stats:?}");
+        }
+    }
+}
+
 #[cfg(feature = "async")]
 #[test]
 fn a_dropped_async_load_counts_as_cancelled() {

@@ -1,8 +1,13 @@
 //! Operations on the whole cache: `clear`, `purge_expired` and `retain`.
 
+use crossbeam_epoch::{Guard, Shared};
+
 use crate::{
+    entry::reclaim,
     notify::{EvictionCause, Unlinked},
-    shard::retire_table,
+    retired::Retired,
+    shard::flush_large,
+    table::Table,
     StrCache,
 };
 
@@ -25,7 +30,7 @@ impl<K, S> StrCache<K, S> {
         let guard = self.epoch.pin();
         let mut policy = self.ctx(now).lock_policy();
         let old: Vec<_> = (self.shards.iter())
-            .filter_map(|s| Some((s, s.clear(&guard)?)))
+            .filter_map(|s| Some((s, s.clear(now, &guard)?)))
             .collect();
         if let Some(policy) = policy.as_deref_mut() {
             policy.clear();
@@ -39,20 +44,16 @@ impl<K, S> StrCache<K, S> {
             // is retired once, here.
             unsafe { retire_table(table, &shard.counters.retired, &guard) };
         }
-        for (shard, table) in old {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        for (_, table) in old {
             // SAFETY: retired under `guard`, still pinned: not freed.
             for (_, entry) in unsafe { table.deref() }.live(&guard) {
                 // SAFETY: as above; the table owns its entries.
                 let entry = unsafe { entry.deref() };
-                let cause = if entry.expired_at(now) {
-                    EvictionCause::Expired
-                } else {
-                    EvictionCause::Removed
-                };
-                shard.counters.unlinked(cause);
-                if let Some(listener) = &self.listener {
-                    listener(&entry.key, &entry.to_utf8(), cause);
-                }
+                let cause = entry.cause_at(now, EvictionCause::Removed);
+                listener(&entry.key, &entry.to_utf8(), cause);
             }
         }
     }
@@ -86,8 +87,12 @@ impl<K, S> StrCache<K, S> {
             shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
         }
         drop(policy);
-        // Counted in one shard: `stats()` sums them all.
-        out.finish(self.listener.as_ref(), &self.shards[0].counters, &guard);
+        // Their bytes count as retired in one shard: `stats()` sums them.
+        out.finish(
+            self.listener.as_ref(),
+            &self.shards[0].counters.retired,
+            &guard,
+        );
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -125,7 +130,38 @@ impl<K, S> StrCache<K, S> {
                 &mut out,
                 &guard,
             );
-            out.finish(self.listener.as_ref(), &shard.counters, &guard);
+            out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
         }
     }
+}
+
+/// Retires a table that `Shard::clear` unlinked, with its entries, whose
+/// bytes count in `retired` until they are freed. `K: Send`, as for
+/// [`retire`](crate::entry::retire): another thread may drop the keys.
+///
+/// # Safety
+/// `old` came from `Shard::clear` and is retired once. Call it with no
+/// lock held: flushing may run deferred `Drop`s (user code).
+unsafe fn retire_table<K: Send>(old: Shared<'_, Table<K>>, retired: &Retired, guard: &Guard) {
+    // SAFETY: unlinked but not yet retired, so not freed.
+    let table = unsafe { old.deref() };
+    let entries: usize = table
+        .live(guard)
+        // SAFETY: the table still owns its live entries (invariant
+        // `PUBLISHED` until the swap in `clear`).
+        .map(|(_, e)| unsafe { e.deref() }.bytes())
+        .sum();
+    let retiring = retired.retire(table.bytes() + entries);
+    // SAFETY: `old` was unlinked by the swap in `clear`; it owns its live
+    // entries (invariant `PUBLISHED`), which no other table holds, and no
+    // thread pinned after the swap can reach it. The closure runs once,
+    // after every guard that could have loaded it is gone.
+    unsafe {
+        guard.defer_unchecked(move || {
+            drop(retiring);
+            let mut table = old.into_owned();
+            reclaim(|| table.drop_entries());
+        });
+    }
+    flush_large(guard);
 }

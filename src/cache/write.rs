@@ -16,7 +16,6 @@ use crate::{
     evict::policy::Policy,
     notify::{EvictionCause, Unlinked},
     shard::{Ctx, Fill},
-    stats::bump,
     Error, InsertOutcome, StrCache, Utf8Bytes,
 };
 
@@ -181,10 +180,7 @@ where
         if let Some(mut policy) = policy {
             self.evict(&mut policy, now, &mut out, &guard);
         }
-        if outcome == InsertOutcome::Inserted {
-            bump(&shard.counters.inserts);
-        }
-        out.finish(self.listener.as_ref(), &shard.counters, &guard);
+        out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
         Ok(Some(outcome))
     }
 
@@ -205,17 +201,13 @@ where
             // SAFETY: live until the unlink below (invariant `TRACKED`).
             let entry = unsafe { Entry::shared(victim.entry.as_ptr() as usize) };
             let shard = &self.shards[self.shard_index(victim.tag)];
-            let unlinked = shard.evict(victim.tag, entry, guard);
-            debug_assert!(unlinked, "a tracked entry is live (invariant TRACKED)");
-            if !unlinked {
+            let unlinked = shard.evict(victim.tag, entry, now, guard);
+            debug_assert!(
+                unlinked.is_some(),
+                "a tracked entry is live (invariant TRACKED)"
+            );
+            let Some(cause) = unlinked else {
                 continue;
-            }
-            // SAFETY: live until the unlink just above (invariant
-            // `TRACKED`), and retired only through `out`.
-            let cause = if unsafe { entry.deref() }.expired_at(now) {
-                EvictionCause::Expired
-            } else {
-                EvictionCause::Size
             };
             // SAFETY: unlinked just above, under its shard lock, once: the
             // policy hands each victim out once.
@@ -243,18 +235,14 @@ where
         // that must be followed by the retirement below.
         let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
-        let removed = shard.remove(tag, key, self.ctx(now), &guard)?;
+        let (removed, cause) = shard.remove(tag, key, self.ctx(now), &guard)?;
         // SAFETY: unlinked by `Shard::remove`, retired only below.
         let entry = unsafe { removed.deref() };
-        let (value, cause) = if entry.expired_at(now) {
-            (None, EvictionCause::Expired)
-        } else {
-            (Some(entry.to_utf8()), EvictionCause::Removed)
-        };
+        let value = (cause == EvictionCause::Removed).then(|| entry.to_utf8());
         let mut out = Unlinked::new();
         // SAFETY: `Shard::remove` unlinked it under its lock, once.
         unsafe { out.push(removed, cause) };
-        out.finish(self.listener.as_ref(), &shard.counters, &guard);
+        out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
         value
     }
 }
