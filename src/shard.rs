@@ -379,7 +379,7 @@ impl<K> Shard<K> {
                     } else {
                         (EvictionCause::Replaced, InsertOutcome::Replaced)
                     };
-                    self.counters.unlinked_locked(cause, 1);
+                    self.counters.unlinked_locked(cause);
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
                     // lock that makes this writer its only retirer.
@@ -629,7 +629,7 @@ impl<K> Shard<K> {
         for (_, entry) in unsafe { old.deref() }.live(guard) {
             // SAFETY: live in the table just unlinked, which owns it.
             let cause = unsafe { entry.deref() }.cause_at(now, EvictionCause::Removed);
-            self.counters.unlinked_locked(cause, 1);
+            self.counters.unlinked_locked(cause);
         }
         let graveyard = std::mem::take(&mut state.graveyard);
         *state = WriterState::default();
@@ -650,7 +650,7 @@ impl<K> Shard<K> {
         policy: Option<&mut Policy<EntryRef<K>>>,
         guard: &Guard,
     ) {
-        self.counters.unlinked_locked(cause, 1);
+        self.counters.unlinked_locked(cause);
         // SAFETY: slot `index` is live in the published table, under the
         // lock, so its entry is not retired.
         let entry = unsafe { table.current(index, guard).deref() };

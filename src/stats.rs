@@ -17,7 +17,7 @@
 //!   cause (updates, removals, evictions, expirations) change only under
 //!   the lock of the shard that holds the entry, where it is inserted or
 //!   unlinked, so they count with a Relaxed load and store
-//!   ([`add_locked`]), no locked instruction: the lock's acquire and
+//!   ([`bump_locked`]), no locked instruction: the lock's acquire and
 //!   release order each holder's load after the previous holder's store,
 //!   and no count is lost. The other writer-side counters (loads,
 //!   refreshes) change outside any lock, with `fetch_add`.
@@ -279,22 +279,22 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counts `n` entries of this shard unlinked for `cause`. Call it only
-    /// under the shard's lock (see [`add_locked`]).
-    pub(crate) fn unlinked_locked(&self, cause: EvictionCause, n: u64) {
+    /// Counts an entry of this shard unlinked for `cause`. Call it only
+    /// under the shard's lock (see [`bump_locked`]).
+    pub(crate) fn unlinked_locked(&self, cause: EvictionCause) {
         let counter = match cause {
             EvictionCause::Size => &self.evictions,
             EvictionCause::Expired => &self.expirations,
             EvictionCause::Replaced => &self.updates,
             EvictionCause::Removed => &self.removals,
         };
-        add_locked(counter, n);
+        bump_locked(counter);
     }
 
     /// Counts an insert of a key absent from this shard. Call it only under
-    /// the shard's lock (see [`add_locked`]).
+    /// the shard's lock (see [`bump_locked`]).
     pub(crate) fn inserted_locked(&self) {
-        add_locked(&self.inserts, 1);
+        bump_locked(&self.inserts);
     }
 
     /// Adds these counts to `stats`.
@@ -329,14 +329,14 @@ pub(crate) fn bump(counter: &Counter) {
     counter.fetch_add(1, crate::sync::Ordering::Relaxed);
 }
 
-/// Adds `n` to `counter`, which changes only under one lock, held by the
+/// Adds one to `counter`, which changes only under one lock, held by the
 /// caller: a load and a store, where [`bump`]'s read-modify-write would be a
 /// locked instruction. Relaxed: the lock's acquire pairs with the previous
 /// holder's release, which orders that holder's store before this load.
 #[inline]
-fn add_locked(counter: &Counter, n: u64) {
+fn bump_locked(counter: &Counter) {
     use crate::sync::Ordering::Relaxed;
-    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
 fn get(counter: &Counter) -> u64 {
