@@ -8,6 +8,11 @@
 //! valgrind --tool=callgrind target/release/examples/overwrites strcache 101000
 //! ```
 //!
+//! With `--threaded` after `N`, the example first starts a thread and
+//! joins it: glibc's allocator then takes the paths of a multi-threaded
+//! process, with its arenas' locks, as it does under the throughput
+//! example's writers.
+//!
 //! The map is `strcache` (its default `CompactString` keys),
 //! `string_keys` (a `StrCache<String>`), `dashmap` or `papaya`; the peers
 //! store each value as an `Arc<str>` of the `String`, with `String` keys.
@@ -38,9 +43,14 @@ fn run(names: &[String], value: &str, n: usize, mut write: impl FnMut(&str, Stri
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: overwrites strcache|string_keys|dashmap|papaya N";
+    let usage = "usage: overwrites strcache|string_keys|dashmap|papaya N [--threaded]";
     let map = args.next().expect(usage);
     let n: usize = args.next().and_then(|n| n.parse().ok()).expect(usage);
+    match args.next().as_deref() {
+        None => {}
+        Some("--threaded") => std::thread::spawn(|| {}).join().unwrap(),
+        Some(other) => panic!("unknown option {other:?}; {usage}"),
+    }
     let names: Vec<String> = (0..16).map(|i| format!("user:{i:018}")).collect();
     let value = "v".repeat(128);
     match map.as_str() {

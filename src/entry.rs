@@ -1,5 +1,4 @@
-//! The record a slot publishes, one allocation per entry, and the one way
-//! to retire it.
+//! The record a slot publishes, one allocation per entry.
 //!
 //! An entry is a header, the key, and the value: its bytes, copied in at
 //! write time, or a [`Utf8Bytes`] handle on a buffer the writer handed in
@@ -18,7 +17,7 @@
 //! else is written before publication and never again.
 //!
 //! - Publication and retirement are the table's and the collector's (see
-//!   `table.rs` and [`retire`]).
+//!   `table.rs` and `batch.rs`).
 //! - `refs` counts what keeps the allocation: one reference for the cache,
 //!   from construction until the collector (or the drop of the table that
 //!   owns the entry) releases it, and one for each live [`ValueOwner`], the
@@ -52,12 +51,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use crossbeam_epoch::{Guard, Owned, Pointable, Pointer, Shared};
+use crossbeam_epoch::{Owned, Pointable, Pointer, Shared};
 
 use crate::{
     expire::{Expiry, Stamp},
     notify::EvictionCause,
-    retired::Retired,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
 };
@@ -307,7 +305,7 @@ impl<K> Entry<K> {
 
     /// Whether the tail holds a shared value.
     #[inline]
-    fn is_shared(&self) -> bool {
+    pub(crate) fn is_shared(&self) -> bool {
         self.flags & SHARED != 0
     }
 
@@ -688,35 +686,6 @@ impl<K> Entry<K> {
 /// panic hook has already reported it), and reclamation goes on.
 pub(crate) fn reclaim(drop_user_data: impl FnOnce()) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(drop_user_data));
-}
-
-/// Hands an unlinked entry to the epoch collector, which drops it once every
-/// thread that was pinned at this moment has unpinned. Its bytes (header
-/// and value) count in `retired` until then, and keep the count alive.
-///
-/// `K: Send`: whichever thread next collects the global garbage drops the
-/// entry, key included.
-///
-/// # Safety
-/// `entry` is non-null, was unlinked from every slot of every reachable table
-/// before this call, and is retired once. No thread that pins after this
-/// call can reach it.
-pub(crate) unsafe fn retire<K: Send>(
-    guard: &Guard,
-    entry: Shared<'_, Entry<K>>,
-    retired: &Retired,
-) {
-    // SAFETY: non-null and not yet freed: the caller retires it only now.
-    let retiring = retired.retire(unsafe { entry.deref() }.bytes());
-    // SAFETY: the caller guarantees the entry is unlinked and retired once,
-    // so the closure, run after every guard that could reach it is gone,
-    // owns it. The closure's three words are stored inline: no allocation.
-    unsafe {
-        guard.defer_unchecked(move || {
-            drop(retiring);
-            reclaim(|| drop(entry.into_owned()));
-        });
-    }
 }
 
 #[cfg(test)]

@@ -230,6 +230,14 @@
 //! freed by the epoch collector as threads pin, on whichever thread
 //! collects, so writes need `K: Send + 'static`.
 //!
+//! Each shard retires the entries that writes replace, remove or evict 64
+//! at a time, or as soon as they weigh 4 KiB, with one deferred function
+//! for them all; until then it holds them back, their bytes counted in
+//! [`Stats::retired_bytes`]. An entry whose value is a buffer of its own
+//! (a `Bytes` handed in, or text past 4 KiB) is retired at once, and
+//! [`StrCache::purge_expired`], [`StrCache::clear`] and
+//! [`StrCache::retain`] retire what the shards hold.
+//!
 //! # Allocation
 //! Reads allocate nothing themselves. One pin in 128 on each thread also
 //! runs crossbeam-epoch's collector, which frees memory that writers
@@ -281,6 +289,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod batch;
 mod bound;
 mod builder;
 mod cache;

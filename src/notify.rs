@@ -1,21 +1,16 @@
-//! Entries a write unlinked: retired after the locks are released, and
-//! reported to the eviction listener, if any.
+//! Entries a write unlinked, reported to the eviction listener, if any.
 //!
-//! A write collects the entries it unlinks while it holds its locks and
-//! hands them over here once it has released them. Each is retired first,
-//! then reported, so a listener that panics (user code) leaves nothing
-//! unretired, no lock held, and the cache consistent; its panic reaches the
-//! caller of the write.
+//! A write collects the entries it unlinks while it holds its locks, and
+//! retires each there (`batch.rs`); it hands them over here once it has
+//! released its locks. So a listener that panics (user code) leaves
+//! nothing unretired, no lock held, and the cache consistent; its panic
+//! reaches the caller of the write.
 
 use std::fmt;
 
-use crossbeam_epoch::{Guard, Shared};
+use crossbeam_epoch::Shared;
 
-use crate::{
-    entry::{retire, Entry},
-    retired::Retired,
-    Utf8Bytes,
-};
+use crate::{entry::Entry, Utf8Bytes};
 
 /// Why an entry left the cache, as reported to the listener set with
 /// [`Builder::on_evict`](crate::Builder::on_evict).
@@ -61,7 +56,7 @@ pub enum EvictionCause {
 /// The user's eviction listener.
 pub(crate) type Listener<K> = Box<dyn Fn(&K, &Utf8Bytes, EvictionCause) + Send + Sync>;
 
-/// Entries unlinked by one write, waiting to be retired and reported.
+/// Entries unlinked by one write, waiting to be reported.
 pub(crate) struct Unlinked<'g, K> {
     /// The entry an insert replaced: the common case, kept out of `more`
     /// so that an overwrite allocates nothing here.
@@ -77,11 +72,11 @@ impl<'g, K> Unlinked<'g, K> {
         }
     }
 
-    /// Records an entry to retire and report.
+    /// Records an entry to report.
     ///
     /// # Safety
-    /// `entry` was unlinked from the published table under the lock that
-    /// makes this write its only retirer, and is recorded once.
+    /// `entry` was unlinked from the published table, and retired, while
+    /// the guard of `'g` was pinned, and is recorded once.
     pub(crate) unsafe fn push(&mut self, entry: Shared<'g, Entry<K>>, cause: EvictionCause) {
         if self.first.is_none() {
             self.first = Some((entry, cause));
@@ -90,31 +85,17 @@ impl<'g, K> Unlinked<'g, K> {
         }
     }
 
-    /// Retires every recorded entry, its bytes counted in `retired`, then
-    /// reports each to `listener`. Call it with no lock held: the listener
-    /// and the `Drop`s that the collector may run are user code. (Each
-    /// entry was counted by cause where it was unlinked, under its shard's
-    /// lock.)
-    pub(crate) fn finish(self, listener: Option<&Listener<K>>, retired: &Retired, guard: &'g Guard)
-    where
-        K: Send,
-    {
-        let all = self.first.into_iter().chain(self.more);
+    /// Reports every recorded entry to `listener`. Call it with no lock
+    /// held: the listener is user code. (Each entry was counted by cause,
+    /// and retired, where it was unlinked, under its shard's lock.)
+    #[inline]
+    pub(crate) fn finish(self, listener: Option<&Listener<K>>) {
         let Some(listener) = listener else {
-            for (entry, _) in all {
-                // SAFETY: `push`'s contract: unlinked, and recorded once.
-                unsafe { retire(guard, entry, retired) };
-            }
             return;
         };
-        let all: Vec<_> = all.collect();
-        for &(entry, _) in &all {
-            // SAFETY: as above.
-            unsafe { retire(guard, entry, retired) };
-        }
-        for (entry, cause) in all {
-            // SAFETY: retired above under `guard`, which is still pinned,
-            // so the collector has not freed it.
+        for (entry, cause) in self.first.into_iter().chain(self.more) {
+            // SAFETY: `push`'s contract: retired while `'g`'s guard was
+            // pinned, which it still is, so the collector has not freed it.
             let entry = unsafe { entry.deref() };
             listener(&entry.key, &entry.to_utf8(), cause);
         }

@@ -27,8 +27,13 @@
 //!   earlier uses of the count before it, and its Acquire half, in the
 //!   subtraction that reaches zero, pairs with every other subtraction's
 //!   Release, so the free comes after all uses, as `Arc`'s drop does.
-//! - [`Retired::bytes`] is a Relaxed load: a statistic, exact at some
-//!   moment of the call, that orders nothing.
+//! - The bytes of entries a shard holds back before retiring them
+//!   together (`batch.rs`) are its own `held`, which changes only under
+//!   the shard lock, with a Relaxed load and store, and joins `state`
+//!   with one add when the batch is retired.
+//! - [`Retired::bytes`] loads `state`, then `held`, both Relaxed: a
+//!   statistic that orders nothing. Bytes that move from `held` to
+//!   `state` between the two loads count twice, never not at all.
 
 use std::{fmt, ptr::NonNull};
 
@@ -44,6 +49,9 @@ const OPEN: u64 = 1 << 63;
 /// `LIVE`: `state` points to a live allocation while this value exists.
 pub(crate) struct Retired {
     state: NonNull<AtomicU64>,
+    /// Bytes of the entries the shard's batch holds (see the module's
+    /// synchronization).
+    held: AtomicU64,
 }
 
 // SAFETY: the only shared data is an atomic, and the allocation is freed
@@ -57,6 +65,7 @@ impl Default for Retired {
         let state = Box::new(AtomicU64::new(OPEN));
         Retired {
             state: NonNull::from(Box::leak(state)),
+            held: AtomicU64::new(0),
         }
     }
 }
@@ -67,10 +76,34 @@ impl Retired {
         unsafe { self.state.as_ref() }
     }
 
-    /// Bytes retired and not yet freed.
+    /// Bytes retired and not yet freed, those the shard's batch holds
+    /// included.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic (see the module's synchronization).
-        self.state().load(Ordering::Relaxed) & !OPEN
+        let retired = self.state().load(Ordering::Relaxed) & !OPEN;
+        retired + self.held.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` (at least one) of an entry the shard's batch holds,
+    /// and returns the bytes it holds now. Under the shard lock.
+    #[inline]
+    pub(crate) fn hold_locked(&self, bytes: usize) -> u64 {
+        let bytes = (bytes as u64).clamp(1, OPEN - 1);
+        // Relaxed: under the shard lock (see the module's synchronization).
+        let held = self.held.load(Ordering::Relaxed).saturating_add(bytes);
+        self.held.store(held, Ordering::Relaxed);
+        held
+    }
+
+    /// Retires the bytes the shard's batch holds, as [`retire`](Self::retire)
+    /// does, for the deferred function that frees the batch. Under the
+    /// shard lock.
+    pub(crate) fn retire_held_locked(&self) -> Retiring {
+        // Relaxed: under the shard lock (see the module's synchronization).
+        let held = self.held.load(Ordering::Relaxed);
+        let retiring = self.retire(usize::try_from(held).unwrap_or(usize::MAX));
+        self.held.store(0, Ordering::Relaxed);
+        retiring
     }
 
     /// Counts `bytes` (at least one) as retired until the returned

@@ -55,6 +55,7 @@ use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 use crossbeam_utils::CachePadded;
 
 use crate::{
+    batch::Batch,
     bound::{Bound, EntryRef},
     entry::Entry,
     evict::policy::Policy,
@@ -142,6 +143,8 @@ struct WriterState<K> {
     /// drop after the lock, since their keys' and errors' `Drop` is user
     /// code.
     graveyard: Vec<Arc<Flight<K>>>,
+    /// Entries unlinked and not yet handed to the collector (`batch.rs`).
+    batch: Batch<K>,
 }
 
 impl<K> Default for WriterState<K> {
@@ -153,6 +156,7 @@ impl<K> Default for WriterState<K> {
             unlinked: false,
             flights: Vec::new(),
             graveyard: Vec::new(),
+            batch: Batch::default(),
         }
     }
 }
@@ -316,7 +320,11 @@ impl<K> Shard<K> {
     {
         self.table(guard).find(tag, key, guard)
     }
+}
 
+/// The writes, which retire what they unlink to the epoch collector, whose
+/// thread may drop the keys: `K: Send`.
+impl<K: Send> Shard<K> {
     /// Publishes `entry` (of weight `weight`) under its key, and unlinks a
     /// few expired entries of this shard. Returns the policy of a bounded
     /// cache still locked, for the caller to evict down to the bound; or,
@@ -383,7 +391,10 @@ impl<K> Shard<K> {
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
                     // lock that makes this writer its only retirer.
-                    unsafe { out.push(current, cause) };
+                    unsafe {
+                        state.batch.retire(current, &self.counters.retired, guard);
+                        out.push(current, cause);
+                    }
                     outcome
                 }
                 Probe::Vacant {
@@ -443,9 +454,8 @@ impl<K> Shard<K> {
         }
     }
 
-    /// Unlinks `key`'s entry and returns it, with why it left: removed, or
-    /// expired at `ctx.now`. It is not retired: the caller retires it, once
-    /// (it is readable until then, and after that while `guard` lives).
+    /// Unlinks `key`'s entry, retires it, and returns it (readable while
+    /// `guard` lives), with why it left: removed, or expired at `ctx.now`.
     pub(crate) fn remove<'g, Q>(
         &self,
         tag: u64,
@@ -548,6 +558,7 @@ impl<K> Shard<K> {
                 unsafe { out.push(entry, cause) };
             }
         }
+        state.batch.seal(&self.counters.retired, guard);
     }
 
     /// Unlinks up to `limit` entries expired at `now`. The caller holds the
@@ -562,6 +573,7 @@ impl<K> Shard<K> {
     ) {
         let mut state = lock(&self.state);
         self.expire(&mut state, now, limit, policy, out, guard);
+        state.batch.seal(&self.counters.retired, guard);
     }
 
     /// Unlinks up to `limit` entries expired at `now`, under the lock.
@@ -621,6 +633,7 @@ impl<K> Shard<K> {
         let mut graveyard = std::mem::take(&mut state.graveyard);
         graveyard.extend(state.flights.drain(..).filter(|f| f.kept()));
         state.graveyard = graveyard;
+        state.batch.seal(&self.counters.retired, guard);
         if state.len == 0 && state.tombstones == 0 {
             return None;
         }
@@ -632,6 +645,7 @@ impl<K> Shard<K> {
             self.counters.unlinked_locked(cause);
         }
         let graveyard = std::mem::take(&mut state.graveyard);
+        // Its batch is empty: sealed above.
         *state = WriterState::default();
         state.graveyard = graveyard;
         self.len.store(0, Ordering::Relaxed);
@@ -639,8 +653,8 @@ impl<K> Shard<K> {
     }
 
     /// Tombstones live slot `index`, counts its entry as unlinked for
-    /// `cause`, and updates the counts, the timers and, when given, the
-    /// policy.
+    /// `cause`, updates the counts, the timers and, when given, the
+    /// policy, and retires the entry into the shard's batch.
     fn unlink(
         &self,
         state: &mut WriterState<K>,
@@ -651,9 +665,10 @@ impl<K> Shard<K> {
         guard: &Guard,
     ) {
         self.counters.unlinked_locked(cause);
+        let current = table.current(index, guard);
         // SAFETY: slot `index` is live in the published table, under the
         // lock, so its entry is not retired.
-        let entry = unsafe { table.current(index, guard).deref() };
+        let entry = unsafe { current.deref() };
         if entry.deadline != 0 {
             state.timers.unlinked();
         }
@@ -665,6 +680,9 @@ impl<K> Shard<K> {
         state.len -= 1;
         state.tombstones += 1;
         self.len.store(state.len, Ordering::Relaxed);
+        // SAFETY: unlinked from the published table just above, under the
+        // lock, once: it was live.
+        unsafe { state.batch.retire(current, &self.counters.retired, guard) };
     }
 
     /// Rehashes into a table sized for the live entries, dropping

@@ -98,7 +98,8 @@ pub struct Stats {
     pub weight: Option<u64>,
     /// Bytes of replaced or removed entries (their value bytes and entry
     /// headers) and of replaced tables that the epoch collector has not
-    /// freed yet. A figure that stays high points at a reader holding a
+    /// freed yet, those that the shards hold back to retire together
+    /// included (see the crate docs, *Reclamation*). A figure that stays high points at a reader holding a
     /// [`CachedStr`](crate::CachedStr) or [`Pinned`](crate::Pinned) too long.
     pub retired_bytes: u64,
 }

@@ -380,3 +380,39 @@ fn a_panicking_listener_in_clear_leaks_nothing() {
     cache.insert(1, "usable").unwrap();
     assert_eq!(cache.get_str(&1).as_deref(), Some("usable"));
 }
+
+/// A shard holds back the entries that writes replace, counted as retired
+/// bytes, and retires them 64 at a time; `purge_expired` retires what it
+/// holds, and the cache's drop frees it. Every replaced key is dropped
+/// exactly once.
+#[test]
+fn replaced_entries_are_retired_64_at_a_time() {
+    let live = Arc::new(AtomicUsize::new(0));
+    let cache: StrCache<Counted> = StrCache::builder().shards(1).build();
+    let write = || {
+        cache.insert(Counted::new(1, &live), "v").unwrap();
+    };
+    let flush = || {
+        for _ in 0..if cfg!(miri) { 100 } else { 1_000 } {
+            crossbeam_epoch::pin().flush();
+        }
+    };
+    // The live key, and the replaced ones not yet freed.
+    let keys = || live.load(Ordering::Relaxed);
+    for _ in 0..64 {
+        write();
+    }
+    flush();
+    assert_eq!(keys(), 64, "63 replaced: held back");
+    assert!(cache.stats().retired_bytes >= 63, "{:?}", cache.stats());
+    write();
+    collect_until(|| keys() == 1);
+    write();
+    flush();
+    assert_eq!(keys(), 2, "one replaced: held back");
+    cache.purge_expired();
+    collect_until(|| keys() == 1);
+    write();
+    drop(cache);
+    assert_eq!(keys(), 0, "the held key and the live one");
+}

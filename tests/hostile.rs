@@ -325,6 +325,9 @@ fn trigger(cache: &Cache, script: &Arc<Script>, hook: Hook) {
         }
         Hook::Drop => {
             cache.insert(key, script.value("new")).unwrap();
+            // The shard holds the replaced entry back, with others, to
+            // be freed together, until this hands it to the collector.
+            cache.purge_expired();
             for _ in 0..1_000_000 {
                 if script.fired.load(Relaxed) {
                     return;

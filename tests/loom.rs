@@ -34,16 +34,23 @@ fn cache() -> Arc<StrCache<u32, Fixed>> {
     )
 }
 
+/// A cache holding key 1 with "old", and a thread that replaces it with
+/// "new".
+fn old_then_new() -> (Arc<StrCache<u32, Fixed>>, thread::JoinHandle<()>) {
+    let cache = cache();
+    cache.insert(1, "old").unwrap();
+    let writer = {
+        let cache = cache.clone();
+        thread::spawn(move || assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Replaced)))
+    };
+    (cache, writer)
+}
+
 /// A reader racing a replacement sees the old or the new value, whole.
 #[test]
 fn read_races_replace() {
     loom::model(|| {
-        let cache = cache();
-        cache.insert(1, "old").unwrap();
-        let writer = {
-            let cache = cache.clone();
-            thread::spawn(move || assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Replaced)))
-        };
+        let (cache, writer) = old_then_new();
         let seen = cache.get_str(&1).map(|v| v.to_string());
         assert!(matches!(seen.as_deref(), Some("old" | "new")), "{seen:?}");
         writer.join().unwrap();
@@ -77,8 +84,10 @@ fn read_races_resize() {
 
 /// `get_bytes` of a copied value racing its replacement and reclamation:
 /// the `Bytes` holds a reference to the entry, taken under the reader's
-/// pin, and reads the old or the new value whole after the writer's pins
-/// have let the collector release the cache's reference.
+/// pin, and reads a value whole after the writer's pins have let the
+/// collector release the cache's reference. (The second replacement fills
+/// the shard's batch, which loom's build makes two entries long, and
+/// retires both.)
 #[test]
 fn get_bytes_races_replace_and_reclamation() {
     loom::model(|| {
@@ -88,15 +97,40 @@ fn get_bytes_races_replace_and_reclamation() {
             let cache = cache.clone();
             thread::spawn(move || {
                 cache.insert(1, "new").unwrap();
+                cache.insert(1, "newer").unwrap();
                 // Each pin under loom flushes, so the collector may run the
-                // deferred release of the old entry here.
+                // deferred release of the old entries here.
                 drop(cache.get_str(&1));
             })
         };
         let bytes = cache.get_bytes(&1).unwrap();
         writer.join().unwrap();
         drop(cache.get_str(&1));
+        assert!(
+            [&b"old"[..], b"new", b"newer"].contains(&&bytes[..]),
+            "{bytes:?}"
+        );
+    });
+}
+
+/// An entry that one thread's write unlinked, and another thread's write
+/// retired with its own (loom's build makes a shard's batch two entries
+/// long), stays readable as long as a reader of that other thread holds
+/// it: the retiring write defers the free after the unlink, while the
+/// reader is pinned.
+#[test]
+fn an_entry_retired_by_another_write_outlives_its_readers() {
+    loom::model(|| {
+        let (cache, writer) = old_then_new();
+        let held = cache.get_str(&1).unwrap();
+        cache.insert(1, "last").unwrap();
+        // A reference to the entry, counted in its header: an atomic that
+        // loom sees, which it reports if the entry is already freed.
+        let bytes = held.to_bytes();
+        drop(held);
         assert!(&bytes[..] == b"old" || &bytes[..] == b"new", "{bytes:?}");
+        writer.join().unwrap();
+        assert_eq!(cache.stats().updates, 2);
     });
 }
 
@@ -115,7 +149,10 @@ fn a_cache_dropped_while_its_retired_entry_is_freed() {
         let writer = {
             let cache = cache.clone();
             thread::spawn(move || {
-                assert_eq!(cache.insert(1, "new"), Ok(InsertOutcome::Replaced));
+                // Two replacements fill the shard's batch (two entries
+                // under loom), which retires both.
+                cache.insert(1, "new").unwrap();
+                assert_eq!(cache.insert(1, "newer"), Ok(InsertOutcome::Replaced));
                 drop(cache);
             })
         };

@@ -62,6 +62,13 @@ impl<K, S> StrCache<K, S> {
     /// writes to the same shards (expired entries are never returned either
     /// way; this frees their memory and their weight in a bounded cache).
     ///
+    /// It also hands to the epoch collector the entries that writes
+    /// replaced, removed or evicted and that their shards hold back, up to
+    /// 64 a shard, to be freed together: their keys and values are then
+    /// dropped as soon as no reader can reach them, as `clear` and `retain`
+    /// leave what they unlink. (An entry whose value is a buffer of its
+    /// own is never held back.)
+    ///
     /// # Examples
     /// ```
     /// use std::time::Duration;
@@ -87,12 +94,7 @@ impl<K, S> StrCache<K, S> {
             shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
         }
         drop(policy);
-        // Their bytes count as retired in one shard: `stats()` sums them.
-        out.finish(
-            self.listener.as_ref(),
-            &self.shards[0].counters.retired,
-            &guard,
-        );
+        out.finish(self.listener.as_ref());
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -130,14 +132,14 @@ impl<K, S> StrCache<K, S> {
                 &mut out,
                 &guard,
             );
-            out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
+            out.finish(self.listener.as_ref());
         }
     }
 }
 
 /// Retires a table that `Shard::clear` unlinked, with its entries, whose
 /// bytes count in `retired` until they are freed. `K: Send`, as for
-/// [`retire`](crate::entry::retire): another thread may drop the keys.
+/// a batch of entries (`batch.rs`): another thread may drop the keys.
 ///
 /// # Safety
 /// `old` came from `Shard::clear` and is retired once. Call it with no

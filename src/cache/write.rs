@@ -180,7 +180,7 @@ where
         if let Some(mut policy) = policy {
             self.evict(&mut policy, now, &mut out, &guard);
         }
-        out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
+        out.finish(self.listener.as_ref());
         Ok(Some(outcome))
     }
 
@@ -193,7 +193,9 @@ where
         now: u64,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) {
+    ) where
+        K: Send,
+    {
         while policy.weight() > policy.capacity() {
             let Some((_, victim)) = policy.evict() else {
                 break;
@@ -209,8 +211,8 @@ where
             let Some(cause) = unlinked else {
                 continue;
             };
-            // SAFETY: unlinked just above, under its shard lock, once: the
-            // policy hands each victim out once.
+            // SAFETY: unlinked and retired just above, under its shard
+            // lock and `guard`, once: the policy hands each victim out once.
             unsafe { out.push(entry, cause) };
         }
     }
@@ -231,18 +233,18 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let (shard, tag) = self.locate(key);
-        // User code (the clock): before any lock, and before the unlink
-        // that must be followed by the retirement below.
+        // User code (the clock): before any lock.
         let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
         let (removed, cause) = shard.remove(tag, key, self.ctx(now), &guard)?;
-        // SAFETY: unlinked by `Shard::remove`, retired only below.
+        // SAFETY: retired by `Shard::remove` under `guard`, still pinned.
         let entry = unsafe { removed.deref() };
         let value = (cause == EvictionCause::Removed).then(|| entry.to_utf8());
         let mut out = Unlinked::new();
-        // SAFETY: `Shard::remove` unlinked it under its lock, once.
+        // SAFETY: `Shard::remove` unlinked and retired it under its lock,
+        // under `guard`, once.
         unsafe { out.push(removed, cause) };
-        out.finish(self.listener.as_ref(), &shard.counters.retired, &guard);
+        out.finish(self.listener.as_ref());
         value
     }
 }
