@@ -151,22 +151,22 @@ pub(crate) const fn header_bytes<K>() -> usize {
     std::mem::offset_of!(Prefix<K>, tail)
 }
 
-/// A value on its way into a new entry.
-pub(crate) enum NewValue<'a> {
-    /// Copied in when at most [`INLINE_MAX`] bytes, else kept: `insert`'s
-    /// text and loaded values.
+/// A value on its way into a new entry. Public only to be named by
+/// [`IntoValue`](crate::IntoValue), whose method is hidden.
+#[derive(Debug)]
+pub enum NewValue<'a> {
+    /// Copied in when at most [`INLINE_MAX`] bytes, else kept: shared text
+    /// (`Utf8Bytes`, `Arc<str>`) and loaded values.
     Text(Utf8Bytes),
-    /// Kept, whatever its length: a value given as `Bytes`.
+    /// Copied in when at most [`INLINE_MAX`] bytes, then freed, else kept:
+    /// an owned `String`, which no `Bytes` header wraps meanwhile.
+    Owned(String),
+    /// Kept, whatever its length: a value given as `Bytes`, or static
+    /// text longer than [`INLINE_MAX`].
     Kept(Utf8Bytes),
     /// Copied in, or into a buffer of its own when longer than
-    /// [`INLINE_MAX`]: text a serializer wrote into its scratch buffer.
-    #[cfg_attr(
-        not(feature = "json"),
-        expect(
-            dead_code,
-            reason = "only the json feature serializes into a scratch buffer"
-        )
-    )]
+    /// [`INLINE_MAX`]: static text, and text a serializer wrote into its
+    /// scratch buffer.
     Borrowed(&'a str),
 }
 
@@ -175,6 +175,7 @@ impl NewValue<'_> {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             NewValue::Text(text) | NewValue::Kept(text) => text,
+            NewValue::Owned(text) => text,
             NewValue::Borrowed(text) => text,
         }
     }
@@ -244,6 +245,12 @@ impl<K> Entry<K> {
                 entry
             }
             NewValue::Text(text) | NewValue::Kept(text) => init(Value::Shared(text)),
+            NewValue::Owned(text) if text.len() <= INLINE_MAX => {
+                let entry = init(Value::Copy(text.as_ptr(), text.len()));
+                drop(text);
+                entry
+            }
+            NewValue::Owned(text) => init(Value::Shared(text.into())),
             NewValue::Borrowed(text) if text.len() <= INLINE_MAX => {
                 init(Value::Copy(text.as_ptr(), text.len()))
             }

@@ -317,6 +317,7 @@ mod table;
 mod text;
 #[cfg(any(test, fuzzing))]
 mod validate;
+mod value;
 
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
@@ -341,6 +342,7 @@ pub use read::{CachedStr, Pinned};
 pub use shard::InsertOutcome;
 pub use stats::{LoadStats, RefreshStats, Stats};
 pub use text::Utf8Bytes;
+pub use value::IntoValue;
 
 /// The `bytes` crate, whose [`Bytes`](bytes::Bytes) the cache stores and
 /// hands out: [`StrCache::try_insert_bytes`] takes one and

@@ -1,5 +1,6 @@
 //! Allocation counts: `get_str`, and a loader's hit, allocate nothing, a
-//! write of an inline key allocates its entry alone, and retired memory
+//! write of an inline key or of a `String` with spare capacity allocates
+//! its entry alone, and retired memory
 //! stays bounded under endless overwrites with concurrent readers.
 
 use std::{
@@ -65,6 +66,29 @@ fn a_write_of_an_inline_key_allocates_the_entry_alone() {
     assert_eq!(inline.get_str(key).unwrap(), "second");
     assert_eq!(owned.get_str(key).unwrap(), "second");
     assert_eq!((inline_allocs, owned_allocs), (1, 2));
+}
+
+/// A `String` is copied straight from its buffer: an overwrite with one
+/// that has spare capacity, as `serde_json::to_string`'s output often
+/// has, allocates the entry alone, as one of exact capacity does.
+#[test]
+fn a_string_with_spare_capacity_costs_no_allocation_of_its_own() {
+    let _serial = serial();
+    let cache: StrCache = StrCache::new();
+    for value in ["first", "again"] {
+        cache.insert("k".into(), value).unwrap();
+    }
+    let text = r#"{"id":7,"name":"Ada"}"#;
+    for capacity in [text.len(), 128] {
+        let mut value = String::with_capacity(capacity);
+        value.push_str(text);
+        crossbeam_epoch::pin().flush();
+        let allocs = allocs_in(|| {
+            cache.insert("k".into(), value).unwrap();
+        });
+        assert_eq!(allocs, 1, "a String of capacity {capacity}");
+        assert_eq!(cache.get_str("k").unwrap(), text);
+    }
 }
 
 #[test]

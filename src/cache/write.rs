@@ -16,7 +16,7 @@ use crate::{
     evict::policy::Policy,
     notify::{EvictionCause, Unlinked},
     shard::{Ctx, Fill},
-    Error, InsertOutcome, StrCache, Utf8Bytes,
+    Error, InsertOutcome, IntoValue, StrCache, Utf8Bytes,
 };
 
 impl<K, S> StrCache<K, S>
@@ -24,7 +24,8 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
-    /// Publishes `value` for `key`. Text of up to 4 KiB is copied into the
+    /// Publishes `value` for `key`: a `String`, a `&'static str` or other
+    /// text (see [`IntoValue`]). Text of up to 4 KiB is copied into the
     /// entry, beside its key, and the caller's buffer is dropped, so that a
     /// read finds key and text in one allocation; longer text is kept
     /// without a copy, as [`try_insert_bytes`](Self::try_insert_bytes)
@@ -46,11 +47,11 @@ where
     /// assert_eq!(cache.insert("k".into(), String::from("owned")), Ok(InsertOutcome::Replaced));
     /// assert_eq!(cache.get_str("k").unwrap(), "owned");
     /// ```
-    pub fn insert(&self, key: K, value: impl Into<Utf8Bytes>) -> Result<InsertOutcome, Error>
+    pub fn insert(&self, key: K, value: impl IntoValue) -> Result<InsertOutcome, Error>
     where
         K: Send + 'static,
     {
-        self.write(key, NewValue::Text(value.into()), None)
+        self.write(key, value.into_value(), None)
     }
 
     /// Publishes `value` for `key` to expire after `ttl`, which overrides
@@ -74,13 +75,13 @@ where
     pub fn insert_with_ttl(
         &self,
         key: K,
-        value: impl Into<Utf8Bytes>,
+        value: impl IntoValue,
         ttl: Duration,
     ) -> Result<InsertOutcome, Error>
     where
         K: Send + 'static,
     {
-        self.write(key, NewValue::Text(value.into()), Some(ttl))
+        self.write(key, value.into_value(), Some(ttl))
     }
 
     /// Publishes `value` for `key` after checking that it is UTF-8. The

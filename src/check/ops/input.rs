@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 
-use crate::{Error, InsertOutcome, Utf8Bytes, MAX_WEIGHT};
+use crate::{Error, InsertOutcome, IntoValue, Utf8Bytes, MAX_WEIGHT};
 
 use super::Cache;
 
@@ -66,7 +66,7 @@ impl Value {
         fn write(
             cache: &Cache,
             key: String,
-            value: impl Into<Utf8Bytes>,
+            value: impl IntoValue,
             ttl: Option<Duration>,
         ) -> Result<InsertOutcome, Error> {
             match ttl {
