@@ -32,8 +32,8 @@
 //!   the shard lock, with a Relaxed load and store, and joins `state`
 //!   with one add when the batch is retired.
 //! - [`Retired::bytes`] loads `state`, then `held`, both Relaxed: a
-//!   statistic that orders nothing. Bytes that move from `held` to
-//!   `state` between the two loads count twice, never not at all.
+//!   statistic that orders nothing. A batch whose bytes move from `held`
+//!   to `state` while it loads them may count twice, or not at all.
 
 use std::{fmt, ptr::NonNull};
 
