@@ -390,7 +390,8 @@ impl<K: Send> Shard<K> {
                     self.counters.unlinked_locked(cause);
                     // SAFETY: `current` was just unlinked from the published
                     // table, the only reachable one holding it, under the
-                    // lock that makes this writer its only retirer.
+                    // lock that makes this writer its only retirer; it is
+                    // retired here, under `guard`, and recorded once.
                     unsafe {
                         state.batch.retire(current, &self.counters.retired, guard);
                         out.push(current, cause);
