@@ -244,7 +244,7 @@ pub(crate) struct Shard<K> {
 impl<K> Shard<K> {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Shard {
-            table: CachePadded::new(Atomic::new(Table::with_capacity(table_capacity_for(
+            table: CachePadded::new(Atomic::from(Table::with_capacity(table_capacity_for(
                 capacity,
             )))),
             state: Mutex::new(WriterState::default()),
@@ -318,7 +318,11 @@ impl<K> Shard<K> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.table(guard).find(tag, key, guard)
+        // Acquire: pairs with the Release store in `swap_table`, so the
+        // slots written before publication are visible.
+        let table = self.table.load(Ordering::Acquire, guard);
+        // SAFETY: never null (invariant `PUBLISHED`), loaded under `guard`.
+        unsafe { Table::find(table, tag, key, guard) }
     }
 }
 
@@ -710,10 +714,10 @@ impl<K: Send> Shard<K> {
     }
 
     /// Publishes `table`, returning the unlinked one. Called under the lock.
-    fn swap_table<'g>(&self, table: Table<K>, guard: &'g Guard) -> Shared<'g, Table<K>> {
-        // Release: pairs with the Acquire load in `Shard::table`, so readers
-        // see the slots written before the swap.
-        self.table.swap(Owned::new(table), Ordering::Release, guard)
+    fn swap_table<'g>(&self, table: Owned<Table<K>>, guard: &'g Guard) -> Shared<'g, Table<K>> {
+        // Release: pairs with the Acquire loads in `Shard::table` and
+        // `Shard::get`, so readers see the slots written before the swap.
+        self.table.swap(table, Ordering::Release, guard)
     }
 }
 

@@ -50,10 +50,25 @@
 //!   ended the probe, which writers detect (see `shard.rs`); readers are
 //!   unaffected, since they compare keys.
 //! - The table as a whole is published by the shard (see `shard.rs`).
+//!
+//! # Layout
+//! A table is one allocation, aligned to [`TABLE_ALIGN`]: its mask, then
+//! its slots. The shard's pointer to it carries the capacity's log2 in the
+//! six low bits that alignment leaves free (crossbeam's tag), so a reader
+//! computes the slots' address and the mask from the pointer it loaded
+//! and goes on to the home slot, without the dependent load of a header.
+//! The mask in the allocation serves `deref`, `drop` and the writers.
 
-use std::{borrow::Borrow, marker::PhantomData, panic::AssertUnwindSafe};
+use std::{
+    alloc::{self, Layout},
+    borrow::Borrow,
+    fmt,
+    marker::PhantomData,
+    panic::AssertUnwindSafe,
+    ptr,
+};
 
-use crossbeam_epoch::{Atomic, Guard, Owned, Pointer, Shared};
+use crossbeam_epoch::{Atomic, Guard, Owned, Pointable, Pointer, Shared};
 
 use crate::entry::Entry;
 use crate::sync::{AtomicU64, Ordering};
@@ -168,38 +183,128 @@ pub(crate) enum Probe<'g, K> {
     },
 }
 
-/// A power-of-two array of slots.
+/// The alignment of a table's allocation: its pointer's six low bits
+/// carry the capacity's log2 (see the module's layout).
+const TABLE_ALIGN: usize = 64;
+/// The bits of a table's pointer that carry the log2.
+const LOG2_MASK: usize = TABLE_ALIGN - 1;
+
+/// Where the slots start in a table's allocation: after the mask, at
+/// `Slot`'s alignment, as `repr(C)` places the `slots` field.
+const SLOTS: usize = {
+    let align = std::mem::align_of::<Slot>();
+    std::mem::size_of::<usize>().div_ceil(align) * align
+};
+
+/// A power-of-two array of slots, allocated with its mask ahead of them
+/// (see the module's layout).
 ///
 /// # Invariants
 /// `LEN`: `slots.len() == mask + 1`, a power of two; neither changes.
+/// `LOG2`: every pointer to a table carries `slots.len().trailing_zeros()`
+/// as its tag.
 /// `SPARE`: at least one slot is `EMPTY` (shards grow at 3/4 load), so every
 /// probe ends.
 /// `OWNS`: the live entries of the table the shard currently publishes are
 /// owned by it; a retired table owns none of its entries (its live ones
 /// were moved to its successor, or retired along with it by `clear`).
-#[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Table<K> {
     mask: usize,
-    slots: Box<[Slot]>,
     /// The slots own entries through their addresses, as crossbeam's
     /// `Atomic`s would: the table is `Send` and `Sync` when those are.
     _entries: PhantomData<Atomic<Entry<K>>>,
+    slots: [Slot],
+}
+
+impl<K> fmt::Debug for Table<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Pointable for Table<K> {
+    const ALIGN: usize = TABLE_ALIGN;
+
+    /// The capacity, a power of two.
+    type Init = usize;
+
+    unsafe fn init(capacity: usize) -> usize {
+        debug_assert!(capacity.is_power_of_two());
+        let layout = Self::layout(capacity);
+        // SAFETY: the layout's size is at least `SLOTS`, which is not zero.
+        let base = unsafe { alloc::alloc(layout) };
+        if base.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `base` is a new allocation of `layout`: the mask at
+        // offset 0, aligned, then `capacity` slots from `SLOTS`, in bounds
+        // and aligned for `Slot`.
+        unsafe {
+            base.cast::<usize>().write(capacity - 1);
+            let slots = base.add(SLOTS).cast::<Slot>();
+            for index in 0..capacity {
+                slots.add(index).write(Slot {
+                    word: AtomicU64::new(EMPTY),
+                });
+            }
+        }
+        // Exposed: every pointer to the table is rebuilt from this address.
+        base.expose_provenance()
+    }
+
+    unsafe fn deref<'a>(ptr: usize) -> &'a Self {
+        // SAFETY: crossbeam's contract: a table `init` made, not dropped.
+        unsafe { &*Self::wide(ptr) }
+    }
+
+    unsafe fn deref_mut<'a>(ptr: usize) -> &'a mut Self {
+        // SAFETY: as in `deref`, and no other reference exists.
+        unsafe { &mut *Self::wide(ptr) }
+    }
+
+    unsafe fn drop(ptr: usize) {
+        // SAFETY: crossbeam's contract: a table `init` made, dropped once,
+        // with no reference left.
+        unsafe {
+            let table = Self::wide(ptr);
+            let layout = Self::layout((*table).capacity());
+            ptr::drop_in_place(table);
+            alloc::dealloc(table.cast::<u8>(), layout);
+        }
+    }
 }
 
 impl<K> Table<K> {
-    /// An empty table of at least `capacity` slots.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    /// An empty table of at least `capacity` slots, tagged with its
+    /// capacity's log2 (invariant `LOG2`).
+    pub(crate) fn with_capacity(capacity: usize) -> Owned<Self> {
         let capacity = capacity.max(MIN_CAPACITY).next_power_of_two();
-        let slots = (0..capacity)
-            .map(|_| Slot {
-                word: AtomicU64::new(EMPTY),
-            })
-            .collect();
-        Table {
-            mask: capacity - 1,
-            slots,
-            _entries: PhantomData,
-        }
+        Owned::<Self>::init(capacity).with_tag(capacity.trailing_zeros() as usize)
+    }
+
+    /// The allocation of a table of `capacity` slots.
+    fn layout(capacity: usize) -> Layout {
+        let size = Layout::array::<Slot>(capacity)
+            .ok()
+            .and_then(|slots| SLOTS.checked_add(slots.size()))
+            .expect("a table's size fits in `isize`");
+        Layout::from_size_align(size, TABLE_ALIGN.max(std::mem::align_of::<Slot>()))
+            .expect("a table's size fits in `isize`")
+    }
+
+    /// The table at `addr`, as a wide pointer.
+    ///
+    /// # Safety
+    /// `addr` is the address of a table `init` made, not yet dropped.
+    unsafe fn wide(addr: usize) -> *mut Self {
+        let base = ptr::with_exposed_provenance_mut::<usize>(addr);
+        // SAFETY: the mask lies at `addr` (caller's contract), written
+        // before the address is handed out.
+        let capacity = unsafe { *base } + 1;
+        ptr::slice_from_raw_parts_mut(base.cast::<Slot>(), capacity) as *mut Self
     }
 
     /// Number of slots.
@@ -210,7 +315,7 @@ impl<K> Table<K> {
 
     /// Heap bytes of the table itself, its entries not included.
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.capacity() * std::mem::size_of::<Slot>()
+        Self::layout(self.capacity()).size()
     }
 
     /// Slot indices on `tag`'s probe path, starting at its home slot. The
@@ -237,26 +342,41 @@ impl<K> Table<K> {
         unsafe { Entry::shared(addr).deref() }
     }
 
-    /// Finds the live entry for `key`. Lock-free; used by readers.
+    /// Finds the live entry for `key` in the table `table` points to.
+    /// Lock-free; used by readers.
     ///
-    /// The hot path of every hit: one walk from the home slot to the key
-    /// or the first empty slot, with no iterator state, no bounds check
-    /// and no count of slots. Invariant `SPARE` ends the walk: a slot
-    /// never becomes `EMPTY` again (`ONCE`), so a reader that loads words
-    /// any time after the shard published this table sees at least the
-    /// empty slots it still has.
+    /// The hot path of every hit: the slots' address and the mask come
+    /// from the pointer itself (invariant `LOG2`), so the first load is the
+    /// home slot's; then one walk to the key or the first empty slot, with
+    /// no iterator state, no bounds check and no count of slots. Invariant
+    /// `SPARE` ends the walk: a slot never becomes `EMPTY` again (`ONCE`),
+    /// so a reader that loads words any time after the shard published
+    /// this table sees at least the empty slots it still has.
+    ///
+    /// # Safety
+    /// `table` is not null, and was loaded from a shard under `guard`.
     #[inline]
-    pub(crate) fn find<'g, Q>(&self, tag: u64, key: &Q, guard: &'g Guard) -> Option<&'g Entry<K>>
+    pub(crate) unsafe fn find<'g, Q>(
+        table: Shared<'g, Self>,
+        tag: u64,
+        key: &Q,
+        guard: &'g Guard,
+    ) -> Option<&'g Entry<K>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        let word = table.into_usize();
+        let mask = (1_usize << (word & LOG2_MASK)) - 1;
+        let slots = ptr::with_exposed_provenance::<Slot>((word & !LOG2_MASK) + SLOTS);
         let want = slot_tag(tag);
         let mut index = tag as usize;
         loop {
-            index &= self.mask;
-            // SAFETY: `index <= mask`, so it is in bounds (invariant `LEN`).
-            let slot = unsafe { self.slots.get_unchecked(index) };
+            index &= mask;
+            // SAFETY: the table is not freed while `guard` is pinned
+            // (caller's contract), and `index <= mask`, the last slot's
+            // index (invariants `LOG2` and `LEN`).
+            let slot = unsafe { &*slots.add(index) };
             // Acquire: pairs with the Release store in `publish`, so the
             // entry's contents are visible.
             let word = slot.word.load(Ordering::Acquire);
@@ -435,7 +555,7 @@ impl<K> Table<K> {
     /// placed by the tags their entries keep: no user code runs. Called
     /// under the shard lock; the new table is published by the shard's
     /// Release store of the table pointer.
-    pub(crate) fn rehash(&self, capacity: usize, guard: &Guard) -> Table<K> {
+    pub(crate) fn rehash(&self, capacity: usize, guard: &Guard) -> Owned<Table<K>> {
         let table = Table::with_capacity(capacity);
         for (tag, entry) in self.live(guard) {
             let (index, _) = table
