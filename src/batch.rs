@@ -16,6 +16,9 @@
 //! `purge_expired` hand over what the shards hold at once, and a shard's
 //! drop frees what its batch still holds.
 //!
+//! The collector's free of a batch keeps the blocks of the entries it
+//! frees for the shard's next writes (`spare.rs`).
+//!
 //! So a shard holds back at most `BATCH_ENTRIES` entries, whose bytes
 //! count in [`Stats::retired_bytes`](crate::Stats::retired_bytes) from
 //! the moment they are unlinked; the epoch collector's own bags hold its
@@ -48,6 +51,7 @@ use crossbeam_epoch::{Guard, Shared};
 use crate::{
     entry::{reclaim, Entry},
     retired::Retired,
+    spare::{Chain, Inbox},
 };
 
 /// Entries a batch holds at most: as many as the epoch collector's bags.
@@ -70,6 +74,9 @@ const BATCH_BYTES: u64 = 4096;
 #[derive(Debug)]
 pub(crate) struct Batch<K> {
     entries: Vec<usize>,
+    /// Whether a batch was sealed since [`take_sealed`](Self::take_sealed)
+    /// last looked.
+    sealed: bool,
     entry: PhantomData<Entry<K>>,
 }
 
@@ -77,6 +84,7 @@ impl<K> Default for Batch<K> {
     fn default() -> Self {
         Batch {
             entries: Vec::new(),
+            sealed: false,
             entry: PhantomData,
         }
     }
@@ -118,6 +126,7 @@ impl<K: Send> Batch<K> {
             return;
         }
         let entries = std::mem::take(&mut self.entries);
+        self.sealed = true;
         let retiring = retired.retire_held_locked();
         // SAFETY: invariant `HELD`: each entry is unlinked, and handed over
         // once, here; the function runs after every guard that could reach
@@ -126,10 +135,21 @@ impl<K: Send> Batch<K> {
         // thread collects: `K: Send`.
         unsafe {
             guard.defer_unchecked(move || {
+                free::<K>(entries, Some(retiring.inbox()));
                 drop(retiring);
-                free::<K>(entries);
             });
         }
+    }
+}
+
+impl<K> Batch<K> {
+    /// Whether a batch was sealed since the last call. A writer that
+    /// sealed one flushes its thread's deferred functions to the global
+    /// collector once no lock is held, so that the batch is freed, and its
+    /// blocks reach the shard (`spare.rs`), within a few pins rather than
+    /// once 64 deferred functions fill the thread's bag.
+    pub(crate) fn take_sealed(&mut self) -> bool {
+        std::mem::take(&mut self.sealed)
     }
 }
 
@@ -137,16 +157,34 @@ impl<K> Drop for Batch<K> {
     /// Frees the entries still held. Only a shard's drop drops a batch
     /// that holds any: with the cache by `&mut`, no thread reads it.
     fn drop(&mut self) {
-        free::<K>(std::mem::take(&mut self.entries));
+        free::<K>(std::mem::take(&mut self.entries), None);
     }
 }
 
 /// Frees each entry at these addresses, each key's and shared value's
-/// `Drop` caught, so that one that panics does not leak the rest.
-fn free<K>(entries: Vec<usize>) {
+/// `Drop` caught, so that one that panics does not leak the rest. With
+/// an `inbox`, the blocks of the entries it frees alone go there, for the
+/// shard's next writes (`spare.rs`).
+fn free<K>(entries: Vec<usize>, inbox: Option<&Inbox>) {
+    let Some(inbox) = inbox else {
+        for addr in entries {
+            // SAFETY: invariant `HELD`: an entry that no thread can reach,
+            // owned by the caller, freed once.
+            reclaim(|| drop(unsafe { Entry::<K>::shared(addr).into_owned() }));
+        }
+        return;
+    };
+    let mut spares = Chain::default();
     for addr in entries {
-        // SAFETY: invariant `HELD`: an entry that no thread can reach, owned
-        // by the caller, freed once.
-        reclaim(|| drop(unsafe { Entry::<K>::shared(addr).into_owned() }));
+        reclaim(|| {
+            // SAFETY: as above.
+            if let Some(block) = unsafe { Entry::<K>::recycle(addr) } {
+                // SAFETY: an entry's allocation, which no one uses once
+                // the cache's reference, the last, is gone; entries are
+                // larger than a spare block's header, and as aligned.
+                unsafe { spares.push(block) };
+            }
+        });
     }
+    inbox.give(spares);
 }

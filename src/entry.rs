@@ -56,6 +56,7 @@ use crossbeam_epoch::{Owned, Pointable, Pointer, Shared};
 use crate::{
     expire::{Expiry, Stamp},
     notify::EvictionCause,
+    spare::Block,
     sync::{AtomicU32, AtomicU8, Ordering},
     Utf8Bytes,
 };
@@ -189,7 +190,7 @@ enum Value {
     Shared(Utf8Bytes),
 }
 
-/// What [`Entry::new`] hands to `Owned::init`.
+/// An entry's fields, for [`Entry::write`] (and `Owned::init`).
 pub(crate) struct Init<K> {
     key: K,
     tag: u64,
@@ -197,6 +198,166 @@ pub(crate) struct Init<K> {
     stamp: Stamp,
     tracked: bool,
     counted: bool,
+}
+
+impl<K> Init<K> {
+    /// The entry's tail length and flags.
+    #[inline]
+    fn shape(&self) -> (usize, u8) {
+        let (tail_len, shared) = match &self.value {
+            Value::Copy(_, len) => (*len, 0),
+            Value::Shared(_) => (Entry::<K>::SHARED_TAIL, SHARED),
+        };
+        let written = if self.stamp.written == 0 { 0 } else { WRITTEN };
+        let timed = if self.stamp.deadline == 0 { 0 } else { TIMED };
+        let watched = if self.tracked || self.counted {
+            WATCHED
+        } else {
+            0
+        };
+        (tail_len, shared | written | timed | watched)
+    }
+}
+
+/// An entry to build, its value ready to copy or keep: what a write hands
+/// its shard, which builds the entry under its lock, in a spare block of
+/// the same layout when it has one (`spare.rs`). Building runs no user
+/// code: it moves the key and copies bytes; the buffer copied from comes
+/// back as [`Copied`], to be dropped once no lock is held.
+pub(crate) struct NewEntry<'a, K> {
+    init: Init<K>,
+    copied: Copied<'a>,
+    tail_len: usize,
+    flags: u8,
+}
+
+/// The buffer an entry's value was copied from, if it owns one: its
+/// `Drop` may be the user's (a `Bytes` over the user's owner).
+#[must_use = "drop it once no lock is held"]
+pub(crate) struct Copied<'a> {
+    /// Shared text.
+    _text: Option<Utf8Bytes>,
+    /// An owned `String`.
+    _owned: Option<String>,
+    /// Neither: the value was kept, or borrowed for `'a`.
+    _borrowed: PhantomData<&'a str>,
+}
+
+impl<'a> Copied<'a> {
+    #[inline]
+    fn new(text: Option<Utf8Bytes>, owned: Option<String>) -> Self {
+        Copied {
+            _text: text,
+            _owned: owned,
+            _borrowed: PhantomData,
+        }
+    }
+}
+
+impl<'a, K> NewEntry<'a, K> {
+    /// An entry for a key with hash tag `tag`; `tracked` says whether an
+    /// eviction policy will read its marks, and `counted` whether its
+    /// cache counts reads. An untracked entry starts with its marks
+    /// saturated, so that [`mark`](Entry::mark) never stores to it. An
+    /// entry neither tracked nor counted, without a deadline, is
+    /// [`plain`](Entry::plain).
+    ///
+    /// A value longer than [`INLINE_MAX`] that is not shared text already
+    /// becomes some here, before any lock: that allocates and copies.
+    #[inline]
+    pub(crate) fn new(
+        key: K,
+        tag: u64,
+        value: NewValue<'a>,
+        stamp: Stamp,
+        tracked: bool,
+        counted: bool,
+    ) -> Self {
+        let (value, copied) = match value {
+            NewValue::Text(text) if text.len() <= INLINE_MAX => (
+                Value::Copy(text.as_ptr(), text.len()),
+                Copied::new(Some(text), None),
+            ),
+            NewValue::Text(text) | NewValue::Kept(text) => {
+                (Value::Shared(text), Copied::new(None, None))
+            }
+            NewValue::Owned(text) if text.len() <= INLINE_MAX => (
+                Value::Copy(text.as_ptr(), text.len()),
+                Copied::new(None, Some(text)),
+            ),
+            NewValue::Owned(text) => (Value::Shared(text.into()), Copied::new(None, None)),
+            NewValue::Borrowed(text) if text.len() <= INLINE_MAX => (
+                Value::Copy(text.as_ptr(), text.len()),
+                Copied::new(None, None),
+            ),
+            NewValue::Borrowed(text) => (
+                Value::Shared(String::from(text).into()),
+                Copied::new(None, None),
+            ),
+        };
+        let init = Init {
+            key,
+            tag,
+            value,
+            stamp,
+            tracked,
+            counted,
+        };
+        let (tail_len, flags) = init.shape();
+        NewEntry {
+            init,
+            copied,
+            tail_len,
+            flags,
+        }
+    }
+
+    /// The key.
+    #[inline]
+    pub(crate) fn key(&self) -> &K {
+        &self.init.key
+    }
+
+    /// The layout of the entry's allocation.
+    #[inline]
+    pub(crate) fn layout(&self) -> Layout {
+        Entry::<K>::layout(self.tail_len, self.flags)
+    }
+
+    /// Builds the entry in `block`, an allocation of [`layout`](Self::layout)
+    /// that no one else uses, or in a new one. Returns it, and the buffer
+    /// its value was copied from.
+    #[inline]
+    pub(crate) fn build(self, block: Option<NonNull<u8>>) -> (Owned<Entry<K>>, Copied<'a>) {
+        let NewEntry {
+            init,
+            copied,
+            tail_len,
+            flags,
+        } = self;
+        let layout = Entry::<K>::layout(tail_len, flags);
+        let base = block.map_or_else(
+            || {
+                // SAFETY: the layout's size is at least `TAIL`, which is not
+                // zero.
+                let base = unsafe { alloc::alloc(layout) };
+                if base.is_null() {
+                    alloc::handle_alloc_error(layout);
+                }
+                base
+            },
+            NonNull::as_ptr,
+        );
+        // SAFETY: `base` is an unused allocation of `layout` (caller's
+        // contract, or new), whose tail length and flags these are; a
+        // copied value's bytes live in `copied`, not yet dropped.
+        unsafe { Entry::write(base, init, tail_len, flags) };
+        // Exposed: every pointer to the entry is rebuilt from this address.
+        let addr = base.expose_provenance();
+        // SAFETY: an entry just written, owned by no one else, as
+        // `Owned::init` would have returned it.
+        (unsafe { Owned::from_usize(addr) }, copied)
+    }
 }
 
 impl<K> Entry<K> {
@@ -210,16 +371,10 @@ impl<K> Entry<K> {
     /// The tail of a shared value.
     const SHARED_TAIL: usize = Self::PAD + std::mem::size_of::<Utf8Bytes>();
 
-    /// An entry for a key with hash tag `tag`; `tracked` says whether an
-    /// eviction policy will read its marks, and `counted` whether its
-    /// cache counts reads. An untracked entry starts with its marks
-    /// saturated, so that [`mark`](Self::mark) never stores to it. An
-    /// entry neither tracked nor counted, without a deadline, is
-    /// [`plain`](Self::plain).
-    ///
-    /// A copied value's buffer is dropped here, before any lock: its `Drop`
-    /// is user code, and if it panics, the new entry is freed, its key
-    /// dropped, and the panic goes on to the writer.
+    /// An entry for a key with hash tag `tag`, built at once in a new
+    /// allocation (see [`NewEntry::new`] for the arguments). The copied
+    /// value's buffer is dropped before this returns.
+    #[cfg(test)]
     pub(crate) fn new(
         key: K,
         tag: u64,
@@ -228,33 +383,57 @@ impl<K> Entry<K> {
         tracked: bool,
         counted: bool,
     ) -> Owned<Self> {
-        let init = |value| {
-            Owned::init(Init {
-                key,
-                tag,
-                value,
-                stamp,
-                tracked,
-                counted,
-            })
+        let (entry, copied) = NewEntry::new(key, tag, value, stamp, tracked, counted).build(None);
+        drop(copied);
+        entry
+    }
+
+    /// Writes an entry of `init`'s fields at `base`.
+    ///
+    /// # Safety
+    /// `base` is an allocation no one else uses, of the layout of
+    /// `tail_len` and `flags`, which are `init.shape()`; a copied value's
+    /// bytes outlive this call (`Value::Copy`).
+    #[inline]
+    unsafe fn write(base: *mut u8, init: Init<K>, tail_len: usize, flags: u8) {
+        let Init {
+            key,
+            tag,
+            value,
+            stamp,
+            tracked,
+            counted: _,
+        } = init;
+        let prefix = Prefix {
+            deadline: stamp.deadline,
+            tail_len: u16::try_from(tail_len).expect("a copied value is at most INLINE_MAX"),
+            marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
+            flags,
+            // The low 32 bits, as the tables use them.
+            tag: tag as u32,
+            refs: AtomicU32::new(1),
+            node: AtomicU32::new(0),
+            key,
+            tail: UnsafeCell::new([]),
         };
-        match value {
-            NewValue::Text(text) if text.len() <= INLINE_MAX => {
-                let entry = init(Value::Copy(text.as_ptr(), text.len()));
-                drop(text);
-                entry
+        // SAFETY: `base` is an allocation of the layout: `TAIL + tail_len`
+        // bytes or more, aligned for `Prefix<K>`; the tail's bytes follow
+        // the prefix's `TAIL` bytes, and the write time (flag `WRITTEN`)
+        // the tail, in bounds (caller's contract).
+        unsafe {
+            base.cast::<Prefix<K>>().write(prefix);
+            let tail = base.add(Self::TAIL);
+            match value {
+                // The caller's bytes outlive this call (`Value::Copy`).
+                Value::Copy(bytes, len) => ptr::copy_nonoverlapping(bytes, tail, len),
+                // Aligned: `base` is aligned to `ALIGNMENT`, at least 8.
+                Value::Shared(value) => tail.add(Self::PAD).cast::<Utf8Bytes>().write(value),
             }
-            NewValue::Text(text) | NewValue::Kept(text) => init(Value::Shared(text)),
-            NewValue::Owned(text) if text.len() <= INLINE_MAX => {
-                let entry = init(Value::Copy(text.as_ptr(), text.len()));
-                drop(text);
-                entry
+            if flags & WRITTEN != 0 {
+                // Aligned: `written_offset` is a multiple of 8, as `base` is.
+                let at = base.add(Self::written_offset(tail_len)).cast::<u64>();
+                at.write(stamp.written);
             }
-            NewValue::Owned(text) => init(Value::Shared(text.into())),
-            NewValue::Borrowed(text) if text.len() <= INLINE_MAX => {
-                init(Value::Copy(text.as_ptr(), text.len()))
-            }
-            NewValue::Borrowed(text) => init(Value::Shared(String::from(text).into())),
         }
     }
 
@@ -432,6 +611,23 @@ impl<K> Entry<K> {
     /// The caller holds a reference (the cache's, whose key and shared value
     /// it has dropped, or an owner's) and gives it up.
     unsafe fn release(entry: NonNull<u8>) {
+        // SAFETY: the caller's contract.
+        if let Some(layout) = unsafe { Self::last_release(entry) } {
+            // SAFETY: the last reference: no other holder remains, the key
+            // and any shared value are dropped (only the cache's release
+            // drops them, before its decrement), and the allocation has the
+            // layout `init` gave it (the same tail length and flags).
+            unsafe { alloc::dealloc(entry.as_ptr(), layout) };
+        }
+    }
+
+    /// Releases one reference, as [`release`](Self::release) does, but
+    /// returns the allocation's layout instead of freeing it if it was the
+    /// last, for the caller to free or reuse.
+    ///
+    /// # Safety
+    /// As for `release`.
+    unsafe fn last_release(entry: NonNull<u8>) -> Option<Layout> {
         let prefix = entry.as_ptr().cast::<Prefix<K>>();
         // SAFETY: the caller's reference keeps the entry allocated.
         let (refs, tail_len, flags) =
@@ -446,14 +642,45 @@ impl<K> Entry<K> {
         // orders this holder's reads of the entry before it; its Acquire
         // half pairs with every other holder's Release decrement, so the
         // last one frees after all reads.
-        if refs.load(Ordering::Acquire) == 1 || refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let layout = Self::layout(usize::from(tail_len), flags);
-            // SAFETY: the last reference: no other holder remains, the key
-            // and any shared value are dropped (only the cache's release
-            // drops them, before its decrement), and the allocation has the
-            // layout `init` gave it (the same tail length and flags).
-            unsafe { alloc::dealloc(entry.as_ptr(), layout) };
+        let last = refs.load(Ordering::Acquire) == 1 || refs.fetch_sub(1, Ordering::AcqRel) == 1;
+        last.then(|| Self::layout(usize::from(tail_len), flags))
+    }
+
+    /// Releases the cache's reference to the entry at `addr`, as dropping
+    /// it does, but keeps its allocation if that was the last reference
+    /// and its value was copied in: the block, for a later entry of the
+    /// same layout (`spare.rs`). A key's `Drop` that panics frees the
+    /// allocation instead, and the panic goes on.
+    ///
+    /// # Safety
+    /// As for dropping it (`Pointable::drop`): no thread reaches the entry
+    /// through the cache any more, and the cache's reference is given up
+    /// once, here.
+    pub(crate) unsafe fn recycle(addr: usize) -> Option<Block> {
+        let prefix = ptr::with_exposed_provenance::<Prefix<K>>(addr);
+        // SAFETY: allocated until the cache's reference goes (caller's
+        // contract).
+        if unsafe { (*prefix).flags } & SHARED != 0 {
+            // SAFETY: the caller's contract.
+            drop(unsafe { Owned::<Self>::from_usize(addr) });
+            return None;
         }
+        let rest = Rest::<K>(addr, PhantomData);
+        // SAFETY: the caller's contract: no other thread reaches the entry
+        // through the cache any more, and the key is dropped once, here;
+        // owners never read it.
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*Self::wide(addr)).key)) };
+        // The key is dropped and the value is not shared: nothing is left
+        // for `Rest` to drop but the reference, released below.
+        std::mem::forget(rest);
+        // SAFETY: the address of a live entry is not null.
+        let entry = unsafe { NonNull::new_unchecked(ptr::with_exposed_provenance_mut::<u8>(addr)) };
+        // SAFETY: the cache's reference, given up once.
+        let layout = unsafe { Self::last_release(entry) }?;
+        Some(Block {
+            addr: entry,
+            layout,
+        })
     }
 }
 
@@ -468,59 +695,16 @@ impl<K> Pointable for Entry<K> {
     type Init = Init<K>;
 
     unsafe fn init(init: Init<K>) -> usize {
-        let Init {
-            key,
-            tag,
-            value,
-            stamp,
-            tracked,
-            counted,
-        } = init;
-        let (tail_len, shared) = match &value {
-            Value::Copy(_, len) => (*len, 0),
-            Value::Shared(_) => (Self::SHARED_TAIL, SHARED),
-        };
-        let written = if stamp.written == 0 { 0 } else { WRITTEN };
-        let timed = if stamp.deadline == 0 { 0 } else { TIMED };
-        let watched = if tracked || counted { WATCHED } else { 0 };
-        let flags = shared | written | timed | watched;
+        let (tail_len, flags) = init.shape();
         let layout = Self::layout(tail_len, flags);
         // SAFETY: the layout's size is at least `TAIL`, which is not zero.
         let base = unsafe { alloc::alloc(layout) };
         if base.is_null() {
             alloc::handle_alloc_error(layout);
         }
-        let prefix = Prefix {
-            deadline: stamp.deadline,
-            tail_len: u16::try_from(tail_len).expect("a copied value is at most INLINE_MAX"),
-            marks: AtomicU8::new(if tracked { 0 } else { MAX_MARKS }),
-            flags,
-            // The low 32 bits, as the tables use them.
-            tag: tag as u32,
-            refs: AtomicU32::new(1),
-            node: AtomicU32::new(0),
-            key,
-            tail: UnsafeCell::new([]),
-        };
-        // SAFETY: `base` is a new allocation of `layout`: `TAIL + tail_len`
-        // bytes or more, aligned for `Prefix<K>`; the tail's bytes follow
-        // the prefix's `TAIL` bytes, and the write time (flag `WRITTEN`)
-        // the tail, in bounds.
-        unsafe {
-            base.cast::<Prefix<K>>().write(prefix);
-            let tail = base.add(Self::TAIL);
-            match value {
-                // The caller's bytes outlive this call (`Value::Copy`).
-                Value::Copy(bytes, len) => ptr::copy_nonoverlapping(bytes, tail, len),
-                // Aligned: `base` is aligned to `ALIGNMENT`, at least 8.
-                Value::Shared(value) => tail.add(Self::PAD).cast::<Utf8Bytes>().write(value),
-            }
-            if written != 0 {
-                // Aligned: `written_offset` is a multiple of 8, as `base` is.
-                let at = base.add(Self::written_offset(tail_len)).cast::<u64>();
-                at.write(stamp.written);
-            }
-        }
+        // SAFETY: a new allocation of the layout of these tail length and
+        // flags; a copied value's bytes outlive this call (`Value::Copy`).
+        unsafe { Self::write(base, init, tail_len, flags) };
         // Exposed: every pointer to the entry is rebuilt from this address.
         base.expose_provenance()
     }
@@ -536,30 +720,33 @@ impl<K> Pointable for Entry<K> {
     }
 
     unsafe fn drop(ptr: usize) {
-        /// Drops a shared value and releases the cache's reference, also
-        /// when the key's `Drop` panics.
-        struct Rest<K>(usize, PhantomData<K>);
-        impl<K> Drop for Rest<K> {
-            fn drop(&mut self) {
-                // SAFETY: the entry is allocated until the release below.
-                let entry = unsafe { &*Entry::<K>::wide(self.0) };
-                if entry.is_shared() {
-                    // SAFETY: the cache's release drops the shared value
-                    // once; no reader remains (crossbeam's contract).
-                    unsafe { ptr::drop_in_place(entry.shared_value_ptr()) };
-                }
-                let entry = ptr::with_exposed_provenance_mut::<u8>(self.0);
-                // SAFETY: the cache's reference, given up once; the
-                // address of a live entry is not null.
-                unsafe { Entry::<K>::release(NonNull::new_unchecked(entry)) };
-            }
-        }
         let rest = Rest::<K>(ptr, PhantomData);
         // SAFETY: crossbeam's contract: no other thread reaches the entry
         // through the cache any more, and the key is dropped once, here;
         // owners never read it.
         unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*Self::wide(ptr)).key)) };
         drop(rest);
+    }
+}
+
+/// Drops a shared value and releases the cache's reference to the entry
+/// at its address, when dropped: after the key's `Drop`, also when that
+/// panics.
+struct Rest<K>(usize, PhantomData<K>);
+
+impl<K> Drop for Rest<K> {
+    fn drop(&mut self) {
+        // SAFETY: the entry is allocated until the release below.
+        let entry = unsafe { &*Entry::<K>::wide(self.0) };
+        if entry.is_shared() {
+            // SAFETY: the cache's release drops the shared value once; no
+            // reader remains (crossbeam's contract).
+            unsafe { ptr::drop_in_place(entry.shared_value_ptr()) };
+        }
+        let entry = ptr::with_exposed_provenance_mut::<u8>(self.0);
+        // SAFETY: the cache's reference, given up once; the address of a
+        // live entry is not null.
+        unsafe { Entry::<K>::release(NonNull::new_unchecked(entry)) };
     }
 }
 

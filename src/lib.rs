@@ -236,7 +236,15 @@
 //! [`Stats::retired_bytes`]. An entry whose value is a buffer of its own
 //! (a `Bytes` handed in, or text past 4 KiB) is retired at once, and
 //! [`StrCache::purge_expired`], [`StrCache::clear`] and
-//! [`StrCache::retain`] retire what the shards hold.
+//! [`StrCache::retain`] retire what the shards hold. A write that retires
+//! such a batch hands its thread's deferred functions to the collector
+//! once it holds no lock, so that the batch is freed within a few pins.
+//!
+//! The collector's free of a batch keeps the blocks of the entries it
+//! frees, up to 8 KiB a shard (and as many again taken by the shard), and
+//! a write of that shard builds its entry in one of the same size instead
+//! of allocating. Kept blocks count in [`Stats::retired_bytes`] too, and
+//! are freed with the cache.
 //!
 //! # Allocation
 //! Reads allocate nothing themselves. One pin in 128 on each thread also
@@ -311,6 +319,7 @@ mod notify;
 mod read;
 mod retired;
 mod shard;
+mod spare;
 mod stats;
 mod sync;
 mod table;

@@ -31,16 +31,28 @@
 //!   together (`batch.rs`) are its own `held`, which changes only under
 //!   the shard lock, with a Relaxed load and store, and joins `state`
 //!   with one add when the batch is retired.
-//! - [`Retired::bytes`] loads `state`, then `held`, both Relaxed: a
-//!   statistic that orders nothing. A batch whose bytes move from `held`
+//! - The allocation also holds the shard's inbox of spare blocks
+//!   (`spare.rs`), which the last holder frees with it.
+//! - [`Retired::bytes`] loads `state`, then `held`, then the spare
+//!   blocks' counts, all Relaxed: a statistic that orders nothing. A batch whose bytes move from `held`
 //!   to `state` while it loads them may count twice, or not at all.
 
 use std::{fmt, ptr::NonNull};
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::{
+    spare::Inbox,
+    sync::{AtomicU64, Ordering},
+};
 
 /// `state`'s bit for the shard's own reference.
 const OPEN: u64 = 1 << 63;
+
+/// The shared allocation: the count, and the shard's spare blocks
+/// (`spare.rs`), which live as long as it.
+struct Count {
+    state: AtomicU64,
+    inbox: Inbox,
+}
 
 /// One shard's count of bytes retired and not yet freed (see the module's
 /// synchronization).
@@ -48,7 +60,7 @@ const OPEN: u64 = 1 << 63;
 /// # Invariants
 /// `LIVE`: `state` points to a live allocation while this value exists.
 pub(crate) struct Retired {
-    state: NonNull<AtomicU64>,
+    state: NonNull<Count>,
     /// Bytes of the entries the shard's batch holds (see the module's
     /// synchronization).
     held: AtomicU64,
@@ -62,7 +74,10 @@ unsafe impl Sync for Retired {}
 
 impl Default for Retired {
     fn default() -> Self {
-        let state = Box::new(AtomicU64::new(OPEN));
+        let state = Box::new(Count {
+            state: AtomicU64::new(OPEN),
+            inbox: Inbox::default(),
+        });
         Retired {
             state: NonNull::from(Box::leak(state)),
             held: AtomicU64::new(0),
@@ -73,15 +88,23 @@ impl Default for Retired {
 impl Retired {
     fn state(&self) -> &AtomicU64 {
         // SAFETY: invariant `LIVE`.
-        unsafe { self.state.as_ref() }
+        unsafe { &self.state.as_ref().state }
+    }
+
+    /// The shard's spare blocks (`spare.rs`).
+    pub(crate) fn inbox(&self) -> &Inbox {
+        // SAFETY: invariant `LIVE`.
+        unsafe { &self.state.as_ref().inbox }
     }
 
     /// Bytes retired and not yet freed, those the shard's batch holds
-    /// included.
+    /// and its spare blocks included.
     pub(crate) fn bytes(&self) -> u64 {
         // Relaxed: a statistic (see the module's synchronization).
         let retired = self.state().load(Ordering::Relaxed) & !OPEN;
-        retired + self.held.load(Ordering::Relaxed)
+        retired
+            .saturating_add(self.held.load(Ordering::Relaxed))
+            .saturating_add(self.inbox().bytes())
     }
 
     /// Counts `bytes` (at least one) of an entry the shard's batch holds,
@@ -140,8 +163,17 @@ impl fmt::Debug for Retired {
 /// `HELD`: `bytes` of `state`'s count are this value's own.
 #[must_use = "dropping it counts the bytes as freed"]
 pub(crate) struct Retiring {
-    state: NonNull<AtomicU64>,
+    state: NonNull<Count>,
     bytes: u64,
+}
+
+impl Retiring {
+    /// The spare blocks of the shard whose count this is (`spare.rs`).
+    pub(crate) fn inbox(&self) -> &Inbox {
+        // SAFETY: invariant `HELD`: this value's bytes keep the count
+        // alive.
+        unsafe { &self.state.as_ref().inbox }
+    }
 }
 
 // SAFETY: as for `Retired`: the allocation holds an atomic, and whoever
@@ -160,10 +192,10 @@ impl Drop for Retiring {
 ///
 /// # Safety
 /// The caller holds `share` of the count, and gives it up.
-unsafe fn release(state: NonNull<AtomicU64>, share: u64) {
+unsafe fn release(state: NonNull<Count>, share: u64) {
     // SAFETY: the caller's share keeps the allocation alive until this
     // subtraction.
-    let count = unsafe { state.as_ref() };
+    let count = unsafe { &state.as_ref().state };
     // AcqRel: see the module's synchronization.
     if count.fetch_sub(share, Ordering::AcqRel) == share {
         // SAFETY: the count reached zero: no share and no other use

@@ -57,11 +57,12 @@ use crossbeam_utils::CachePadded;
 use crate::{
     batch::Batch,
     bound::{Bound, EntryRef},
-    entry::Entry,
+    entry::{Copied, Entry, NewEntry},
     evict::policy::Policy,
     expire::{Timer, Timers},
     load::Flight,
     notify::{EvictionCause, Unlinked},
+    spare::Spares,
     stats::Counters,
     sync::{lock, AtomicUsize, Mutex, MutexGuard, Ordering},
     table::{Probe, Table},
@@ -94,8 +95,18 @@ const EXPIRE_PER_WRITE: usize = 4;
 /// The policy of a bounded cache, locked.
 pub(crate) type PolicyGuard<'a, K> = MutexGuard<'a, Policy<EntryRef<K>>>;
 
-/// What an insert did, with the policy of a bounded cache still locked.
-pub(crate) type Inserted<'a, K> = (InsertOutcome, Option<PolicyGuard<'a, K>>);
+/// What an insert did, and what its writer does once it holds no lock.
+pub(crate) struct Inserted<'a, 'v, K> {
+    pub(crate) outcome: InsertOutcome,
+    /// The policy of a bounded cache, still locked, to evict down to the
+    /// bound.
+    pub(crate) policy: Option<PolicyGuard<'a, K>>,
+    /// The buffer the value was copied from, to drop.
+    pub(crate) copied: Copied<'v>,
+    /// Whether a batch of retired entries was sealed: then the writer
+    /// flushes its deferred functions (`Batch::take_sealed`).
+    pub(crate) flush: bool,
+}
 
 /// What a write needs besides its key: the cache's bound, if any, the
 /// clock reading it judges expiry by, taken before any lock (`expire.rs`),
@@ -145,6 +156,8 @@ struct WriterState<K> {
     graveyard: Vec<Arc<Flight<K>>>,
     /// Entries unlinked and not yet handed to the collector (`batch.rs`).
     batch: Batch<K>,
+    /// Blocks of freed entries, for new ones (`spare.rs`).
+    spares: Spares,
 }
 
 impl<K> Default for WriterState<K> {
@@ -157,6 +170,7 @@ impl<K> Default for WriterState<K> {
             flights: Vec::new(),
             graveyard: Vec::new(),
             batch: Batch::default(),
+            spares: Spares::default(),
         }
     }
 }
@@ -329,20 +343,24 @@ impl<K> Shard<K> {
 /// The writes, which retire what they unlink to the epoch collector, whose
 /// thread may drop the keys: `K: Send`.
 impl<K: Send> Shard<K> {
-    /// Publishes `entry` (of weight `weight`) under its key, and unlinks a
-    /// few expired entries of this shard. Returns the policy of a bounded
-    /// cache still locked, for the caller to evict down to the bound; or,
-    /// for a load that a write beat (`fill`), the entry unpublished, for
-    /// the caller to drop once no lock is held.
-    pub(crate) fn insert<'a, 'g>(
+    /// Builds `new` (of weight `weight`) and publishes it under its key,
+    /// and unlinks a few expired entries of this shard. Returns the policy
+    /// of a bounded cache still locked, for the caller to evict down to
+    /// the bound; or `None` for a load that a write beat (`fill`), whose
+    /// `new` is dropped unbuilt once no lock is held.
+    ///
+    /// The entry is built under the lock, once the write is sure to
+    /// publish it, so that it can take a spare block of this shard's
+    /// (`spare.rs`); building runs no user code.
+    pub(crate) fn insert<'a, 'g, 'v>(
         &self,
         tag: u64,
-        entry: Owned<Entry<K>>,
+        new: NewEntry<'v, K>,
         weight: u64,
         ctx: Ctx<'a, K>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) -> Result<Inserted<'a, K>, Owned<Entry<K>>>
+    ) -> Option<Inserted<'a, 'v, K>>
     where
         K: Eq,
     {
@@ -353,7 +371,7 @@ impl<K: Send> Shard<K> {
             let revivals = self.revivals.load(Ordering::Acquire);
             let table_ptr = self.table.load(Ordering::Acquire, guard);
             let table = self.table(guard);
-            let probe = table.probe(tag, &entry.key, guard);
+            let probe = table.probe(tag, new.key(), guard);
             let mut policy = ctx.lock_policy();
             let mut state = lock(&self.state);
             // Relaxed: under the lock, which orders every store to these.
@@ -370,8 +388,11 @@ impl<K: Send> Shard<K> {
                     if !state.fill(tag, ctx.fill) {
                         drop(state);
                         drop(policy);
-                        return Err(entry);
+                        // Key and value: user `Drop`s, with no lock held.
+                        drop(new);
+                        return None;
                     }
+                    let (entry, copied) = self.build(&mut state, new);
                     // SAFETY: live in the published table, under the lock.
                     let old = unsafe { current.deref() };
                     entry.set_node(old.node());
@@ -400,7 +421,7 @@ impl<K: Send> Shard<K> {
                         state.batch.retire(current, &self.counters.retired, guard);
                         out.push(current, cause);
                     }
-                    outcome
+                    (outcome, copied)
                 }
                 Probe::Vacant {
                     index,
@@ -425,8 +446,11 @@ impl<K: Send> Shard<K> {
                     if !state.fill(tag, ctx.fill) {
                         drop(state);
                         drop(policy);
-                        return Err(entry);
+                        // Key and value: user `Drop`s, with no lock held.
+                        drop(new);
+                        return None;
                     }
+                    let (entry, copied) = self.build(&mut state, new);
                     if let Some(policy) = policy.as_deref_mut() {
                         entry.set_node(policy.insert(tag, weight, EntryRef::new(tag, &entry)));
                     }
@@ -443,9 +467,10 @@ impl<K: Send> Shard<K> {
                         // this loop in other writers.
                         self.revivals.fetch_add(1, Ordering::Release);
                     }
-                    InsertOutcome::Inserted
+                    (InsertOutcome::Inserted, copied)
                 }
             };
+            let (outcome, copied) = outcome;
             self.expire(
                 &mut state,
                 ctx.now,
@@ -454,9 +479,29 @@ impl<K: Send> Shard<K> {
                 out,
                 guard,
             );
+            let flush = state.batch.take_sealed();
             drop(state);
-            return Ok((outcome, policy));
+            return Some(Inserted {
+                outcome,
+                policy,
+                copied,
+                flush,
+            });
         }
+    }
+
+    /// Builds `new`, in a spare block of its layout if the shard has one.
+    /// Under the lock.
+    #[inline]
+    fn build<'v>(
+        &self,
+        state: &mut WriterState<K>,
+        new: NewEntry<'v, K>,
+    ) -> (Owned<Entry<K>>, Copied<'v>) {
+        let block = state
+            .spares
+            .take(new.layout(), self.counters.retired.inbox());
+        new.build(block)
     }
 
     /// Unlinks `key`'s entry, retires it, and returns it (readable while
@@ -783,10 +828,11 @@ fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
     }
 }
 
-/// Hands a just-retired table to the global collector at once. A thread's
-/// deferred objects otherwise wait in its local bag until 64 of them fill
-/// it, which a table retired among few overwrites would not. Never called
-/// under the shard lock: flushing may run deferred `Drop`s (user code).
+/// Hands a just-retired table, or a just-sealed batch, to the global
+/// collector at once. A thread's deferred objects otherwise wait in its
+/// local bag until 64 of them fill it, which a table retired among few
+/// overwrites would not. Never called under a lock: flushing may run
+/// deferred `Drop`s (user code).
 pub(crate) fn flush_large(guard: &Guard) {
     guard.flush();
 }

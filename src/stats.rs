@@ -99,7 +99,8 @@ pub struct Stats {
     /// Bytes of replaced or removed entries (their value bytes and entry
     /// headers) and of replaced tables that the epoch collector has not
     /// freed yet, those that the shards hold back to retire together
-    /// included (see the crate docs, *Reclamation*). A figure that stays
+    /// included, and of freed entries' blocks kept for new entries (see the
+    /// crate docs, *Reclamation*). A figure that stays
     /// high points at a reader holding a [`CachedStr`](crate::CachedStr)
     /// or [`Pinned`](crate::Pinned) too long.
     pub retired_bytes: u64,

@@ -134,6 +134,35 @@ fn an_entry_retired_by_another_write_outlives_its_readers() {
     });
 }
 
+/// A block that the free of a retired batch keeps for its shard
+/// (`spare.rs`) is built into by a later write only once no reader holds
+/// its old entry: the writer's replacements seal a batch (two entries
+/// under loom) and flush it, and its next write takes a block of the same
+/// size when the collector has freed the batch, while the reader's value
+/// stays whole.
+#[test]
+fn a_kept_block_is_reused_only_after_its_readers() {
+    loom::model(|| {
+        let cache = cache();
+        cache.insert(1, "a").unwrap();
+        let writer = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                for value in ["b", "c", "d"] {
+                    cache.insert(1, value).unwrap();
+                }
+            })
+        };
+        let held = cache.get_str(&1).unwrap();
+        let seen = held.to_string();
+        thread::yield_now();
+        assert_eq!(&*held, seen, "a value changed under its reader");
+        drop(held);
+        writer.join().unwrap();
+        assert_eq!(cache.get_str(&1).unwrap(), "d");
+    });
+}
+
 /// A cache dropped while the collector frees an entry it retired: the
 /// shard's count of retired bytes, which the entry's deferred free holds,
 /// is freed by whichever lets go last, the cache's drop or that free, in

@@ -12,10 +12,10 @@ use crossbeam_epoch::Guard;
 
 use crate::{
     bound::EntryRef,
-    entry::{Entry, NewValue},
+    entry::{Entry, NewEntry, NewValue},
     evict::policy::Policy,
     notify::{EvictionCause, Unlinked},
-    shard::{Ctx, Fill},
+    shard::{flush_large, Ctx, Fill},
     Error, InsertOutcome, IntoValue, StrCache, Utf8Bytes,
 };
 
@@ -155,7 +155,7 @@ where
         // User code (the clock): before any lock.
         let stamp = self.expiry.stamp(ttl);
         let now = stamp.judge;
-        let entry = Entry::new(
+        let new = NewEntry::new(
             key,
             tag,
             value,
@@ -169,20 +169,21 @@ where
             fill,
             ..self.ctx(now)
         };
-        let (outcome, policy) = match shard.insert(tag, entry, weight, ctx, &mut out, &guard) {
-            Ok(inserted) => inserted,
-            // Beaten: the entry was never published, and its key and value
-            // (user `Drop`s) go here, with no lock held.
-            Err(unpublished) => {
-                drop(unpublished);
-                return Ok(None);
-            }
+        // `None`: beaten, and nothing changed.
+        let Some(inserted) = shard.insert(tag, new, weight, ctx, &mut out, &guard) else {
+            return Ok(None);
         };
-        if let Some(mut policy) = policy {
+        if let Some(mut policy) = inserted.policy {
             self.evict(&mut policy, now, &mut out, &guard);
         }
         out.finish(self.listener.as_ref());
-        Ok(Some(outcome))
+        // The buffer the value was copied from (a user `Drop`, perhaps),
+        // after every lock and after the listener heard of the write.
+        drop(inserted.copied);
+        if inserted.flush {
+            flush_large(&guard);
+        }
+        Ok(Some(inserted.outcome))
     }
 
     /// Evicts the policy's victims until the total weight is within the
