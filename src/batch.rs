@@ -42,7 +42,7 @@
 //!   count, with one add, when the batch is sealed.
 //! - The shard's drop frees the entries still held: it has the cache by
 //!   `&mut`, so no thread is reading it, and an entry that a `Bytes` still
-//!   shares is kept until that `Bytes` goes (`entry.rs`).
+//!   shares is kept until that `Bytes` goes (`entry/mod.rs`).
 
 use std::marker::PhantomData;
 

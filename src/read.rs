@@ -105,7 +105,7 @@ impl<'c> CachedStr<'c> {
     pub(crate) unsafe fn of_entry<K>(guard: Guard, entry: *const Entry<K>) -> Self {
         /// # Safety
         /// `entry` points to an entry that is not yet freed, reached
-        /// through the cache's reference (see `entry.rs`).
+        /// through the cache's reference (see `entry/mod.rs`).
         unsafe fn share<K>(entry: NonNull<u8>) -> Bytes {
             // SAFETY: the caller's contract.
             unsafe { Entry::<K>::shared(entry.as_ptr() as usize).deref() }.to_bytes()

@@ -47,9 +47,9 @@
 //!   removed key's slot, and then the key's return would need a new table
 //!   (see `Probe::Vacant`) far more often. So a slot a probe has passed can later hold the key it looks for
 //!   only through a revival, or through a fill of the empty slot that
-//!   ended the probe, which writers detect (see `shard.rs`); readers are
+//!   ended the probe, which writers detect (see `shard/write.rs`); readers are
 //!   unaffected, since they compare keys.
-//! - The table as a whole is published by the shard (see `shard.rs`).
+//! - The table as a whole is published by the shard (see `shard/mod.rs`).
 //!
 //! # Layout
 //! A table is one allocation, aligned to [`TABLE_ALIGN`]: its mask, then

@@ -4,7 +4,7 @@
 //!
 //! # Synchronization
 //! Each shard lists its *flights*, the loads in progress, in its writer
-//! state, under the shard lock (`shard.rs`), held only to find, add or
+//! state, under the shard lock (`shard/mod.rs`), held only to find, add or
 //! remove a flight: no user code runs under it, not even the key's `Eq`,
 //! since flights are found by hash tag alone. A caller that misses looks
 //! for a flight with its key's tag:
