@@ -5,6 +5,7 @@
 //! cargo run --release --example throughput               # full run, a few minutes
 //! cargo run --release --example throughput -- --quick    # CI smoke run, well under a minute
 //! cargo run --release --example throughput -- --threads 4
+//! cargo run --release --example throughput -- --workload hot
 //! cargo run --release --example throughput -- --peer-keys compact
 //! cargo run --release --example throughput -- --csv throughput.csv --charts charts
 //! ```
@@ -137,9 +138,10 @@ const MIXES: [(&str, &str, u32); 3] = [
 ];
 
 /// Printed for `--help` and after a bad argument.
-const USAGE: &str = "usage: throughput [--quick] [--threads N] [--peer-keys string|compact] [--csv PATH] [--charts DIR]
+const USAGE: &str = "usage: throughput [--quick] [--threads N] [--workload zipf|uniform|hot] [--peer-keys string|compact] [--csv PATH] [--charts DIR]
   --quick       short runs, one repeat, 100k uniform keys (for CI)
   --threads N   measure 1..=N threads (default: available parallelism)
+  --workload W  measure that workload alone (default: all three)
   --peer-keys   the peers' key type: String (default) or CompactString, strcache's
   --csv PATH    also write the results to PATH as CSV
   --charts DIR  also draw one SVG chart per workload and mix into DIR";
@@ -163,6 +165,8 @@ struct Config {
     /// The peers' keys are `CompactString`s, as strcache's are, instead of
     /// `String`s.
     compact_peer_keys: bool,
+    /// The one workload to measure, if not all (`--workload`).
+    workload: Option<String>,
 }
 
 impl Config {
@@ -171,6 +175,7 @@ impl Config {
         let mut quick = false;
         let mut threads = thread::available_parallelism().map_or(1, |n| n.get());
         let (mut csv, mut charts, mut compact_peer_keys) = (None, None, false);
+        let mut workload = None;
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
@@ -187,6 +192,14 @@ impl Config {
                         Some("compact") => true,
                         _ => return Err("--peer-keys needs `string` or `compact`".into()),
                     };
+                }
+                "--workload" => {
+                    workload = args
+                        .next()
+                        .filter(|w| ["zipf", "uniform", "hot"].contains(&w.as_str()));
+                    if workload.is_none() {
+                        return Err("--workload needs `zipf`, `uniform` or `hot`".into());
+                    }
                 }
                 "--csv" => csv = Some(args.next().ok_or("--csv needs a path")?.into()),
                 "--charts" => charts = Some(args.next().ok_or("--charts needs a folder")?.into()),
@@ -206,6 +219,7 @@ impl Config {
             csv,
             charts,
             compact_peer_keys,
+            workload,
         })
     }
 }
@@ -231,10 +245,11 @@ struct Spec {
     zipf: f64,
 }
 
-/// The workloads of a run, in report order.
-fn specs(config: &Config) -> [Spec; 3] {
+/// The workloads of a run, in report order: all three, or the one
+/// `--workload` names.
+fn specs(config: &Config) -> Vec<Spec> {
     let uniform = if config.quick { 100_000 } else { 1_000_000 };
-    [
+    let all = [
         Spec {
             name: "zipf",
             title: "Zipf(0.99) over 100k keys".into(),
@@ -257,7 +272,10 @@ fn specs(config: &Config) -> [Spec; 3] {
             keys: 16,
             zipf: 0.0,
         },
-    ]
+    ];
+    all.into_iter()
+        .filter(|spec| config.workload.as_deref().is_none_or(|w| w == spec.name))
+        .collect()
 }
 
 /// Keys, values and every thread's op sequence for one workload.
@@ -765,5 +783,20 @@ mod tests {
             "the hottest ranks are not the first keys"
         );
         assert_eq!(rank_to_key(16, 0.0), (0..16).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn workload_picks_one_workload_and_refuses_an_unknown_one() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let config = Config::from_args(args(&["--workload", "hot"]).into_iter()).unwrap();
+        let names: Vec<_> = specs(&config).iter().map(|spec| spec.name).collect();
+        assert_eq!(names, ["hot"]);
+        let all = Config::from_args(std::iter::empty()).unwrap();
+        assert_eq!(specs(&all).len(), 3);
+        let err = Config::from_args(args(&["--workload", "warm"]).into_iter()).err();
+        assert_eq!(
+            err.as_deref(),
+            Some("--workload needs `zipf`, `uniform` or `hot`")
+        );
     }
 }
