@@ -132,7 +132,7 @@ where
     pub(crate) fn write_fill(
         &self,
         key: K,
-        value: NewValue<'_>,
+        mut value: NewValue<'_>,
         ttl: Option<Duration>,
         fill: Fill<'_, K>,
     ) -> Result<Option<InsertOutcome>, Error>
@@ -158,7 +158,7 @@ where
         let new = NewEntry::new(
             key,
             tag,
-            value,
+            &mut value,
             stamp,
             self.bound.is_some(),
             self.reads.is_some(),
@@ -179,7 +179,7 @@ where
         out.finish(self.listener.as_ref());
         // The buffer the value was copied from (a user `Drop`, perhaps),
         // after every lock and after the listener heard of the write.
-        drop(inserted.copied);
+        drop(value);
         if inserted.flush {
             flush_large(&guard);
         }

@@ -56,7 +56,7 @@ use bytes::Bytes;
 use crossbeam_epoch::{Owned, Pointable, Pointer, Shared};
 
 use new::Init;
-pub(crate) use new::{Copied, NewEntry, NewValue};
+pub(crate) use new::{NewEntry, NewValue};
 
 use crate::{
     expire::Expiry,
@@ -423,9 +423,9 @@ impl<K> Entry<K> {
 impl<K> Pointable for Entry<K> {
     const ALIGN: usize = Self::ALIGNMENT;
 
-    type Init = Init<K>;
+    type Init = Init<'static, K>;
 
-    unsafe fn init(init: Init<K>) -> usize {
+    unsafe fn init(init: Init<'static, K>) -> usize {
         let (tail_len, flags) = init.shape();
         let layout = Self::layout(tail_len, flags);
         // SAFETY: the layout's size is at least `TAIL`, which is not zero.
@@ -434,7 +434,7 @@ impl<K> Pointable for Entry<K> {
             alloc::handle_alloc_error(layout);
         }
         // SAFETY: a new allocation of the layout of these tail length and
-        // flags; a copied value's bytes outlive this call (`Value::Copy`).
+        // flags.
         unsafe { Self::write(base, init, tail_len, flags) };
         // Exposed: every pointer to the entry is rebuilt from this address.
         base.expose_provenance()

@@ -3,14 +3,13 @@
 //! block its shard kept (`spare.rs`).
 //!
 //! Building runs no user code, so a shard builds under its lock: the key
-//! moves into the entry and the value's bytes are copied; the buffer they
-//! came from goes back to the writer as [`Copied`], whose `Drop` may be
-//! the user's, to be dropped once no lock is held.
+//! moves into the entry and the value's bytes are copied from the
+//! writer's [`NewValue`], which the writer drops once no lock is held,
+//! since its buffer's `Drop` may be the user's.
 
 use std::{
     alloc::{self, Layout},
     cell::UnsafeCell,
-    marker::PhantomData,
     ptr::{self, NonNull},
 };
 
@@ -54,29 +53,29 @@ impl NewValue<'_> {
 }
 
 /// How an entry gets its value.
-pub(super) enum Value {
-    /// Copied from these bytes, valid UTF-8, which outlive the `init` call.
-    Copy(*const u8, usize),
+pub(super) enum Value<'v> {
+    /// Copied from this text, which the writer keeps meanwhile.
+    Copy(&'v str),
     /// Kept as it is.
     Shared(Utf8Bytes),
 }
 
 /// An entry's fields, for [`Entry::write`] (and `Owned::init`).
-pub(crate) struct Init<K> {
+pub(crate) struct Init<'v, K> {
     key: K,
     tag: u64,
-    value: Value,
+    value: Value<'v>,
     stamp: Stamp,
     tracked: bool,
     counted: bool,
 }
 
-impl<K> Init<K> {
+impl<K> Init<'_, K> {
     /// The entry's tail length and flags.
     #[inline]
     pub(super) fn shape(&self) -> (usize, u8) {
         let (tail_len, shared) = match &self.value {
-            Value::Copy(_, len) => (*len, 0),
+            Value::Copy(text) => (text.len(), 0),
             Value::Shared(_) => (Entry::<K>::SHARED_TAIL, SHARED),
         };
         let written = if self.stamp.written == 0 { 0 } else { WRITTEN };
@@ -93,39 +92,17 @@ impl<K> Init<K> {
 /// An entry to build, its value ready to copy or keep: what a write hands
 /// its shard, which builds the entry under its lock, in a spare block of
 /// the same layout when it has one (`spare.rs`). Building runs no user
-/// code: it moves the key and copies bytes; the buffer copied from comes
-/// back as [`Copied`], to be dropped once no lock is held.
-pub(crate) struct NewEntry<'a, K> {
-    init: Init<K>,
-    copied: Copied<'a>,
+/// code: it moves the key and copies bytes. A value to copy is borrowed
+/// from the writer's [`NewValue`], which the writer drops once no lock is
+/// held: its buffer's `Drop` may be the user's (a `Bytes` over the user's
+/// owner).
+pub(crate) struct NewEntry<'v, K> {
+    init: Init<'v, K>,
     tail_len: usize,
     flags: u8,
 }
 
-/// The buffer an entry's value was copied from, if it owns one: its
-/// `Drop` may be the user's (a `Bytes` over the user's owner).
-#[must_use = "drop it once no lock is held"]
-pub(crate) struct Copied<'a> {
-    /// Shared text.
-    _text: Option<Utf8Bytes>,
-    /// An owned `String`.
-    _owned: Option<String>,
-    /// Neither: the value was kept, or borrowed for `'a`.
-    _borrowed: PhantomData<&'a str>,
-}
-
-impl<'a> Copied<'a> {
-    #[inline]
-    fn new(text: Option<Utf8Bytes>, owned: Option<String>) -> Self {
-        Copied {
-            _text: text,
-            _owned: owned,
-            _borrowed: PhantomData,
-        }
-    }
-}
-
-impl<'a, K> NewEntry<'a, K> {
+impl<'v, K> NewEntry<'v, K> {
     /// An entry for a key with hash tag `tag`; `tracked` says whether an
     /// eviction policy will read its marks, and `counted` whether its
     /// cache counts reads. An untracked entry starts with its marks
@@ -133,38 +110,28 @@ impl<'a, K> NewEntry<'a, K> {
     /// entry neither tracked nor counted, without a deadline, is
     /// [`plain`](Entry::plain).
     ///
-    /// A value longer than [`INLINE_MAX`] that is not shared text already
-    /// becomes some here, before any lock: that allocates and copies.
+    /// A value the entry keeps whole (one given as `Bytes`, or text longer
+    /// than [`INLINE_MAX`]) moves out of `value`, and becomes shared text
+    /// here, before any lock, if it is not already; any other is copied
+    /// from `value` when the entry is built.
     #[inline]
     pub(crate) fn new(
         key: K,
         tag: u64,
-        value: NewValue<'a>,
+        value: &'v mut NewValue<'_>,
         stamp: Stamp,
         tracked: bool,
         counted: bool,
     ) -> Self {
-        let (value, copied) = match value {
-            NewValue::Text(text) if text.len() <= INLINE_MAX => (
-                Value::Copy(text.as_ptr(), text.len()),
-                Copied::new(Some(text), None),
-            ),
-            NewValue::Text(text) | NewValue::Kept(text) => {
-                (Value::Shared(text), Copied::new(None, None))
-            }
-            NewValue::Owned(text) if text.len() <= INLINE_MAX => (
-                Value::Copy(text.as_ptr(), text.len()),
-                Copied::new(None, Some(text)),
-            ),
-            NewValue::Owned(text) => (Value::Shared(text.into()), Copied::new(None, None)),
-            NewValue::Borrowed(text) if text.len() <= INLINE_MAX => (
-                Value::Copy(text.as_ptr(), text.len()),
-                Copied::new(None, None),
-            ),
-            NewValue::Borrowed(text) => (
-                Value::Shared(String::from(text).into()),
-                Copied::new(None, None),
-            ),
+        let copied = value.as_str().len() <= INLINE_MAX && !matches!(value, NewValue::Kept(_));
+        let value = if copied {
+            Value::Copy(value.as_str())
+        } else {
+            Value::Shared(match std::mem::replace(value, NewValue::Borrowed("")) {
+                NewValue::Text(text) | NewValue::Kept(text) => text,
+                NewValue::Owned(text) => text.into(),
+                NewValue::Borrowed(text) => String::from(text).into(),
+            })
         };
         let init = Init {
             key,
@@ -177,7 +144,6 @@ impl<'a, K> NewEntry<'a, K> {
         let (tail_len, flags) = init.shape();
         NewEntry {
             init,
-            copied,
             tail_len,
             flags,
         }
@@ -196,13 +162,11 @@ impl<'a, K> NewEntry<'a, K> {
     }
 
     /// Builds the entry in `block`, an allocation of [`layout`](Self::layout)
-    /// that no one else uses, or in a new one. Returns it, and the buffer
-    /// its value was copied from.
+    /// that no one else uses, or in a new one.
     #[inline]
-    pub(crate) fn build(self, block: Option<NonNull<u8>>) -> (Owned<Entry<K>>, Copied<'a>) {
+    pub(crate) fn build(self, block: Option<NonNull<u8>>) -> Owned<Entry<K>> {
         let NewEntry {
             init,
-            copied,
             tail_len,
             flags,
         } = self;
@@ -220,43 +184,39 @@ impl<'a, K> NewEntry<'a, K> {
             NonNull::as_ptr,
         );
         // SAFETY: `base` is an unused allocation of `layout` (caller's
-        // contract, or new), whose tail length and flags these are; a
-        // copied value's bytes live in `copied`, not yet dropped.
+        // contract, or new), whose tail length and flags these are.
         unsafe { Entry::write(base, init, tail_len, flags) };
         // Exposed: every pointer to the entry is rebuilt from this address.
         let addr = base.expose_provenance();
         // SAFETY: an entry just written, owned by no one else, as
         // `Owned::init` would have returned it.
-        (unsafe { Owned::from_usize(addr) }, copied)
+        unsafe { Owned::from_usize(addr) }
     }
 }
 
 impl<K> Entry<K> {
     /// An entry for a key with hash tag `tag`, built at once in a new
-    /// allocation (see [`NewEntry::new`] for the arguments). The copied
-    /// value's buffer is dropped before this returns.
+    /// allocation (see [`NewEntry::new`] for the arguments). The value's
+    /// buffer is dropped before this returns.
     #[cfg(test)]
     pub(crate) fn new(
         key: K,
         tag: u64,
-        value: NewValue<'_>,
+        mut value: NewValue<'_>,
         stamp: Stamp,
         tracked: bool,
         counted: bool,
     ) -> Owned<Self> {
-        let (entry, copied) = NewEntry::new(key, tag, value, stamp, tracked, counted).build(None);
-        drop(copied);
-        entry
+        NewEntry::new(key, tag, &mut value, stamp, tracked, counted).build(None)
     }
 
     /// Writes an entry of `init`'s fields at `base`.
     ///
     /// # Safety
     /// `base` is an allocation no one else uses, of the layout of
-    /// `tail_len` and `flags`, which are `init.shape()`; a copied value's
-    /// bytes outlive this call (`Value::Copy`).
+    /// `tail_len` and `flags`, which are `init.shape()`.
     #[inline]
-    pub(super) unsafe fn write(base: *mut u8, init: Init<K>, tail_len: usize, flags: u8) {
+    pub(super) unsafe fn write(base: *mut u8, init: Init<'_, K>, tail_len: usize, flags: u8) {
         let Init {
             key,
             tag,
@@ -285,8 +245,7 @@ impl<K> Entry<K> {
             base.cast::<Prefix<K>>().write(prefix);
             let tail = base.add(Self::TAIL);
             match value {
-                // The caller's bytes outlive this call (`Value::Copy`).
-                Value::Copy(bytes, len) => ptr::copy_nonoverlapping(bytes, tail, len),
+                Value::Copy(text) => ptr::copy_nonoverlapping(text.as_ptr(), tail, text.len()),
                 // Aligned: `base` is aligned to `ALIGNMENT`, at least 8.
                 Value::Shared(value) => tail.add(Self::PAD).cast::<Utf8Bytes>().write(value),
             }

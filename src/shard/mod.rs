@@ -63,7 +63,7 @@ use crossbeam_utils::CachePadded;
 use crate::{
     batch::Batch,
     bound::{Bound, EntryRef},
-    entry::{Copied, Entry},
+    entry::Entry,
     evict::policy::Policy,
     expire::{Timer, Timers},
     load::Flight,
@@ -101,13 +101,11 @@ const EXPIRE_PER_WRITE: usize = 4;
 pub(crate) type PolicyGuard<'a, K> = MutexGuard<'a, Policy<EntryRef<K>>>;
 
 /// What an insert did, and what its writer does once it holds no lock.
-pub(crate) struct Inserted<'a, 'v, K> {
+pub(crate) struct Inserted<'a, K> {
     pub(crate) outcome: InsertOutcome,
     /// The policy of a bounded cache, still locked, to evict down to the
     /// bound.
     pub(crate) policy: Option<PolicyGuard<'a, K>>,
-    /// The buffer the value was copied from, to drop.
-    pub(crate) copied: Copied<'v>,
     /// Whether a batch of retired entries was sealed: then the writer
     /// flushes its deferred functions (`Batch::take_sealed`).
     pub(crate) flush: bool,

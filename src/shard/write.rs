@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     bound::EntryRef,
-    entry::{Copied, Entry, NewEntry},
+    entry::{Entry, NewEntry},
     evict::policy::Policy,
     notify::{EvictionCause, Unlinked},
     sync::{lock, Ordering},
@@ -31,6 +31,7 @@ impl<K: Send> Shard<K> {
     /// The entry is built under the lock, once the write is sure to
     /// publish it, so that it can take a spare block of this shard's
     /// (`spare.rs`); building runs no user code.
+    #[inline]
     pub(crate) fn insert<'a, 'g, 'v>(
         &self,
         tag: u64,
@@ -39,7 +40,7 @@ impl<K: Send> Shard<K> {
         ctx: Ctx<'a, K>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) -> Option<Inserted<'a, 'v, K>>
+    ) -> Option<Inserted<'a, K>>
     where
         K: Eq,
     {
@@ -71,7 +72,7 @@ impl<K: Send> Shard<K> {
                         drop(new);
                         return None;
                     }
-                    let (entry, copied) = self.build(&mut state, new);
+                    let entry = self.build(&mut state, new);
                     // SAFETY: live in the published table, under the lock.
                     let old = unsafe { current.deref() };
                     entry.set_node(old.node());
@@ -100,7 +101,7 @@ impl<K: Send> Shard<K> {
                         state.batch.retire(current, &self.counters.retired, guard);
                         out.push(current, cause);
                     }
-                    (outcome, copied)
+                    outcome
                 }
                 Probe::Vacant {
                     index,
@@ -129,7 +130,7 @@ impl<K: Send> Shard<K> {
                         drop(new);
                         return None;
                     }
-                    let (entry, copied) = self.build(&mut state, new);
+                    let entry = self.build(&mut state, new);
                     if let Some(policy) = policy.as_deref_mut() {
                         entry.set_node(policy.insert(tag, weight, EntryRef::new(tag, &entry)));
                     }
@@ -146,10 +147,9 @@ impl<K: Send> Shard<K> {
                         // this loop in other writers.
                         self.revivals.fetch_add(1, Ordering::Release);
                     }
-                    (InsertOutcome::Inserted, copied)
+                    InsertOutcome::Inserted
                 }
             };
-            let (outcome, copied) = outcome;
             self.expire(
                 &mut state,
                 ctx.now,
@@ -163,7 +163,6 @@ impl<K: Send> Shard<K> {
             return Some(Inserted {
                 outcome,
                 policy,
-                copied,
                 flush,
             });
         }
@@ -172,11 +171,7 @@ impl<K: Send> Shard<K> {
     /// Builds `new`, in a spare block of its layout if the shard has one.
     /// Under the lock.
     #[inline]
-    fn build<'v>(
-        &self,
-        state: &mut WriterState<K>,
-        new: NewEntry<'v, K>,
-    ) -> (Owned<Entry<K>>, Copied<'v>) {
+    fn build<'v>(&self, state: &mut WriterState<K>, new: NewEntry<'v, K>) -> Owned<Entry<K>> {
         let block = state
             .spares
             .take(new.layout(), self.counters.retired.inbox());
