@@ -426,18 +426,7 @@ impl<K> Pointable for Entry<K> {
     type Init = Init<'static, K>;
 
     unsafe fn init(init: Init<'static, K>) -> usize {
-        let (tail_len, flags) = init.shape();
-        let layout = Self::layout(tail_len, flags);
-        // SAFETY: the layout's size is at least `TAIL`, which is not zero.
-        let base = unsafe { alloc::alloc(layout) };
-        if base.is_null() {
-            alloc::handle_alloc_error(layout);
-        }
-        // SAFETY: a new allocation of the layout of these tail length and
-        // flags.
-        unsafe { Self::write(base, init, tail_len, flags) };
-        // Exposed: every pointer to the entry is rebuilt from this address.
-        base.expose_provenance()
+        NewEntry::from_init(init).build(None).into_usize()
     }
 
     unsafe fn deref<'a>(ptr: usize) -> &'a Self {

@@ -60,7 +60,7 @@ pub(super) enum Value<'v> {
     Shared(Utf8Bytes),
 }
 
-/// An entry's fields, for [`Entry::write`] (and `Owned::init`).
+/// An entry's fields, for [`NewEntry::from_init`] (and `Owned::init`).
 pub(crate) struct Init<'v, K> {
     key: K,
     tag: u64,
@@ -73,7 +73,7 @@ pub(crate) struct Init<'v, K> {
 impl<K> Init<'_, K> {
     /// The entry's tail length and flags.
     #[inline]
-    pub(super) fn shape(&self) -> (usize, u8) {
+    fn shape(&self) -> (usize, u8) {
         let (tail_len, shared) = match &self.value {
             Value::Copy(text) => (text.len(), 0),
             Value::Shared(_) => (Entry::<K>::SHARED_TAIL, SHARED),
@@ -133,14 +133,19 @@ impl<'v, K> NewEntry<'v, K> {
                 NewValue::Borrowed(text) => String::from(text).into(),
             })
         };
-        let init = Init {
+        Self::from_init(Init {
             key,
             tag,
             value,
             stamp,
             tracked,
             counted,
-        };
+        })
+    }
+
+    /// An entry of `init`'s fields (what `Owned::init` hands over).
+    #[inline]
+    pub(super) fn from_init(init: Init<'v, K>) -> Self {
         let (tail_len, flags) = init.shape();
         NewEntry {
             init,
@@ -216,7 +221,7 @@ impl<K> Entry<K> {
     /// `base` is an allocation no one else uses, of the layout of
     /// `tail_len` and `flags`, which are `init.shape()`.
     #[inline]
-    pub(super) unsafe fn write(base: *mut u8, init: Init<'_, K>, tail_len: usize, flags: u8) {
+    unsafe fn write(base: *mut u8, init: Init<'_, K>, tail_len: usize, flags: u8) {
         let Init {
             key,
             tag,
