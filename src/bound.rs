@@ -84,7 +84,7 @@ slice_keys!(
 /// entry's header and key (24 bytes and `size_of` of the key; a value's
 /// text follows them, or the 32-byte handle of a buffer kept as it was
 /// given), the table slots at the lowest load a table is left at after it
-/// grows (four 8-byte slots), and the policy's record of the key (57
+/// grows (four 8-byte slots), and the policy's record of the key (58
 /// bytes). Allocator rounding is not included, nor the 8-byte write time
 /// that an entry of a cache with a clock keeps.
 ///
@@ -98,9 +98,9 @@ pub const fn entry_overhead<K>() -> usize {
 }
 
 /// The policy's memory per entry: its node (24 bytes and the handle), at
-/// most 16 bytes of frequency sketch, and about one byte of eviction
+/// most 16 bytes of frequency sketch, and at most two bytes of eviction
 /// history (`evict::policy`).
-const POLICY_BYTES: usize = 24 + std::mem::size_of::<Option<EntryRef<u8>>>() + 16 + 1;
+const POLICY_BYTES: usize = 24 + std::mem::size_of::<Option<EntryRef<u8>>>() + 16 + 2;
 
 /// The largest bound a cache keeps;
 /// [`Builder::max_weight`](crate::Builder::max_weight),

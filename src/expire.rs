@@ -225,6 +225,7 @@ impl Expiry {
 
     /// What a write of an entry with `ttl` (or the default time to live
     /// when `None`) reads from the clock.
+    #[inline]
     pub(crate) fn stamp(&self, ttl: Option<Duration>) -> Stamp {
         let Some(ttl) = ttl.or(self.ttl) else {
             return self.stamp_at(self.read_if_timed(), 0);
@@ -237,6 +238,7 @@ impl Expiry {
         self.stamp_at(now, now.saturating_add(nanos(ttl)))
     }
 
+    #[inline]
     fn stamp_at(&self, now: u64, deadline: u64) -> Stamp {
         Stamp {
             judge: now.saturating_sub(self.grace),

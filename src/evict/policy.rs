@@ -90,7 +90,8 @@ const JITTER_ODDS: u64 = 128;
 ///
 /// Memory: 24 bytes per tracked entry plus its handle (32 bytes with a
 /// pointer-sized handle; see [`Node`](super::list::Node)), plus per unit of
-/// tracked entries about 8 to 16 bytes of sketch and 0.7 bytes of ghosts.
+/// tracked entries about 8 to 16 bytes of sketch and 1 to 1.6 bytes of
+/// ghosts.
 pub(crate) struct Policy<H> {
     /// Every tracked node.
     arena: Arena<H>,
@@ -105,6 +106,10 @@ pub(crate) struct Policy<H> {
     capacity: u64,
     /// Weight the window may hold before its oldest entries move on.
     window_target: f64,
+    /// `window_target` in whole units of weight.
+    window_limit: u64,
+    /// The weight protected may hold: its share of main's target.
+    protected_limit: u64,
     /// Recent request frequencies, for admission.
     sketch: Sketch,
     /// The latest exits of the window (rejected candidates).
@@ -119,18 +124,31 @@ impl<H: Marks> Policy<H> {
     /// A policy that keeps total weight <= capacity (weights are u64: 1 per
     /// entry for max_entries, bytes for max_bytes).
     pub(crate) fn new(capacity: u64) -> Self {
-        Self {
+        let mut policy = Self {
             arena: Arena::new(),
             window: List::new(),
             probation: List::new(),
             protected: List::new(),
             capacity,
-            window_target: capacity as f64 * WINDOW_START,
+            window_target: 0.0,
+            window_limit: 0,
+            protected_limit: 0,
             sketch: Sketch::new(),
             window_ghosts: Ghosts::new(),
             main_ghosts: Ghosts::new(),
             random: 0x2545_F491_4F6C_DD1D,
-        }
+        };
+        policy.set_window_target(capacity as f64 * WINDOW_START);
+        policy
+    }
+
+    /// Moves the window's target to `target` and the limits derived from
+    /// it, which `evict` reads on every call.
+    fn set_window_target(&mut self, target: f64) {
+        self.window_target = target;
+        self.window_limit = target as u64;
+        let main = self.capacity.saturating_sub(self.window_limit);
+        self.protected_limit = (main as f64 * PROTECTED_SHARE) as u64;
     }
 
     /// The bound on the total weight.
@@ -211,7 +229,7 @@ impl<H: Marks> Policy<H> {
         if self.arena.len() == 0 {
             return None;
         }
-        let window_target = self.window_target as u64;
+        let window_target = self.window_limit;
         let main_target = self.capacity.saturating_sub(window_target);
         // Each round moves a candidate from the window to main, so this
         // ends after at most the window's length of rounds.
@@ -256,9 +274,9 @@ impl<H: Marks> Policy<H> {
         let capacity = self.capacity as f64;
         let step = STEP * weight as f64;
         if self.window_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            self.window_target = (self.window_target + step).min(capacity * WINDOW_MAX);
+            self.set_window_target((self.window_target + step).min(capacity * WINDOW_MAX));
         } else if self.main_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            self.window_target = (self.window_target - step).max(capacity * WINDOW_MIN);
+            self.set_window_target((self.window_target - step).max(capacity * WINDOW_MIN));
         }
     }
 
@@ -372,7 +390,7 @@ impl<H: Marks> Policy<H> {
     /// the oldest unaccessed node of probation; accessed nodes met on the
     /// way are promoted to protected.
     fn main_victim(&mut self) -> Option<NodeId> {
-        let protected_target = self.protected_target();
+        let protected_target = self.protected_limit;
         for _ in 0..MAX_SCAN {
             if self.probation.len() == 0 && !self.demote() {
                 return None;
@@ -387,12 +405,6 @@ impl<H: Marks> Policy<H> {
             while self.protected.weight() > protected_target && self.demote() {}
         }
         self.probation.head().or_else(|| self.protected.head())
-    }
-
-    /// The weight protected may hold.
-    fn protected_target(&self) -> u64 {
-        let main = self.capacity.saturating_sub(self.window_target as u64);
-        (main as f64 * PROTECTED_SHARE) as u64
     }
 
     /// Moves protected's oldest unaccessed node to probation (accessed ones

@@ -69,8 +69,19 @@ impl Sketch {
     /// Grows the sketch to at least one word per entry of `entries` (a
     /// power of two, at least 8), keeping every estimate, and the sample to
     /// `10 x entries` additions.
+    #[inline]
     pub(super) fn ensure_capacity(&mut self, entries: usize) {
-        self.sample = self.sample.max(SAMPLE_PER_ENTRY * entries as u64);
+        let sample = SAMPLE_PER_ENTRY * entries as u64;
+        // The sample only grows, with the most entries seen: none more now.
+        if sample > self.sample {
+            self.grow(entries, sample);
+        }
+    }
+
+    /// `ensure_capacity` for more entries than ever before.
+    #[cold]
+    fn grow(&mut self, entries: usize, sample: u64) {
+        self.sample = sample;
         let words = entries.max(8).next_power_of_two();
         if self.table.len() >= words {
             return;
