@@ -150,14 +150,18 @@ impl<K: Send> Shard<K> {
                     InsertOutcome::Inserted
                 }
             };
-            self.expire(
-                &mut state,
-                ctx.now,
-                EXPIRE_PER_WRITE,
-                policy.as_deref_mut(),
-                out,
-                guard,
-            );
+            // Checked here too: `expire` is not inlined, and most caches
+            // have no deadlines.
+            if !state.timers.is_empty() {
+                self.expire(
+                    &mut state,
+                    ctx.now,
+                    EXPIRE_PER_WRITE,
+                    policy.as_deref_mut(),
+                    out,
+                    guard,
+                );
+            }
             let flush = state.batch.take_sealed();
             drop(state);
             return Some(Inserted {
