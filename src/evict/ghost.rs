@@ -240,8 +240,10 @@ mod tests {
     }
 
     proptest::proptest! {
+        // No failure file: Miri's isolation refuses the file system.
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
             ..Default::default()
         })]
 
