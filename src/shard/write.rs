@@ -150,18 +150,14 @@ impl<K: Send> Shard<K> {
                     InsertOutcome::Inserted
                 }
             };
-            // Checked here too: `expire` is not inlined, and most caches
-            // have no deadlines.
-            if !state.timers.is_empty() {
-                self.expire(
-                    &mut state,
-                    ctx.now,
-                    EXPIRE_PER_WRITE,
-                    policy.as_deref_mut(),
-                    out,
-                    guard,
-                );
-            }
+            self.expire(
+                &mut state,
+                ctx.now,
+                EXPIRE_PER_WRITE,
+                policy.as_deref_mut(),
+                out,
+                guard,
+            );
             let flush = state.batch.take_sealed();
             drop(state);
             return Some(Inserted {
@@ -305,7 +301,26 @@ impl<K: Send> Shard<K> {
     }
 
     /// Unlinks up to `limit` entries expired at `now`, under the lock.
+    /// Inlined for its first test: most caches have no deadlines, and
+    /// every write calls this.
+    #[inline]
     fn expire<'g>(
+        &self,
+        state: &mut WriterState<K>,
+        now: u64,
+        limit: usize,
+        policy: Option<&mut Policy<EntryRef<K>>>,
+        out: &mut Unlinked<'g, K>,
+        guard: &'g Guard,
+    ) {
+        if !state.timers.is_empty() {
+            self.expire_due(state, now, limit, policy, out, guard);
+        }
+    }
+
+    /// `expire` for a shard with deadlines.
+    #[inline(never)]
+    fn expire_due<'g>(
         &self,
         state: &mut WriterState<K>,
         now: u64,
@@ -314,9 +329,6 @@ impl<K: Send> Shard<K> {
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
     ) {
-        if state.timers.is_empty() {
-            return;
-        }
         let table = self.table(guard);
         let mut unlinked = 0;
         while unlinked < limit {
