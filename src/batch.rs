@@ -143,11 +143,12 @@ impl<K: Send> Batch<K> {
 }
 
 impl<K> Batch<K> {
-    /// Whether a batch was sealed since the last call. A writer that
-    /// sealed one flushes its thread's deferred functions to the global
-    /// collector once no lock is held, so that the batch is freed, and its
-    /// blocks reach the shard (`spare.rs`), within a few pins rather than
-    /// once 64 deferred functions fill the thread's bag.
+    /// Whether a batch was sealed since the last call. Every operation
+    /// that may seal one asks under the lock, and, if so, flushes its
+    /// thread's deferred functions to the global collector once no lock is
+    /// held, so that the batch is freed, and its blocks reach the shard
+    /// (`spare.rs`), within a few pins rather than once 64 deferred
+    /// functions fill the thread's bag, which only that thread can flush.
     pub(crate) fn take_sealed(&mut self) -> bool {
         std::mem::take(&mut self.sealed)
     }

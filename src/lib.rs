@@ -236,9 +236,11 @@
 //! [`Stats::retired_bytes`]. An entry whose value is a buffer of its own
 //! (a `Bytes` handed in, or text past 4 KiB) is retired at once, and
 //! [`StrCache::purge_expired`], [`StrCache::clear`] and
-//! [`StrCache::retain`] retire what the shards hold. A write that retires
-//! such a batch hands its thread's deferred functions to the collector
-//! once it holds no lock, so that the batch is freed within a few pins.
+//! [`StrCache::retain`] retire what the shards hold. Whatever retires such
+//! a batch (a write, an eviction, `remove`, `retain`, `purge_expired` or
+//! `clear`) hands its thread's deferred functions to the collector once it
+//! holds no lock, so that the batch is freed within a few pins, even if
+//! that thread never writes again.
 //!
 //! The collector's free of a batch keeps the blocks of the entries it
 //! frees, up to 8 KiB a shard (and as many again taken by the shard), and

@@ -416,3 +416,74 @@ fn replaced_entries_are_retired_64_at_a_time() {
     drop(cache);
     assert_eq!(keys(), 0, "the held key and the live one");
 }
+
+/// Every operation that retires a batch of entries hands it to the
+/// collector itself, not only an insert: a thread that removes, evicts
+/// through an insert, retains or purges, and then stays alive without
+/// writing again, leaves no batch in its own bag of deferred functions,
+/// which only that thread could flush. Each operation runs on a thread of
+/// its own that waits, alive and unpinned, while this one collects.
+#[test]
+fn every_operation_that_retires_a_batch_hands_it_to_the_collector() {
+    type Op = fn(&StrCache<Counted>, &Arc<AtomicUsize>);
+    // Entries that, with a value of `text()`, weigh a batch's 4 KiB (three
+    // weigh less).
+    const N: u32 = 4;
+    fn text() -> String {
+        "v".repeat(1_100)
+    }
+    let ops: [(&str, usize, Op); 4] = [
+        ("remove", 0, |cache, live| {
+            for id in 0..N {
+                cache.insert(Counted::new(id, live), text()).unwrap();
+            }
+            for id in 0..N {
+                assert!(cache.remove(&Counted::new(id, live)).is_some());
+            }
+        }),
+        ("evict", 1, |cache, live| {
+            for id in 0..=N {
+                cache.insert(Counted::new(id, live), text()).unwrap();
+            }
+        }),
+        ("retain", 1, |cache, live| {
+            for id in 0..2 {
+                cache.insert(Counted::new(id, live), text()).unwrap();
+            }
+            cache.insert(Counted::new(0, live), text()).unwrap();
+            cache.retain(|k, _| k.id == 0);
+        }),
+        ("purge_expired", 1, |cache, live| {
+            cache.insert(Counted::new(0, live), text()).unwrap();
+            cache.insert(Counted::new(0, live), text()).unwrap();
+            cache.purge_expired();
+        }),
+    ];
+    for (name, left, op) in ops {
+        let live = Arc::new(AtomicUsize::new(0));
+        let builder = StrCache::builder().shards(1);
+        let cache: StrCache<Counted> = if name == "evict" {
+            builder.max_entries(1).build()
+        } else {
+            builder.build()
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
+        let (cache, live) = (&cache, &live);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                op(cache, live);
+                ran_tx.send(()).unwrap();
+                // Alive, unpinned, its bag never flushed by itself again,
+                // until this thread is done or has failed.
+                let _ = done_rx.recv();
+            });
+            // Dropped, ending the other thread, if the collection fails.
+            let done_tx = done_tx;
+            ran_rx.recv().unwrap();
+            collect_until(|| live.load(Ordering::Relaxed) == left);
+            done_tx.send(()).unwrap();
+        });
+        assert_eq!(live.load(Ordering::Relaxed), left, "{name}");
+    }
+}

@@ -44,6 +44,9 @@ impl<K, S> StrCache<K, S> {
             // is retired once, here.
             unsafe { retire_table(table, &shard.counters.retired, &guard) };
         }
+        // The tables, and the batches `Shard::clear` sealed, go to the
+        // global collector now, not once the thread's bag fills.
+        flush_large(&guard);
         let Some(listener) = &self.listener else {
             return;
         };
@@ -90,11 +93,15 @@ impl<K, S> StrCache<K, S> {
         let guard = self.epoch.pin();
         let mut out = Unlinked::new();
         let mut policy = self.ctx(now).lock_policy();
+        let mut sealed = false;
         for shard in self.shards.iter() {
-            shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
+            sealed |= shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
         }
         drop(policy);
         out.finish(self.listener.as_ref());
+        if sealed {
+            flush_large(&guard);
+        }
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -118,9 +125,10 @@ impl<K, S> StrCache<K, S> {
     {
         let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
+        let mut sealed = false;
         for shard in self.shards.iter() {
             let mut out = Unlinked::new();
-            shard.retain(
+            sealed |= shard.retain(
                 |e| {
                     if e.expired_at(now) {
                         Some(EvictionCause::Expired)
@@ -134,6 +142,9 @@ impl<K, S> StrCache<K, S> {
             );
             out.finish(self.listener.as_ref());
         }
+        if sealed {
+            flush_large(&guard);
+        }
     }
 }
 
@@ -142,8 +153,7 @@ impl<K, S> StrCache<K, S> {
 /// a batch of entries (`batch.rs`): another thread may drop the keys.
 ///
 /// # Safety
-/// `old` came from `Shard::clear` and is retired once. Call it with no
-/// lock held: flushing may run deferred `Drop`s (user code).
+/// `old` came from `Shard::clear` and is retired once.
 unsafe fn retire_table<K: Send>(old: Shared<'_, Table<K>>, retired: &Retired, guard: &Guard) {
     // SAFETY: unlinked but not yet retired, so not freed.
     let table = unsafe { old.deref() };
@@ -165,5 +175,4 @@ unsafe fn retire_table<K: Send>(old: Shared<'_, Table<K>>, retired: &Retired, gu
             reclaim(|| table.drop_entries());
         });
     }
-    flush_large(guard);
 }

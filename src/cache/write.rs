@@ -173,14 +173,15 @@ where
         let Some(inserted) = shard.insert(tag, new, weight, ctx, &mut out, &guard) else {
             return Ok(None);
         };
+        let mut flush = inserted.flush;
         if let Some(mut policy) = inserted.policy {
-            self.evict(&mut policy, now, &mut out, &guard);
+            flush |= self.evict(&mut policy, now, &mut out, &guard);
         }
         out.finish(self.listener.as_ref());
         // The buffer the value was copied from (a user `Drop`, perhaps),
         // after every lock and after the listener heard of the write.
         drop(value);
-        if inserted.flush {
+        if flush {
             flush_large(&guard);
         }
         Ok(Some(inserted.outcome))
@@ -188,16 +189,19 @@ where
 
     /// Evicts the policy's victims until the total weight is within the
     /// bound, each reported as expired if it had expired at `now`. Called
-    /// with the policy locked.
+    /// with the policy locked. Returns whether a victim's unlink sealed a
+    /// batch, which the writer then flushes once it holds no lock.
     fn evict<'g>(
         &self,
         policy: &mut Policy<EntryRef<K>>,
         now: u64,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) where
+    ) -> bool
+    where
         K: Send,
     {
+        let mut sealed = false;
         while policy.weight() > policy.capacity() {
             let Some((_, victim)) = policy.evict() else {
                 break;
@@ -210,13 +214,15 @@ where
                 unlinked.is_some(),
                 "a tracked entry is live (invariant TRACKED)"
             );
-            let Some(cause) = unlinked else {
+            let Some((cause, sealed_now)) = unlinked else {
                 continue;
             };
+            sealed |= sealed_now;
             // SAFETY: unlinked and retired just above, under its shard
             // lock and `guard`, once: the policy hands each victim out once.
             unsafe { out.push(entry, cause) };
         }
+        sealed
     }
 
     /// Removes `key`, returning its value (`None` if it had none, or had
@@ -238,7 +244,7 @@ where
         // User code (the clock): before any lock.
         let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
-        let (removed, cause) = shard.remove(tag, key, self.ctx(now), &guard)?;
+        let (removed, cause, sealed) = shard.remove(tag, key, self.ctx(now), &guard)?;
         // SAFETY: retired by `Shard::remove` under `guard`, still pinned.
         let entry = unsafe { removed.deref() };
         let value = (cause == EvictionCause::Removed).then(|| entry.to_utf8());
@@ -247,6 +253,9 @@ where
         // under `guard`, once.
         unsafe { out.push(removed, cause) };
         out.finish(self.listener.as_ref());
+        if sealed {
+            flush_large(&guard);
+        }
         value
     }
 }

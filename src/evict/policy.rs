@@ -172,6 +172,7 @@ impl<H: Marks> Policy<H> {
     ///
     /// # Panics
     /// If `u32::MAX - 1` entries are tracked already.
+    #[inline]
     pub(crate) fn insert(&mut self, hash: u64, weight: u64, handle: H) -> NodeId {
         let fp = (hash ^ (hash >> 32)) as u32;
         self.sketch.ensure_capacity(self.arena.len() + 1);

@@ -179,14 +179,16 @@ impl<K: Send> Shard<K> {
     }
 
     /// Unlinks `key`'s entry, retires it, and returns it (readable while
-    /// `guard` lives), with why it left: removed, or expired at `ctx.now`.
+    /// `guard` lives), with why it left: removed, or expired at `ctx.now`;
+    /// and whether a batch was sealed (`Batch::take_sealed`), which the
+    /// caller then flushes once it holds no lock.
     pub(crate) fn remove<'g, Q>(
         &self,
         tag: u64,
         key: &Q,
         ctx: Ctx<'_, K>,
         guard: &'g Guard,
-    ) -> Option<(Shared<'g, Entry<K>>, EvictionCause)>
+    ) -> Option<(Shared<'g, Entry<K>>, EvictionCause, bool)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -227,38 +229,40 @@ impl<K: Send> Shard<K> {
             let cause = unsafe { current.deref() }.cause_at(ctx.now, EvictionCause::Removed);
             let policy = policy.as_deref_mut();
             self.unlink(&mut state, table, index, cause, policy, guard);
-            return Some((current, cause));
+            return Some((current, cause, state.batch.take_sealed()));
         }
     }
 
     /// Unlinks exactly `entry` if it is live here, the victim the policy
-    /// chose, and returns why it left: evicted, or expired at `now`. Called
-    /// with the policy locked, which has already forgotten it.
+    /// chose, and returns why it left: evicted, or expired at `now`; and
+    /// whether a batch was sealed, as `remove` does. Called with the policy
+    /// locked, which has already forgotten it.
     pub(crate) fn evict(
         &self,
         tag: u64,
         entry: Shared<'_, Entry<K>>,
         now: u64,
         guard: &Guard,
-    ) -> Option<EvictionCause> {
+    ) -> Option<(EvictionCause, bool)> {
         let mut state = lock(&self.state);
         let table = self.table(guard);
         let index = table.position_of(tag, entry)?;
         // SAFETY: live in the published table, under the lock.
         let cause = unsafe { entry.deref() }.cause_at(now, EvictionCause::Size);
         self.unlink(&mut state, table, index, cause, None, guard);
-        Some(cause)
+        Some((cause, state.batch.take_sealed()))
     }
 
     /// Unlinks every entry for which `judge` names a cause. `judge` runs
     /// without the lock; an entry replaced after `judge` saw it is kept.
+    /// Returns whether a batch was sealed, as `remove` does.
     pub(crate) fn retain<'g>(
         &self,
         mut judge: impl FnMut(&Entry<K>) -> Option<EvictionCause>,
         ctx: Ctx<'_, K>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) {
+    ) -> bool {
         let mut victims = Vec::new();
         for (tag, entry) in self.table(guard).live(guard) {
             // SAFETY: a live pointer loaded under `guard` (see `Table::find`).
@@ -267,7 +271,7 @@ impl<K: Send> Shard<K> {
             }
         }
         if victims.is_empty() {
-            return;
+            return false;
         }
         let mut policy = ctx.lock_policy();
         let mut state = lock(&self.state);
@@ -283,10 +287,12 @@ impl<K: Send> Shard<K> {
             }
         }
         state.batch.seal(&self.counters.retired, guard);
+        state.batch.take_sealed()
     }
 
     /// Unlinks up to `limit` entries expired at `now`. The caller holds the
-    /// policy lock of a bounded cache and passes the policy.
+    /// policy lock of a bounded cache and passes the policy. Returns
+    /// whether a batch was sealed, as `remove` does.
     pub(crate) fn purge<'g>(
         &self,
         now: u64,
@@ -294,10 +300,11 @@ impl<K: Send> Shard<K> {
         policy: Option<&mut Policy<EntryRef<K>>>,
         out: &mut Unlinked<'g, K>,
         guard: &'g Guard,
-    ) {
+    ) -> bool {
         let mut state = lock(&self.state);
         self.expire(&mut state, now, limit, policy, out, guard);
         state.batch.seal(&self.counters.retired, guard);
+        state.batch.take_sealed()
     }
 
     /// Unlinks up to `limit` entries expired at `now`, under the lock.
