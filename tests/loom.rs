@@ -416,9 +416,16 @@ fn contents(cache: &StrCache<u32, Fixed>) -> Vec<(u32, String)> {
 /// them more frequent than key 7 (key 5 most), so each newcomer wins its
 /// admission duel: if key 2 is written first, it evicts key 7 from shard 1
 /// and key 5 then evicts it from shard 0.
+///
+/// Every removal and eviction here seals a batch (two entries under loom)
+/// and flushes it, and each flush hands a bag to the collector's queue;
+/// walking that queue when the last handle goes takes an execution past
+/// loom's default of 1,000 branches, so the model allows 10,000.
 #[test]
 fn bounded_writers_evict_across_shards() {
-    loom::model(|| {
+    let mut model = loom::model::Builder::new();
+    model.max_branches = 10_000;
+    model.check(|| {
         let cache: Arc<StrCache<u32, Fixed>> = Arc::new(
             StrCache::builder()
                 .shards(2)
