@@ -381,6 +381,9 @@ impl<K: Send> Shard<K> {
         graveyard.extend(state.flights.drain(..).filter(|f| f.kept()));
         state.graveyard = graveyard;
         state.batch.seal(&self.counters.retired, guard);
+        // `StrCache::clear` flushes once, for every shard: the next insert
+        // here need not flush again.
+        state.batch.take_sealed();
         if state.len == 0 && state.tombstones == 0 {
             return None;
         }
