@@ -487,3 +487,35 @@ fn every_operation_that_retires_a_batch_hands_it_to_the_collector() {
         assert_eq!(live.load(Ordering::Relaxed), left, "{name}");
     }
 }
+
+/// A loaded value handed to its caller is held past the caller's pin by
+/// a deferred drop; the load hands that drop to the collector itself, so
+/// a thread that loads once and then idles, alive and unpinned, does not
+/// keep the loader's buffer until 63 more deferred functions fill its
+/// bag, which only that thread could flush.
+#[test]
+fn a_loaded_value_goes_while_its_loader_idles() {
+    let counts = Counts::new(1);
+    let cache: StrCache = StrCache::new();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
+    let (cache, counts) = (&cache, &counts);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let value = || Utf8Bytes::try_from(tracked(0, counts)).unwrap();
+            assert_eq!(cache.get_or_insert_with("k", value).unwrap(), "value 0");
+            ran_tx.send(()).unwrap();
+            // Alive and unpinned until this thread is done or has failed.
+            let _ = done_rx.recv();
+        });
+        // Dropped, ending the other thread, if the collection fails.
+        let done_tx = done_tx;
+        ran_rx.recv().unwrap();
+        // The entry holds a copy of the text: the loader's buffer is held
+        // only by what the load handed its caller.
+        collect_until(|| counts.get() == [1]);
+        done_tx.send(()).unwrap();
+    });
+    assert_eq!(counts.get(), [1]);
+    assert_eq!(cache.get_str("k").unwrap(), "value 0");
+}

@@ -70,7 +70,8 @@
 //! A value handed to a caller that did not look it up in the table (the
 //! leader, and its waiters) may already have been evicted or replaced: the
 //! caller's [`CachedStr`] keeps it alive by deferring the drop of one
-//! reference to it past the caller's own epoch pin.
+//! reference to it past the caller's own epoch pin, and hands that
+//! deferred drop to the collector at once.
 
 #[cfg(feature = "async")]
 mod asynch;
@@ -94,7 +95,7 @@ pub use loaded::{Expiring, LoadError, Loaded};
 use crate::{
     entry::{reclaim, Entry, NewValue},
     read::CachedStr,
-    shard::Fill,
+    shard::{flush_large, Fill},
     stats::bump,
     sync::{current_thread, ThreadId},
     Error, StrCache, Utf8Bytes,
@@ -477,6 +478,11 @@ where
         // epoch defers until every thread pinned now, `guard` among them,
         // has unpinned.
         guard.defer(move || reclaim(|| drop(value)));
+        // Hands the deferred drop to the global collector now, so that
+        // the value goes soon after this handle does, rather than once 63
+        // more deferred functions fill this thread's bag. A load is rare
+        // beside a read, and no lock is held here.
+        flush_large(&guard);
         // SAFETY: `at` is the value in the `Arc` whose drop is deferred
         // above, under `guard`, which moves into the `CachedStr`.
         unsafe { CachedStr::new(guard, at) }
