@@ -408,8 +408,9 @@ fn link_timer<K>(state: &mut WriterState<K>, tag: u64, entry: &Entry<K>) {
 /// Hands a just-retired table, a just-sealed batch, or the deferred drop
 /// of a value a load hands back, to the global collector at once. A
 /// thread's deferred objects otherwise wait in its local bag until 64 of
-/// them fill it, which a table retired among few overwrites would not. Never called under a lock: flushing may run
-/// deferred `Drop`s (user code).
+/// them fill it, which a table retired among few overwrites would not.
+/// Never called under a lock: flushing may run deferred `Drop`s (user
+/// code).
 pub(crate) fn flush_large(guard: &Guard) {
     guard.flush();
 }
