@@ -90,8 +90,8 @@ const JITTER_ODDS: u64 = 128;
 ///
 /// Memory: 24 bytes per tracked entry plus its handle (32 bytes with a
 /// pointer-sized handle; see [`Node`](super::list::Node)), plus per unit of
-/// tracked entries about 8 to 16 bytes of sketch and 1 to 1.6 bytes of
-/// ghosts.
+/// tracked entries about 8 to 16 bytes of sketch and 0.64 to 1.28 bytes
+/// of ghosts.
 pub(crate) struct Policy<H> {
     /// Every tracked node.
     arena: Arena<H>,
