@@ -447,7 +447,7 @@ impl<K, S> Builder<K, S> {
         self.cache(false)
     }
 
-    /// The cache these settings make; `loading`, for a [`LoadingCache`],
+    /// The cache these settings make; `loading`, for a [`LoadingCache`](crate::LoadingCache),
     /// whose writes all read the clock, and which keeps expired entries
     /// for `serve_stale_for`.
     fn cache(self, loading: bool) -> Result<StrCache<K, S>, ConfigError> {

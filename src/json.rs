@@ -191,7 +191,7 @@ where
 mod sealed {
     use super::{Borrow, BuildHasher, CachedStr, Hash, Pinned, StrCache};
 
-    /// What [`Lookup`] does, where no other crate can implement it.
+    /// What [`Lookup`](super::Lookup) does, where no other crate can implement it.
     // `pub` in a private module: it bounds the public `Lookup`, so it may
     // not be private, and it cannot be named outside this crate.
     #[allow(unreachable_pub)]

@@ -99,7 +99,7 @@ impl<K, S> Builder<K, S> {
     /// Builds a [`LoadingCache`] that loads what it misses with `loader`,
     /// and reloads on its pipeline what [`refresh_after`](Self::refresh_after)
     /// and [`serve_stale_for`](Self::serve_stale_for) say. The loader gets
-    /// the key and returns the value (anything [`Loaded`](crate::Loaded):
+    /// the key and returns the value (anything [`Loaded`]:
     /// a `String`, or an [`Expiring`](crate::Expiring) value with a time to
     /// live of its own), or an error, which is not cached.
     ///
@@ -182,7 +182,7 @@ impl<K, S> Builder<K, S> {
         Ok(LoadingCache::start(cache, loader, refresh_after, pipeline))
     }
 
-    /// Builds an [`AsyncLoadingCache`](crate::AsyncLoadingCache): as
+    /// Builds an [`AsyncLoadingCache`]: as
     /// [`build_loading`](Self::build_loading), with an async loader, and
     /// reloads spawned on the program's executor by the hook of a
     /// [`Pipeline::spawn`].
