@@ -86,7 +86,10 @@ impl Ghosts {
     /// its age: how many exits (with or without a ghost) followed its own.
     #[inline]
     pub(super) fn take(&mut self, fp: u32) -> Option<u32> {
-        let start = self.bucket(fp)?;
+        if self.slots.is_empty() {
+            return None;
+        }
+        let start = bucket(fp, self.slots.len() - 1);
         for at in start..start + WAYS {
             let word = self.slots[at];
             if word != 0 && word as u32 == fp {
@@ -102,13 +105,6 @@ impl Ghosts {
         self.slots.capacity() * 8
     }
 
-    /// The first slot of `fp`'s bucket, or `None` while the set has no
-    /// slots.
-    fn bucket(&self, fp: u32) -> Option<usize> {
-        let mask = self.slots.len().checked_sub(1)?;
-        Some(home(fp, mask) & !(WAYS - 1))
-    }
-
     /// How many exits followed the one recorded in occupied slot `word`.
     fn age(&self, word: u64) -> u32 {
         self.exits.wrapping_sub((word >> 32) as u32) & EXIT_MASK
@@ -117,7 +113,7 @@ impl Ghosts {
     /// The slot a new ghost of `fp` takes: the one holding `fp`, else an
     /// empty one, else the oldest of its bucket. The set must have slots.
     fn way_for(&self, fp: u32) -> usize {
-        let start = home(fp, self.slots.len() - 1) & !(WAYS - 1);
+        let start = bucket(fp, self.slots.len() - 1);
         let mut pick = start;
         let mut pick_age = 0;
         let mut empty = None;
@@ -128,8 +124,7 @@ impl Ghosts {
             } else if word as u32 == fp {
                 return at;
             } else if self.age(word) >= pick_age {
-                pick_age = self.age(word);
-                pick = at;
+                (pick, pick_age) = (at, self.age(word));
             }
         }
         empty.unwrap_or(pick)
@@ -157,10 +152,11 @@ fn slot(fp: u32, exit: u32) -> u64 {
     OCCUPIED | u64::from(exit & EXIT_MASK) << 32 | u64::from(fp)
 }
 
-/// Where the search for `fp` starts in a set of `mask + 1` slots: the top
-/// bits of a multiplication that spreads the fingerprint over 64 bits.
-fn home(fp: u32, mask: usize) -> usize {
-    (u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+/// The first slot of `fp`'s bucket in a set of `mask + 1` slots: the top
+/// bits of a multiplication that spreads the fingerprint over 64 bits,
+/// rounded down to a whole bucket.
+fn bucket(fp: u32, mask: usize) -> usize {
+    (u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask & !(WAYS - 1)
 }
 
 #[cfg(test)]
@@ -197,9 +193,8 @@ mod tests {
     /// Fingerprints that share a bucket in a set of `MIN_SLOTS` slots.
     fn one_bucket(count: usize) -> Vec<u32> {
         let mask = MIN_SLOTS - 1;
-        let bucket = |fp| home(fp, mask) & !(WAYS - 1);
         let fps: Vec<u32> = (0..)
-            .filter(|&fp| bucket(fp) == bucket(0))
+            .filter(|&fp| bucket(fp, mask) == bucket(0, mask))
             .take(count)
             .collect();
         assert_eq!(fps.len(), count);
@@ -280,11 +275,12 @@ mod tests {
                             continue;
                         };
                         let mask = ghosts.slots.len() - 1;
-                        let bucket = |fp| home(fp, mask) & !(WAYS - 1);
                         let mut rivals: Vec<u32> = log
                             .iter()
                             .filter(|&&(other, at)| {
-                                at > exit && other != fp && bucket(other) == bucket(fp)
+                                at > exit
+                                    && other != fp
+                                    && bucket(other, mask) == bucket(fp, mask)
                             })
                             .map(|&(other, _)| other)
                             .collect();
