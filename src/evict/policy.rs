@@ -272,12 +272,12 @@ impl<H: Marks> Policy<H> {
     /// young ghost of the key with fingerprint `fp`, now missed.
     fn adapt(&mut self, fp: u32, weight: u64) {
         let horizon = u32::try_from(self.arena.len() / GHOST_HORIZON).unwrap_or(u32::MAX);
-        let capacity = self.capacity as f64;
-        let step = STEP * weight as f64;
         if self.window_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            self.set_window_target((self.window_target + step).min(capacity * WINDOW_MAX));
+            let most = self.capacity as f64 * WINDOW_MAX;
+            self.set_window_target((self.window_target + STEP * weight as f64).min(most));
         } else if self.main_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            self.set_window_target((self.window_target - step).max(capacity * WINDOW_MIN));
+            let least = self.capacity as f64 * WINDOW_MIN;
+            self.set_window_target((self.window_target - STEP * weight as f64).max(least));
         }
     }
 
@@ -369,9 +369,12 @@ impl<H: Marks> Policy<H> {
         let touched = n.meta & TOUCHED != 0;
         n.meta &= !TOUCHED;
         let marks = n.handle.as_ref().map_or(0, Marks::take_marks);
+        if marks == 0 {
+            return touched;
+        }
         let fp = n.fp;
         self.sketch.increment(fp, marks);
-        touched || marks > 0
+        true
     }
 
     /// The window's oldest unaccessed node (accessed ones go round again),
