@@ -58,13 +58,19 @@ impl Ghosts {
 
     /// Counts an exit that leaves no ghost (the key stayed in the cache,
     /// in another part), so that later ghosts' ages stay exact.
+    #[inline]
     pub(super) fn pass(&mut self) {
         self.exits = self.exits.wrapping_add(1) & EXIT_MASK;
         if self.exits == 0 {
-            // Every ghost is 2^31 exits old or younger: forget them all
-            // rather than let an age wrap.
-            self.slots.fill(0);
+            self.forget_all();
         }
+    }
+
+    /// Empties the set as the exit count wraps: every ghost is 2^31 exits
+    /// old or younger, so forgetting them all keeps any age from wrapping.
+    #[cold]
+    fn forget_all(&mut self) {
+        self.slots.fill(0);
     }
 
     /// Remembers the exit of the key with fingerprint `fp`, in a set with
@@ -77,9 +83,9 @@ impl Ghosts {
             self.grow(wanted);
         }
         self.pass();
-        let word = slot(fp, self.exits);
-        let at = self.way_for(fp);
-        self.slots[at] = word;
+        let exits = self.exits;
+        let ways = bucket_mut(&mut self.slots, fp);
+        ways[way_for(ways, fp, exits)] = slot(fp, exits);
     }
 
     /// If the key with fingerprint `fp` is a ghost, forgets it and returns
@@ -89,45 +95,17 @@ impl Ghosts {
         if self.slots.is_empty() {
             return None;
         }
-        let start = bucket(fp, self.slots.len() - 1);
-        for at in start..start + WAYS {
-            let word = self.slots[at];
-            if word != 0 && word as u32 == fp {
-                self.slots[at] = 0;
-                return Some(self.age(word));
-            }
-        }
-        None
+        let exits = self.exits;
+        let ways = bucket_mut(&mut self.slots, fp);
+        let word = ways.iter_mut().find(|word| holds(**word, fp))?;
+        let age = age(*word, exits);
+        *word = 0;
+        Some(age)
     }
 
     /// Bytes held, roughly.
     pub(super) fn memory(&self) -> usize {
         self.slots.capacity() * 8
-    }
-
-    /// How many exits followed the one recorded in occupied slot `word`.
-    fn age(&self, word: u64) -> u32 {
-        self.exits.wrapping_sub((word >> 32) as u32) & EXIT_MASK
-    }
-
-    /// The slot a new ghost of `fp` takes: the one holding `fp`, else an
-    /// empty one, else the oldest of its bucket. The set must have slots.
-    fn way_for(&self, fp: u32) -> usize {
-        let start = bucket(fp, self.slots.len() - 1);
-        let mut pick = start;
-        let mut pick_age = 0;
-        let mut empty = None;
-        for at in start..start + WAYS {
-            let word = self.slots[at];
-            if word == 0 {
-                empty = empty.or(Some(at));
-            } else if word as u32 == fp {
-                return at;
-            } else if self.age(word) >= pick_age {
-                (pick, pick_age) = (at, self.age(word));
-            }
-        }
-        empty.unwrap_or(pick)
     }
 
     /// Takes at least `wanted` slots (a power of two) and places every
@@ -137,14 +115,57 @@ impl Ghosts {
     fn grow(&mut self, wanted: usize) {
         let mut old = std::mem::replace(&mut self.slots, vec![0; wanted.next_power_of_two()]);
         old.retain(|&word| word != 0);
-        old.sort_unstable_by_key(|&word| self.age(word));
+        let exits = self.exits;
+        old.sort_unstable_by_key(|&word| age(word, exits));
         for word in old {
-            let at = self.way_for(word as u32);
-            if self.slots[at] == 0 {
-                self.slots[at] = word;
+            let ways = bucket_mut(&mut self.slots, word as u32);
+            let at = way_for(ways, word as u32, exits);
+            if ways[at] == 0 {
+                ways[at] = word;
             }
         }
     }
+}
+
+/// Whether slot `word` holds a ghost of `fp`.
+#[inline]
+fn holds(word: u64, fp: u32) -> bool {
+    word & (OCCUPIED | u64::from(u32::MAX)) == OCCUPIED | u64::from(fp)
+}
+
+/// How many exits followed the one recorded in occupied slot `word`, when
+/// `exits` exits have been counted.
+#[inline]
+fn age(word: u64, exits: u32) -> u32 {
+    exits.wrapping_sub((word >> 32) as u32) & EXIT_MASK
+}
+
+/// The way of `ways`, `fp`'s bucket, that a new ghost of `fp` takes: the
+/// one holding `fp`, else an empty one, else the oldest.
+#[inline]
+fn way_for(ways: &[u64; WAYS], fp: u32, exits: u32) -> usize {
+    let mut pick = 0;
+    let mut pick_age = 0;
+    let mut empty = None;
+    for (at, &word) in ways.iter().enumerate() {
+        if word == 0 {
+            empty = empty.or(Some(at));
+        } else if holds(word, fp) {
+            return at;
+        } else if age(word, exits) >= pick_age {
+            (pick, pick_age) = (at, age(word, exits));
+        }
+    }
+    empty.unwrap_or(pick)
+}
+
+/// The bucket of `fp` in `slots`, whose length is a power of two, at
+/// least [`WAYS`].
+#[inline]
+fn bucket_mut(slots: &mut [u64], fp: u32) -> &mut [u64; WAYS] {
+    let start = bucket(fp, slots.len() - 1);
+    let ways = &mut slots[start..start + WAYS];
+    ways.try_into().expect("a bucket is WAYS slots")
 }
 
 /// The occupied slot of `fp`, which left at exit number `exit`.
@@ -155,6 +176,7 @@ fn slot(fp: u32, exit: u32) -> u64 {
 /// The first slot of `fp`'s bucket in a set of `mask + 1` slots: the top
 /// bits of a multiplication that spreads the fingerprint over 64 bits,
 /// rounded down to a whole bucket.
+#[inline]
 fn bucket(fp: u32, mask: usize) -> usize {
     (u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask & !(WAYS - 1)
 }
