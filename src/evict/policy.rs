@@ -39,7 +39,7 @@
 use std::fmt;
 
 use super::{
-    ghost::Ghosts,
+    ghost::{Ghosts, Part},
     list::{Arena, List},
     sketch::Sketch,
 };
@@ -112,10 +112,9 @@ pub(crate) struct Policy<H> {
     protected_limit: u64,
     /// Recent request frequencies, for admission.
     sketch: Sketch,
-    /// The latest exits of the window (rejected candidates).
-    window_ghosts: Ghosts,
-    /// The latest exits of main (victims).
-    main_ghosts: Ghosts,
+    /// The latest exits of the window (rejected candidates) and of main
+    /// (victims).
+    ghosts: Ghosts,
     /// State of the xorshift generator behind admission's jitter; never 0.
     random: u64,
 }
@@ -134,8 +133,7 @@ impl<H: Marks> Policy<H> {
             window_limit: 0,
             protected_limit: 0,
             sketch: Sketch::new(),
-            window_ghosts: Ghosts::new(),
-            main_ghosts: Ghosts::new(),
+            ghosts: Ghosts::new(),
             random: 0x2545_F491_4F6C_DD1D,
         };
         policy.set_window_target(capacity as f64 * WINDOW_START);
@@ -243,13 +241,13 @@ impl<H: Marks> Policy<H> {
             let candidate = self.window_candidate();
             self.arena.unlink(&mut self.window, candidate);
             if main + self.arena.get(candidate).weight <= main_target {
-                self.window_ghosts.pass();
+                self.ghosts.pass(Part::Window);
                 self.enter_main(candidate);
                 continue;
             }
             return Some(match self.main_victim() {
                 Some(victim) if self.admit(candidate, victim) => {
-                    self.window_ghosts.pass();
+                    self.ghosts.pass(Part::Window);
                     self.enter_main(candidate);
                     self.evict_from_main(victim)
                 }
@@ -272,12 +270,16 @@ impl<H: Marks> Policy<H> {
     /// young ghost of the key with fingerprint `fp`, now missed.
     fn adapt(&mut self, fp: u32, weight: u64) {
         let horizon = u32::try_from(self.arena.len() / GHOST_HORIZON).unwrap_or(u32::MAX);
-        if self.window_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            let most = self.capacity as f64 * WINDOW_MAX;
-            self.set_window_target((self.window_target + STEP * weight as f64).min(most));
-        } else if self.main_ghosts.take(fp).is_some_and(|age| age < horizon) {
-            let least = self.capacity as f64 * WINDOW_MIN;
-            self.set_window_target((self.window_target - STEP * weight as f64).max(least));
+        match self.ghosts.take(fp) {
+            Some((Part::Window, age)) if age < horizon => {
+                let most = self.capacity as f64 * WINDOW_MAX;
+                self.set_window_target((self.window_target + STEP * weight as f64).min(most));
+            }
+            Some((Part::Main, age)) if age < horizon => {
+                let least = self.capacity as f64 * WINDOW_MIN;
+                self.set_window_target((self.window_target - STEP * weight as f64).max(least));
+            }
+            _ => {}
         }
     }
 
@@ -289,14 +291,16 @@ impl<H: Marks> Policy<H> {
     /// Evicts `candidate`, off every queue, leaving a window ghost.
     fn reject(&mut self, candidate: NodeId) -> (NodeId, H) {
         let limit = self.ghost_limit();
-        self.window_ghosts.add(self.arena.get(candidate).fp, limit);
+        self.ghosts
+            .add(Part::Window, self.arena.get(candidate).fp, limit);
         (candidate, self.arena.release(candidate))
     }
 
     /// Evicts `victim`, on a main queue, leaving a main ghost.
     fn evict_from_main(&mut self, victim: NodeId) -> (NodeId, H) {
         let limit = self.ghost_limit();
-        self.main_ghosts.add(self.arena.get(victim).fp, limit);
+        self.ghosts
+            .add(Part::Main, self.arena.get(victim).fp, limit);
         self.detach(victim);
         (victim, self.arena.release(victim))
     }
@@ -442,10 +446,7 @@ impl<H> fmt::Debug for Policy<H> {
             .field("protected", &self.protected)
             .field("window_target", &self.window_target)
             .field("sketch_bytes", &self.sketch.memory())
-            .field(
-                "ghost_bytes",
-                &(self.window_ghosts.memory() + self.main_ghosts.memory()),
-            )
+            .field("ghost_bytes", &self.ghosts.memory())
             .finish_non_exhaustive()
     }
 }
