@@ -98,10 +98,11 @@ impl<K, S> StrCache<K, S> {
             sealed |= shard.purge(now, usize::MAX, policy.as_deref_mut(), &mut out, &guard);
         }
         drop(policy);
-        out.finish(self.listener.as_ref());
+        // Before the listener, which may panic (see `write_fill`).
         if sealed {
             flush_large(&guard);
         }
+        out.finish(self.listener.as_ref());
     }
 
     /// Keeps only the entries for which `keep` returns `true`.
@@ -125,10 +126,12 @@ impl<K, S> StrCache<K, S> {
     {
         let now = self.expiry.now_if_timed();
         let guard = self.epoch.pin();
-        let mut sealed = false;
         for shard in self.shards.iter() {
             let mut out = Unlinked::new();
-            sealed |= shard.retain(
+            // Each shard's sealed batch goes to the collector before the
+            // listener hears of its entries, and before `keep` runs on the
+            // next shard: either may panic (see `write_fill`).
+            let sealed = shard.retain(
                 |e| {
                     if e.expired_at(now) {
                         Some(EvictionCause::Expired)
@@ -140,10 +143,10 @@ impl<K, S> StrCache<K, S> {
                 &mut out,
                 &guard,
             );
+            if sealed {
+                flush_large(&guard);
+            }
             out.finish(self.listener.as_ref());
-        }
-        if sealed {
-            flush_large(&guard);
         }
     }
 }

@@ -177,13 +177,16 @@ where
         if let Some(mut policy) = inserted.policy {
             flush |= self.evict(&mut policy, now, &mut out, &guard);
         }
+        // Before the listener, which may panic: a sealed batch left in
+        // this thread's bag would come back with 63 more deferred
+        // functions, far more blocks than the shard keeps.
+        if flush {
+            flush_large(&guard);
+        }
         out.finish(self.listener.as_ref());
         // The buffer the value was copied from (a user `Drop`, perhaps),
         // after every lock and after the listener heard of the write.
         drop(value);
-        if flush {
-            flush_large(&guard);
-        }
         Ok(Some(inserted.outcome))
     }
 
@@ -252,10 +255,11 @@ where
         // SAFETY: `Shard::remove` unlinked and retired it under its lock,
         // under `guard`, once.
         unsafe { out.push(removed, cause) };
-        out.finish(self.listener.as_ref());
+        // Before the listener, which may panic (see `write_fill`).
         if sealed {
             flush_large(&guard);
         }
+        out.finish(self.listener.as_ref());
         value
     }
 }
