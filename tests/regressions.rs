@@ -491,7 +491,7 @@ fn a_panicking_listener_does_not_hold_back_retired_memory() {
     };
     // Every write but the first of each key replaced an entry, whose
     // report panicked.
-    assert_eq!(retired_after_panicking_reports(overwrite), (CALLS - 4, 0));
+    assert_eq!(retired_after_panicking_reports(overwrite), CALLS - 4);
     // A removed key's return revives its tombstone: no rehash, whose
     // retired table would hand the thread's bag over.
     let remove = |cache: &StrCache, i: usize| {
@@ -499,13 +499,13 @@ fn a_panicking_listener_does_not_hold_back_retired_memory() {
         cache.insert(key.as_str().into(), "v".repeat(100)).unwrap();
         cache.remove(key.as_str());
     };
-    assert_eq!(retired_after_panicking_reports(remove), (CALLS, 0));
+    assert_eq!(retired_after_panicking_reports(remove), CALLS);
     let retain = |cache: &StrCache, i: usize| {
         let key = format!("key {}", i % 4);
         cache.insert(key.as_str().into(), "v".repeat(100)).unwrap();
         cache.retain(|_, _| false);
     };
-    assert_eq!(retired_after_panicking_reports(retain), (CALLS, 0));
+    assert_eq!(retired_after_panicking_reports(retain), CALLS);
 }
 
 /// Calls of each operation in
@@ -513,24 +513,16 @@ fn a_panicking_listener_does_not_hold_back_retired_memory() {
 const CALLS: usize = if cfg!(miri) { 200 } else { 600 };
 
 /// Runs `op` [`CALLS`] times on a thread of its own, on a one-shard cache
-/// whose listener panics, and collects on this thread while that one
-/// stays alive and unpinned (a thread's exit would hand its bag over
-/// anyway).
-/// Returns how many calls panicked, and the bytes still retired beyond
-/// what the shard may hold: its open batch (at most 4 KiB) and the blocks
-/// it keeps for its next writes (at most 8 KiB). A thread that held its
-/// batches back left 78 KiB more after 600 overwrites or removals of
-/// entries of about 150 bytes, and 5 KiB more after 600 `retain`s, each
-/// of which seals a batch of one entry.
-fn retired_after_panicking_reports(op: impl Fn(&StrCache, usize) + Sync) -> (usize, u64) {
-    use std::{
-        panic,
-        sync::mpsc,
-        time::{Duration, Instant},
-    };
-
-    /// What the shard may hold: its open batch and the blocks it keeps.
-    const KEPT: u64 = 12 << 10;
+/// whose listener panics, and returns how many calls panicked, once the
+/// bytes still retired are down to what the shard may hold: its open
+/// batch (at most 4 KiB) and the blocks it keeps for its next writes (at
+/// most 8 KiB). This thread collects while the other stays alive and
+/// unpinned (a thread's exit would hand its bag over anyway). A thread
+/// that held its batches back left 78 KiB more after 600 overwrites or
+/// removals of entries of about 150 bytes, and 5 KiB more after 600
+/// `retain`s, each of which seals a batch of one entry.
+fn retired_after_panicking_reports(op: impl Fn(&StrCache, usize) + Sync) -> usize {
+    use std::{panic, sync::mpsc};
 
     let cache: StrCache = StrCache::builder()
         .shards(1)
@@ -547,23 +539,14 @@ fn retired_after_panicking_reports(op: impl Fn(&StrCache, usize) + Sync) -> (usi
             let calls =
                 (0..CALLS).map(|i| panic::catch_unwind(panic::AssertUnwindSafe(|| op(cache, i))));
             done.send(calls.filter(Result::is_err).count()).unwrap();
-            released.recv().unwrap();
+            // Returns once `release` is dropped.
+            let _ = released.recv();
         });
+        // Dropped when this closure ends, also by a panic of
+        // `collect_until`: the writer then ends, and the scope joins it.
+        let _release = release;
         let panics = finished.recv().unwrap();
-        // As `collect_until` does, but with no panic before the writer is
-        // released: a thread of another test may stay pinned for a while.
-        let started = Instant::now();
-        let mut tries = 0;
-        while cache.stats().retired_bytes > KEPT
-            && (tries < 100_000 || started.elapsed() < Duration::from_secs(10))
-        {
-            crossbeam_epoch::pin().flush();
-            std::thread::yield_now();
-            tries += 1;
-        }
-        let retired = cache.stats().retired_bytes;
-        eprintln!("{retired} bytes retired after {panics} panicking reports");
-        release.send(()).unwrap();
-        (panics, retired.saturating_sub(KEPT))
+        collect_until(|| cache.stats().retired_bytes <= 12 << 10);
+        panics
     })
 }
