@@ -7,10 +7,16 @@ mod support;
 
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{
-        atomic::{AtomicBool, Ordering::Relaxed},
+        atomic::{
+            AtomicBool, AtomicU64,
+            Ordering::{Acquire, Relaxed, Release},
+        },
         Arc,
     },
+    task::{Context, Poll},
 };
 
 use redis::AsyncCommands;
@@ -234,19 +240,40 @@ async fn a_reconnect_tracks_in_the_mode_it_was_built_with() {
 const READERS: u64 = 64;
 
 /// `READERS` concurrent reads of `key`, the first one's fill held until
-/// all have missed: what each read, and the near-cache.
+/// every reader waits for it: what each read, and the near-cache.
+///
+/// A reader's first poll counts its miss and joins the key's load in
+/// flight, with no `.await` between, and then returns `Pending` (see
+/// [`CountParked`]). The fill waits for that, not for the count of misses:
+/// a reader whose thread was descheduled between its miss and its join
+/// would otherwise join only after the fill had ended, and run a GET of
+/// its own.
 async fn miss_together(server: &Server, key: &'static str) -> (Vec<Option<String>>, NearCache) {
-    let hook = once(|shared: Arc<Shared>| async move {
-        wait_until("every reader's miss", || {
-            shared.counters.misses.load(Relaxed) == READERS
-        })
-        .await;
+    let parked = Arc::new(AtomicU64::new(0));
+    let hook = once({
+        let parked = Arc::clone(&parked);
+        move |_shared: Arc<Shared>| {
+            let parked = Arc::clone(&parked);
+            async move {
+                // Acquire: pairs with the Release increment in
+                // `CountParked::poll`, after the reader's join.
+                wait_until("every reader waiting for the fill", || {
+                    parked.load(Acquire) == READERS
+                })
+                .await;
+            }
+        }
     });
     let near = Arc::new(near_with(server, hook).await);
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
             let near = Arc::clone(&near);
-            tokio::spawn(async move { near.get(key).await.unwrap().map(|v| v.to_string()) })
+            let read = async move { near.get(key).await.unwrap().map(|v| v.to_string()) };
+            tokio::spawn(CountParked {
+                inner: Box::pin(read),
+                parked: Arc::clone(&parked),
+                counted: false,
+            })
         })
         .collect();
     let mut read = Vec::new();
@@ -254,7 +281,32 @@ async fn miss_together(server: &Server, key: &'static str) -> (Vec<Option<String
         read.push(reader.await.unwrap());
     }
     let near = Arc::into_inner(near).expect("every reader has ended");
+    assert_eq!(near.stats().misses, READERS);
     (read, near)
+}
+
+/// A future that adds one to `parked` the first time `inner` returns
+/// `Pending`: for a read of [`miss_together`], once it waits for the fill,
+/// its own or the first reader's.
+struct CountParked<F> {
+    inner: Pin<Box<F>>,
+    parked: Arc<AtomicU64>,
+    counted: bool,
+}
+
+impl<F: Future> Future for CountParked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let poll = self.inner.as_mut().poll(cx);
+        if poll.is_pending() && !self.counted {
+            self.counted = true;
+            // Release: pairs with the hook's Acquire load, so that the
+            // fill ends after this reader joined it.
+            self.parked.fetch_add(1, Release);
+        }
+        poll
+    }
 }
 
 /// 64 concurrent misses of one key: the first one's fill waits until all
