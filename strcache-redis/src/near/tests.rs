@@ -310,7 +310,7 @@ impl<F: Future> Future for CountParked<F> {
 }
 
 /// 64 concurrent misses of one key: the first one's fill waits until all
-/// 64 have missed, and the server runs one GET.
+/// 64 wait for it, and the server runs one GET.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_share_one_get() {
     let Some(server) = Server::start() else {
