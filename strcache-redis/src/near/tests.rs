@@ -28,7 +28,7 @@ use crate::{builder::FillHook, near::Shared, NearCache, Tracking};
 /// and its commit.
 fn once<F>(inside: impl Fn(Arc<Shared>) -> F + Send + Sync + 'static) -> FillHook
 where
-    F: std::future::Future<Output = ()> + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
     let armed = AtomicBool::new(true);
     Arc::new(move |_key, shared| {
