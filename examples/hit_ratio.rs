@@ -18,7 +18,16 @@
 //! Each other argument is a trace name, a capacity or a cache name (`lru`,
 //! `moka`, `quick_cache`, `quick_cache_1shard`, `strcache`); the run keeps
 //! the points and the caches that match the arguments of each kind given,
-//! and skips the columns of caches left out.
+//! and skips the columns of caches left out. One more cache runs only when
+//! named: `quick_cache_1shard_pinned`, quick_cache with one shard whose
+//! `get` and `insert` each run under a pin of crossbeam-epoch, as
+//! strcache's `get_str` and `insert` each pin: what the pin alone costs a
+//! replay (docs/engine-v2.md, "What the per-call pin costs quick_cache's
+//! replay").
+//!
+//! ```text
+//! cargo run --release --example hit_ratio -- OLTP 1000 quick_cache_1shard quick_cache_1shard_pinned --runs 5
+//! ```
 //!
 //! `--runs N` replays every point N times on new caches and reports the
 //! mean with the least and greatest run (default 1). Every cache but `lru`
@@ -101,6 +110,24 @@ macro_rules! replay {
     };
 }
 
+/// quick_cache with one shard, each call under a pin of crossbeam-epoch's
+/// default collector, as each of strcache's calls pins.
+struct QuickCachePinned(quick_cache::sync::Cache<u64, ()>);
+
+impl Replay for QuickCachePinned {
+    fn request(&mut self, key: u64) -> bool {
+        {
+            let _pin = crossbeam_epoch::pin();
+            if self.0.get(&key).is_some() {
+                return true;
+            }
+        }
+        let _pin = crossbeam_epoch::pin();
+        self.0.insert(key, ());
+        false
+    }
+}
+
 replay!(Lru(lru::LruCache<u64, ()>), put);
 replay!(Moka(moka::sync::Cache<u64, ()>), insert);
 replay!(QuickCache(quick_cache::sync::Cache<u64, ()>), insert);
@@ -170,13 +197,17 @@ impl fmt::Display for Cell {
 }
 
 /// The caches of the comparison, by the name an argument selects them with.
-const CACHES: [&str; 5] = [
+const CACHES: [&str; 6] = [
     "lru",
     "moka",
     "quick_cache",
     "quick_cache_1shard",
+    "quick_cache_1shard_pinned",
     "strcache",
 ];
+
+/// The caches of [`CACHES`] that run only when named.
+const ON_REQUEST: [&str; 1] = ["quick_cache_1shard_pinned"];
 
 /// A new cache named `name` (one of [`CACHES`]) of `capacity` entries.
 fn cache(name: &str, capacity: u64) -> Box<dyn Replay> {
@@ -185,19 +216,24 @@ fn cache(name: &str, capacity: u64) -> Box<dyn Replay> {
         "lru" => Box::new(Lru(lru::LruCache::new(n))),
         "moka" => Box::new(Moka(moka::sync::Cache::new(capacity))),
         "quick_cache" => Box::new(QuickCache(quick_cache::sync::Cache::new(capacity as usize))),
-        "quick_cache_1shard" => {
+        "quick_cache_1shard" | "quick_cache_1shard_pinned" => {
             let options = quick_cache::OptionsBuilder::new()
                 .shards(1)
                 .estimated_items_capacity(capacity as usize)
                 .weight_capacity(capacity)
                 .build()
                 .expect("every option is set");
-            Box::new(QuickCache(quick_cache::sync::Cache::with_options(
+            let cache = quick_cache::sync::Cache::with_options(
                 options,
                 Default::default(),
                 Default::default(),
                 Default::default(),
-            )))
+            );
+            if name == "quick_cache_1shard" {
+                Box::new(QuickCache(cache))
+            } else {
+                Box::new(QuickCachePinned(cache))
+            }
         }
         _ => Box::new(Strcache(
             strcache::StrCache::builder().max_entries(capacity).build(),
@@ -215,10 +251,12 @@ fn selected<T: PartialEq>(wanted: &[T], value: &T) -> bool {
 type Row = (&'static str, u64, Vec<Cell>);
 
 /// The ratios that end the speed table: strcache's median over each
-/// quick_cache setting's, by cache name.
-const SPEED_RATIOS: [(&str, &str); 2] = [
+/// quick_cache setting's, and the pinned quick_cache's over its own, by
+/// cache name.
+const SPEED_RATIOS: [(&str, &str); 3] = [
     ("strcache", "quick_cache"),
     ("strcache", "quick_cache_1shard"),
+    ("quick_cache_1shard_pinned", "quick_cache_1shard"),
 ];
 
 /// Prints the replay speed of `rows` over `runs` runs as a Markdown table:
@@ -346,7 +384,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let columns: Vec<&str> = CACHES
         .into_iter()
-        .filter(|name| selected(&caches, name))
+        .filter(|name| {
+            if caches.is_empty() {
+                !ON_REQUEST.contains(name)
+            } else {
+                caches.contains(name)
+            }
+        })
         .collect();
     let titles: Vec<&str> = columns
         .iter()
@@ -355,6 +399,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             "moka" => "moka 0.12",
             "quick_cache" => "quick_cache 0.7",
             "quick_cache_1shard" => "quick_cache 0.7 (1 shard)",
+            "quick_cache_1shard_pinned" => "quick_cache 0.7 (1 shard, pinned)",
             other => other,
         })
         .collect();
