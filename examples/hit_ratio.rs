@@ -41,7 +41,8 @@
 //! median over the runs of the requests replayed per second, in millions,
 //! timed over the requests alone (not building the cache or reading the
 //! trace). It ends with strcache's median over quick_cache's, for each
-//! quick_cache setting that ran beside strcache. One thread replays, so
+//! quick_cache setting that ran beside strcache, and with the pinned
+//! quick_cache's over its own, when both ran. One thread replays, so
 //! the figures are a single core's; on a shared machine they are noisy,
 //! and taking turns spreads the machine's drift over every cache alike.
 //!
